@@ -1,0 +1,331 @@
+"""GraphClient: the one way the playbook talks to the Graph API (or the sandbox).
+
+- One pooled `requests.Session`; the token goes only in an `Authorization: Bearer` header.
+  It is read from the environment variable named by `token_env` at each call, so a token
+  typed into a notebook's password field is picked up without rebuilding the client.
+- Secret parameters that Graph expects in a query string (debug_token's `input_token`, the
+  code exchange's `client_secret`) are sent in a POST form body with `method=GET`, Graph's
+  method override, so no secret ever appears in a URL.
+- Retries only what is transient (see `_RETRY_CODES`), with exponential backoff and jitter,
+  honouring Retry-After and X-Business-Use-Case-Usage, within a bounded total wait. A send
+  whose outcome is unknown (timeout after the request left) is never re-sent.
+"""
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import random
+import time
+import urllib.parse
+from typing import Any, Callable, Iterator, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import PROJECT_NAME, __version__
+from .errors import GraphAPIError, MessageMayHaveBeenSentError, NetworkError, redact_url
+from .remedies import lookup as lookup_remedy
+from . import validate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_MAX_TOTAL_WAIT = 120.0  # seconds the client may sleep across retries of one call
+_BACKOFF_BASE = 1.0
+_BACKOFF_CAP = 30.0
+_PAIR_LIMIT_CODE = 131056
+
+
+class _RedactQuery(logging.Filter):
+    """urllib3 logs request lines with their query string at DEBUG; blank any secret values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(redact_url(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact_url(str(record.msg))
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQuery())
+
+
+def _normalise_success(payload: Any) -> Any:
+    """Graph answers {"success": true}, but some endpoints send the string "true"."""
+    if isinstance(payload, dict) and isinstance(payload.get("success"), str):
+        payload = dict(payload)
+        payload["success"] = payload["success"].strip().lower() == "true"
+    return payload
+
+
+class GraphClient:
+    """A Graph API client bound to one base URL, API version and token variable.
+
+    >>> client = GraphClient(graph_url="http://127.0.0.1:8765", token_env="WHATSAPP_TOKEN")
+    >>> client.get("200000000000001", fields="id,name")
+    """
+
+    def __init__(
+        self,
+        graph_url: str = DEFAULT_GRAPH_URL,
+        api_version: str = "v25.0",
+        token_env: str = "WHATSAPP_TOKEN",
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_total_wait: float = DEFAULT_MAX_TOTAL_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.graph_url = validate.url(graph_url, "graph_url")
+        self.api_version = validate.api_version(api_version)
+        self.token_env = validate.env_name(token_env, "token_env")
+        if timeout <= 0:
+            raise validate.ConfigError("timeout must be a positive number of seconds.")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_total_wait = max_total_wait
+        self._sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = f"{PROJECT_NAME}/{__version__} requests/{requests.__version__}"
+        self.session.trust_env = False  # a proxy env var must not silently reroute tokens
+        self.last_usage: dict[str, Any] = {}
+        self.retry_log: list[dict[str, Any]] = []  # what the last call retried and why (for display)
+
+    def __repr__(self) -> str:
+        return f"GraphClient(graph_url={self.graph_url!r}, api_version={self.api_version!r}, token_env={self.token_env!r})"
+
+    # ---- public surface -------------------------------------------------------------
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None, data: Mapping[str, Any] | None = None,
+             params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("POST", path, params=params, json=json, data=data)
+
+    def delete(self, path: str, **params: Any) -> Any:
+        return self.request("DELETE", path, params=params)
+
+    def paginate(self, path: str, **params: Any) -> Iterator[Any]:
+        """Yield every item of an edge across all pages.
+
+        Follows `paging.next` and stops when it is absent. The next page is requested from
+        this client's own base URL with the cursor and parameters taken from `next`, so the
+        token is never sent to a host named in a response. Pass `after=` to start from a cursor.
+        """
+        page = self.get(path, **params)
+        seen_cursors: set[str] = set()
+        while True:
+            yield from page.get("data", [])
+            paging = page.get("paging") or {}
+            next_url = paging.get("next")
+            if not next_url:
+                return
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(next_url).query))
+            query.pop("access_token", None)
+            cursor = query.get("after") or (paging.get("cursors") or {}).get("after")
+            if not cursor or cursor in seen_cursors:
+                return  # a server that repeats a cursor would otherwise loop forever
+            seen_cursors.add(cursor)
+            page = self.get(path, **{**params, **query, "after": cursor})
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        secret_params: Mapping[str, str] | None = None,
+        token: str | None = None,
+        authenticate: bool = True,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Issue one Graph call, retrying what is transient, and return the parsed JSON.
+
+        `secret_params` are sent in a POST form body with Graph's `method` override (never
+        in the URL). `token` replaces the env token for this call (an app token, for example).
+        `authenticate=False` sends no token (the code exchange authenticates with the app secret).
+        `idempotent` (default: GET and DELETE) allows retrying after an unknown outcome.
+        """
+        method = method.upper()
+        url = self._url(path)
+        headers = {}
+        if authenticate:
+            bearer = token if token is not None else validate.secret_from_env(self.token_env, "access token")
+            headers["Authorization"] = f"Bearer {bearer}"
+        params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        wire_method = method
+        if secret_params:
+            data = {**(data or {}), **params, **secret_params, "method": method}
+            params, wire_method = {}, "POST"
+        if idempotent is None:
+            idempotent = method in ("GET", "DELETE")
+        is_send = method == "POST" and path.rstrip("/").endswith("/messages")
+
+        self.retry_log = []
+        waited = 0.0
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(
+                    wire_method, url, params=params or None, json=json, data=data,
+                    headers=headers, timeout=self.timeout, allow_redirects=False,
+                )
+            except requests.exceptions.ConnectionError as exc:
+                # Connect failures never reached the server; read errors/timeouts may have.
+                sent = not isinstance(exc, requests.exceptions.ConnectTimeout) and _maybe_sent(exc)
+                if sent and not idempotent:
+                    if is_send:
+                        raise MessageMayHaveBeenSentError(self._path(path), exc) from None
+                    raise NetworkError(f"{method} {self._path(path)}: the connection failed after the request was sent "
+                                       f"({type(exc).__name__}); it was not repeated because it changes state. "
+                                       "Check the state (e.g. with a GET) before running it again.") from None
+                delay = self._backoff(attempt)
+                if attempt >= self.max_retries or waited + delay > self.max_total_wait:
+                    raise NetworkError(f"{method} {self._path(path)}: could not reach {self.graph_url} "
+                                       f"({type(exc).__name__}) after {attempt + 1} attempt(s). Check the network, "
+                                       "proxy and graph_url.") from None
+                self._note_retry(attempt, delay, f"network: {type(exc).__name__}")
+            except requests.exceptions.Timeout as exc:
+                if not idempotent:
+                    if is_send:
+                        raise MessageMayHaveBeenSentError(self._path(path), exc) from None
+                    raise NetworkError(f"{method} {self._path(path)}: no response within {self.timeout} s; it was not "
+                                       "repeated because it changes state. Check the state before running it again.") from None
+                delay = self._backoff(attempt)
+                if attempt >= self.max_retries or waited + delay > self.max_total_wait:
+                    raise NetworkError(f"{method} {self._path(path)}: no response within {self.timeout} s after "
+                                       f"{attempt + 1} attempt(s).") from None
+                self._note_retry(attempt, delay, "timeout")
+            else:
+                self._remember_usage(response)
+                payload = _json_or_none(response)
+                if response.status_code < 400 and payload is not None and not (isinstance(payload, dict) and "error" in payload):
+                    return _normalise_success(payload)
+                error = self._error_from(response, payload, method, path)
+                delay = self._retry_delay(error, response, attempt, idempotent)
+                if delay is None or waited + delay > self.max_total_wait:
+                    raise error
+                self._note_retry(attempt, delay, f"code {error.code} (HTTP {error.http_status})")
+            self._sleep(delay)
+            waited += delay
+            attempt += 1
+
+    # ---- internals ------------------------------------------------------------------
+    def _path(self, path: str) -> str:
+        return f"/{self.api_version}/{path.strip('/')}"
+
+    def _url(self, path: str) -> str:
+        path = str(path).strip()
+        if not path or "?" in path or "#" in path or "://" in path:
+            raise validate.ConfigError(f"path must be a Graph path such as '{{WABA_ID}}/phone_numbers' without a query "
+                                       f"string or host; pass parameters as keywords (got {redact_url(path)!r}).")
+        return f"{self.graph_url}{self._path(path)}"
+
+    def _error_from(self, response: requests.Response, payload: Any, method: str, path: str) -> GraphAPIError:
+        trace = response.headers.get("x-fb-trace-id")
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            return GraphAPIError.from_response(payload, http_status=response.status_code, fbtrace_id=trace,
+                                               method=method, path=self._path(path))
+        text = response.text[:200].strip() if response.text else ""
+        return GraphAPIError(
+            f"HTTP {response.status_code} without a Graph error body" + (f": {text}" if text else ""),
+            http_status=response.status_code, fbtrace_id=trace, method=method, path=self._path(path),
+        )
+
+    def _retry_delay(self, error: GraphAPIError, response: requests.Response, attempt: int, idempotent: bool) -> float | None:
+        """Seconds to wait before retrying, or None when this error must not be retried."""
+        if error.code is not None:
+            entry = lookup_remedy(error.code, error.subcode)
+            if entry is None or not entry.retryable:
+                return None
+            limit = entry.max_retries if entry.max_retries is not None else self.max_retries
+        elif error.http_status and error.http_status >= 500 and idempotent:
+            limit = self.max_retries
+        else:
+            return None
+        if attempt >= limit:
+            return None
+        if error.code == _PAIR_LIMIT_CODE:
+            delay = float(4 ** attempt)  # Meta's advice for the pair rate limit: 4^n seconds
+        else:
+            delay = self._backoff(attempt)
+        return max(delay, _server_wait(response))
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential backoff with "equal jitter": never zero, never above the cap.
+        ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * (2 ** attempt))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _note_retry(self, attempt: int, delay: float, reason: str) -> None:
+        self.retry_log.append({"attempt": attempt + 1, "wait_s": round(delay, 3), "reason": reason})
+        log.info("retrying after %s in %.1f s (attempt %d)", reason, delay, attempt + 2)
+
+    def _remember_usage(self, response: requests.Response) -> None:
+        headers = response.headers
+        self.last_usage = {
+            "fbtrace_id": headers.get("x-fb-trace-id"),
+            "api_version": headers.get("facebook-api-version"),
+            "business_use_case_usage": _json_header(headers.get("X-Business-Use-Case-Usage")),
+            "app_usage": _json_header(headers.get("X-App-Usage")),
+            "http_status": response.status_code,
+        }
+        log.debug("%s %s -> %s (fbtrace_id %s)", response.request.method,
+                  urllib.parse.urlsplit(response.url).path, response.status_code, headers.get("x-fb-trace-id"))
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict,)):
+        return jsonlib.dumps(value)
+    return value
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _json_header(value: str | None) -> Any:
+    if not value:
+        return None
+    try:
+        return jsonlib.loads(value)
+    except ValueError:
+        return value
+
+
+def _maybe_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """False only when the connection itself could not be opened (nothing was sent)."""
+    text = repr(exc.args[0] if exc.args else exc)
+    return not any(marker in text for marker in ("NewConnectionError", "Connection refused", "NameResolutionError",
+                                                 "Failed to establish a new connection"))
+
+
+def _server_wait(response: requests.Response) -> float:
+    """What the server asks us to wait: Retry-After (seconds) or BUC estimated_time_to_regain_access (minutes)."""
+    wait = 0.0
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        try:
+            wait = max(wait, float(retry_after))
+        except ValueError:
+            pass
+    usage = _json_header(response.headers.get("X-Business-Use-Case-Usage"))
+    if isinstance(usage, dict):
+        for entries in usage.values():
+            for entry in entries if isinstance(entries, list) else []:
+                minutes = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
+                if isinstance(minutes, (int, float)) and minutes > 0:
+                    wait = max(wait, float(minutes) * 60)
+    return wait

@@ -1,0 +1,165 @@
+"""The exceptions users meet: Graph errors (with a remedy), bad input, and unknown send outcomes.
+
+`GraphAPIError` is the one exception for anything the Graph API answers with an error
+envelope. Its `.remedy` comes from `helpers.remedies`, the catalogue of onboarding codes.
+Nothing here ever holds a token: messages are built from Meta's error fields only, and
+any URL that reaches a message goes through `redact_url` first.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .remedies import Remedy, lookup as lookup_remedy
+
+_SECRET_QUERY = re.compile(r"((?:access_token|input_token|client_secret|code|pin|password)=)[^&#\s]+", re.I)
+
+
+def redact_url(url: str) -> str:
+    """Blank out query values that can carry secrets (access_token, input_token, client_secret, ...)."""
+    return _SECRET_QUERY.sub(r"\1***", url)
+
+
+class PlaybookError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(PlaybookError, ValueError):
+    """Bad input found before any network call: says what to fix."""
+
+
+class MissingSecretError(ConfigError):
+    """An environment variable named for a secret is not set. Names the variable, never a value."""
+
+    def __init__(self, env_name: str, what: str = "secret") -> None:
+        self.env_name = env_name
+        super().__init__(
+            f"Environment variable {env_name} is not set; it should hold the {what}. "
+            f"Set it in the shell (export {env_name}=...) or in the form's password field."
+        )
+
+
+class GraphAPIError(PlaybookError):
+    """An error answered by the Graph API (or the sandbox), with Meta's fields and a remedy."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        type: str | None = None,
+        details: Any = None,
+        fbtrace_id: str | None = None,
+        http_status: int | None = None,
+        is_transient: bool | None = None,
+        error_user_title: str | None = None,
+        error_user_msg: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.subcode = subcode
+        self.type = type
+        self.details = details
+        self.fbtrace_id = fbtrace_id
+        self.http_status = http_status
+        self.is_transient = is_transient
+        self.error_user_title = error_user_title
+        self.error_user_msg = error_user_msg
+        self.method = method
+        self.path = path
+        entry: Remedy | None = lookup_remedy(code, subcode)
+        self.title = entry.title if entry else None
+        self.retryable = entry.retryable if entry else bool(is_transient)
+        self.remedy = entry.remedy if entry else (
+            "This code is not in the playbook's catalogue; read Meta's message and details above, "
+            "and look the code up at developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes."
+        )
+        super().__init__(self._text())
+
+    @classmethod
+    def from_response(
+        cls,
+        payload: Mapping[str, Any] | None,
+        *,
+        http_status: int | None = None,
+        fbtrace_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> "GraphAPIError":
+        """Build from a Graph error envelope `{"error": {...}}` (or the inner object)."""
+        err = dict((payload or {}).get("error", payload) or {})
+        error_data = err.get("error_data")
+        if isinstance(error_data, Mapping):
+            details = error_data.get("details", error_data or None)
+        else:
+            details = error_data  # some Graph errors send a string here
+        return cls(
+            str(err.get("message") or "Graph API error without a message"),
+            code=_int_or_none(err.get("code")),
+            subcode=_int_or_none(err.get("error_subcode")),
+            type=err.get("type"),
+            details=details,
+            fbtrace_id=err.get("fbtrace_id") or fbtrace_id,
+            http_status=http_status,
+            is_transient=err.get("is_transient"),
+            error_user_title=err.get("error_user_title"),
+            error_user_msg=err.get("error_user_msg"),
+            method=method,
+            path=path,
+        )
+
+    def _text(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        code = f"code {self.code}" + (f"/{self.subcode}" if self.subcode else "")
+        parts = [f"{where}{self.message} ({code}, HTTP {self.http_status}, fbtrace_id {self.fbtrace_id})"]
+        if self.details:
+            parts.append(f"Details: {self.details}")
+        parts.append(f"What to do: {self.remedy}")
+        return "\n".join(parts)
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-safe summary for run records and tables."""
+        return {
+            "code": self.code,
+            "subcode": self.subcode,
+            "type": self.type,
+            "message": self.message,
+            "details": self.details,
+            "fbtrace_id": self.fbtrace_id,
+            "http_status": self.http_status,
+            "retryable": self.retryable,
+            "title": self.title,
+            "remedy": self.remedy,
+        }
+
+    def __repr__(self) -> str:
+        return f"GraphAPIError(code={self.code!r}, subcode={self.subcode!r}, http_status={self.http_status!r}, fbtrace_id={self.fbtrace_id!r})"
+
+
+class MessageMayHaveBeenSentError(PlaybookError):
+    """A send timed out or lost its connection after the request left: it may have been delivered.
+
+    The client never re-sends in this case, because a retry could message the customer twice.
+    """
+
+    def __init__(self, path: str, cause: BaseException) -> None:
+        self.path = path
+        super().__init__(
+            f"POST {path}: no response ({type(cause).__name__}); the message may have been sent. "
+            "It was not re-sent, to avoid a duplicate. Check the status webhooks (or the consumer's phone) "
+            "before sending again."
+        )
+
+
+class NetworkError(PlaybookError):
+    """The Graph API could not be reached (after the retries allowed for the call)."""
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

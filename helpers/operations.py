@@ -1,0 +1,316 @@
+"""The guide's operations, one function per action, each over a `GraphClient`.
+
+Every function validates its input before the network call, takes secrets only as the
+*names* of environment variables, and returns the parsed Graph response (or a small dict
+built from it). Graph errors raise `GraphAPIError` with a remedy.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any, Iterable
+
+from . import validate
+from .client import GraphClient
+
+REQUIRED_SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
+
+# Every phone number field the playbook shows (shared/cloudapi-reference.md section 1.5).
+PHONE_NUMBER_FIELDS = (
+    "id", "display_phone_number", "verified_name", "code_verification_status", "quality_rating",
+    "platform_type", "throughput", "status", "name_status", "new_name_status", "account_mode",
+    "is_official_business_account", "is_pin_enabled", "is_on_biz_app", "messaging_limit_tier",
+    "whatsapp_business_manager_messaging_limit", "webhook_configuration", "health_status",
+    "search_visibility", "country_code", "country_dial_code", "host_platform", "last_onboarded_time",
+)
+WABA_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace", "account_review_status",
+               "business_verification_status", "country", "ownership_type", "primary_business_location")
+
+
+def app_token(app_id: str, app_secret_env: str) -> str:
+    """`{app_id}|{app_secret}` from the app ID and the env var holding the app secret."""
+    return f"{validate.graph_id(app_id, 'app_id')}|{validate.secret_from_env(app_secret_env, 'app secret')}"
+
+
+# ---- Step 1: the access token ------------------------------------------------------------
+def check_token(
+    client: GraphClient,
+    *,
+    app_id: str | None = None,
+    app_secret_env: str | None = None,
+    waba_id: str | None = None,
+    required_scopes: Iterable[str] = REQUIRED_SCOPES,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Debug the client's token (GET /debug_token) and judge it for onboarding.
+
+    Calls with the app token `{app_id}|{app_secret}` when both are given, else with the
+    token itself. Returns a report: validity, type, app, expiry, scopes present and
+    missing, whether `waba_id` is among the granular target_ids (None when the token has
+    no target list, i.e. it covers every asset), and `problems` (empty when usable).
+    """
+    if app_id is not None:
+        app_id = validate.graph_id(app_id, "app_id")
+    if waba_id:
+        waba_id = validate.graph_id(waba_id, "waba_id")
+    subject = validate.secret_from_env(client.token_env, "access token")
+    caller = app_token(app_id, app_secret_env) if (app_id and app_secret_env) else None
+    data = client.request("GET", "debug_token", secret_params={"input_token": subject}, token=caller).get("data", {})
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    scopes = list(data.get("scopes") or [])
+    required = list(required_scopes)
+    missing = [s for s in required if s not in scopes]
+    targets: set[str] = set()
+    has_target_list = False
+    for grant in data.get("granular_scopes") or []:
+        if grant.get("scope") in required and "target_ids" in grant:
+            has_target_list = True
+            targets.update(str(t) for t in grant.get("target_ids") or [])
+    expires_at = int(data.get("expires_at") or 0)
+    expires = "never" if expires_at == 0 else dt.datetime.fromtimestamp(expires_at, dt.timezone.utc)
+
+    problems: list[str] = []
+    if not data.get("is_valid"):
+        err = data.get("error") or {}
+        problems.append(f"token is not valid: {err.get('message', 'no reason given')} (code {err.get('code')}/{err.get('subcode')})")
+    if app_id and str(data.get("app_id")) != app_id:
+        problems.append(f"token belongs to app {data.get('app_id')}, not to app {app_id}")
+    if missing:
+        problems.append("missing scope(s): " + ", ".join(missing) + " (regenerate the token with both WhatsApp permissions)")
+    if waba_id and has_target_list and waba_id not in targets:
+        problems.append(f"WABA {waba_id} is not among the token's target_ids; assign it to the system user and regenerate")
+    if expires != "never" and expires <= now:
+        problems.append(f"token expired at {expires:%Y-%m-%d %H:%M} UTC")
+    if data.get("type") not in (None, "SYSTEM_USER"):
+        problems.append(f"token type is {data.get('type')}; use a system user token for production (user tokens expire)")
+
+    return {
+        "is_valid": bool(data.get("is_valid")),
+        "type": data.get("type"),
+        "app_id": str(data.get("app_id")) if data.get("app_id") is not None else None,
+        "application": data.get("application"),
+        "user_id": data.get("user_id"),
+        "expires_at": expires_at,
+        "expires": expires if expires == "never" else expires.isoformat(),
+        "scopes": scopes,
+        "missing_scopes": missing,
+        "target_ids": sorted(targets) if has_target_list else None,
+        "waba_in_targets": (waba_id in targets) if (waba_id and has_target_list) else None,
+        "problems": problems,
+        "ok": not problems,
+    }
+
+
+def exchange_signup_code(client: GraphClient, *, app_id: str, app_secret_env: str, code: str,
+                         store_in_env: str) -> dict[str, Any]:
+    """Embedded Signup: trade the single-use `code` for the business token (GET /oauth/access_token).
+
+    The token is put into the environment variable `store_in_env` and never returned, so
+    it cannot end up in a notebook's output. Returns {'token_env', 'token_type'}.
+    """
+    app_id = validate.graph_id(app_id, "app_id")
+    store_in_env = validate.env_name(store_in_env, "store_in_env")
+    if not str(code or "").strip():
+        raise validate.ConfigError("code is empty: paste the code returned by the Embedded Signup flow (it is single-use and expires in seconds).")
+    secret = validate.secret_from_env(app_secret_env, "app secret")
+    response = client.request("GET", "oauth/access_token", authenticate=False,
+                              secret_params={"client_id": app_id, "client_secret": secret, "code": str(code).strip()})
+    token = response.get("access_token") or response.get("business_token")
+    if not token:
+        raise validate.ConfigError("the code exchange answered without an access_token; run the signup flow again.")
+    os.environ[store_in_env] = token
+    return {"token_env": store_in_env, "token_type": response.get("token_type", "bearer")}
+
+
+# ---- Assets ------------------------------------------------------------------------------
+def get_waba(client: GraphClient, waba_id: str, fields: Iterable[str] = WABA_FIELDS) -> dict[str, Any]:
+    """The WhatsApp Business Account node."""
+    return client.get(validate.graph_id(waba_id, "waba_id"), fields=list(fields))
+
+
+# ---- Step 2: the app's webhook -----------------------------------------------------------
+def set_app_webhook(client: GraphClient, *, app_id: str, app_secret_env: str, callback_url: str,
+                    verify_token_env: str, fields: Iterable[str] = ("messages",)) -> dict[str, Any]:
+    """Set the app's callback URL and verify token (POST /{app_id}/subscriptions, app token).
+
+    Meta (and the sandbox) first performs the GET handshake against the callback and
+    refuses to save if it fails.
+    """
+    app_id = validate.graph_id(app_id, "app_id")
+    callback_url = validate.url(callback_url, "callback_url")
+    token = app_token(app_id, app_secret_env)
+    verify_token = validate.secret_from_env(verify_token_env, "webhook verify token")
+    return client.request("POST", f"{app_id}/subscriptions", token=token, data={
+        "object": "whatsapp_business_account", "callback_url": callback_url,
+        "verify_token": verify_token, "fields": ",".join(fields), "include_values": "true",
+    }, idempotent=True)
+
+
+def get_app_webhook(client: GraphClient, *, app_id: str, app_secret_env: str) -> list[dict[str, Any]]:
+    """The app's webhook subscriptions (GET /{app_id}/subscriptions, app token)."""
+    app_id = validate.graph_id(app_id, "app_id")
+    return client.request("GET", f"{app_id}/subscriptions", token=app_token(app_id, app_secret_env)).get("data", [])
+
+
+def set_phone_webhook_override(client: GraphClient, phone_number_id: str, *, callback_url: str,
+                               verify_token_env: str) -> dict[str, Any]:
+    """Point one number's webhooks at another callback (POST /{PHONE_ID} webhook_configuration); '' removes it."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    callback = validate.url(callback_url, "callback_url") if callback_url else ""
+    verify_token = validate.secret_from_env(verify_token_env, "webhook verify token") if callback else ""
+    return client.post(phone_number_id, json={"webhook_configuration": {
+        "override_callback_uri": callback, "verify_token": verify_token}})
+
+
+# ---- Step 3: subscribe the app to the WABA -----------------------------------------------
+def subscribe_app(client: GraphClient, waba_id: str, *, override_callback_uri: str | None = None,
+                  verify_token_env: str | None = None) -> dict[str, Any]:
+    """POST /{waba_id}/subscribed_apps (optionally with a WABA-level callback override)."""
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    body = None
+    if override_callback_uri:
+        body = {"override_callback_uri": validate.url(override_callback_uri, "override_callback_uri"),
+                "verify_token": validate.secret_from_env(verify_token_env or "", "webhook verify token")}
+    return client.request("POST", f"{waba_id}/subscribed_apps", json=body, idempotent=True)
+
+
+def list_subscribed_apps(client: GraphClient, waba_id: str) -> list[dict[str, Any]]:
+    """GET /{waba_id}/subscribed_apps: the apps that receive this WABA's webhooks."""
+    return client.get(f"{validate.graph_id(waba_id, 'waba_id')}/subscribed_apps").get("data", [])
+
+
+def unsubscribe_app(client: GraphClient, waba_id: str) -> dict[str, Any]:
+    """DELETE /{waba_id}/subscribed_apps."""
+    return client.delete(f"{validate.graph_id(waba_id, 'waba_id')}/subscribed_apps")
+
+
+def is_app_subscribed(client: GraphClient, waba_id: str, app_id: str) -> bool:
+    app_id = validate.graph_id(app_id, "app_id")
+    return any(str((row.get("whatsapp_business_api_data") or {}).get("id")) == app_id
+               for row in list_subscribed_apps(client, waba_id))
+
+
+# ---- Step 4: phone numbers ---------------------------------------------------------------
+def list_phone_numbers(client: GraphClient, waba_id: str, *, fields: Iterable[str] = PHONE_NUMBER_FIELDS,
+                       limit: int | None = None) -> list[dict[str, Any]]:
+    """Every phone number of the WABA, across all pages (GET /{waba_id}/phone_numbers)."""
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    if limit is not None and not (isinstance(limit, int) and 0 < limit <= 1000):
+        raise validate.ConfigError("limit must be a whole number from 1 to 1000 (the page size).")
+    return list(client.paginate(f"{waba_id}/phone_numbers", fields=list(fields), limit=limit))
+
+
+def get_phone_number(client: GraphClient, phone_number_id: str, *,
+                     fields: Iterable[str] = PHONE_NUMBER_FIELDS) -> dict[str, Any]:
+    """GET /{phone_number_id}."""
+    return client.get(validate.graph_id(phone_number_id, "phone_number_id"), fields=list(fields))
+
+
+def find_phone_number(numbers: list[dict[str, Any]], *, display_phone_number: str = "",
+                      phone_number_id: str = "") -> dict[str, Any]:
+    """Pick one number from a listing by its ID or by its display number (digits compared)."""
+    if phone_number_id:
+        phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+        matches = [n for n in numbers if str(n.get("id")) == phone_number_id]
+        wanted = f"phone_number_id {phone_number_id}"
+    elif display_phone_number:
+        digits = validate.phone_number(display_phone_number, "display_phone_number").lstrip("+")
+        matches = [n for n in numbers if "".join(c for c in str(n.get("display_phone_number", "")) if c.isdigit()) == digits]
+        wanted = f"display_phone_number {display_phone_number}"
+    else:
+        raise validate.ConfigError("give display_phone_number or phone_number_id to pick the number to onboard.")
+    if not matches:
+        shown = ", ".join(f"{n.get('display_phone_number')} ({n.get('id')})" for n in numbers) or "none"
+        raise validate.ConfigError(f"No number with {wanted} in this WABA. Numbers found: {shown}.")
+    return matches[0]
+
+
+def request_code(client: GraphClient, phone_number_id: str, *, code_method: str = "SMS",
+                 language: str = "en_US") -> dict[str, Any]:
+    """POST /{phone_number_id}/request_code: Meta sends a verification code by SMS or voice."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    code_method = str(code_method).upper()
+    if code_method not in ("SMS", "VOICE"):
+        raise validate.ConfigError("code_method must be SMS or VOICE.")
+    return client.post(f"{phone_number_id}/request_code", params={"code_method": code_method, "language": language})
+
+
+def verify_code(client: GraphClient, phone_number_id: str, code: str) -> dict[str, Any]:
+    """POST /{phone_number_id}/verify_code with the code received (digits; dashes allowed)."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    digits = str(code or "").replace("-", "").replace(" ", "")
+    if not digits.isdigit() or not 4 <= len(digits) <= 8:
+        raise validate.ConfigError("code must be the digits from the SMS or call, e.g. 123830 or 123-830.")
+    return client.post(f"{phone_number_id}/verify_code", data={"code": digits})
+
+
+# ---- Step 5: register --------------------------------------------------------------------
+def register_phone_number(client: GraphClient, phone_number_id: str, *, pin_env: str,
+                          data_localization_region: str | None = None, backup_data: str | None = None,
+                          backup_password_env: str | None = None) -> dict[str, Any]:
+    """POST /{phone_number_id}/register with the 6-digit two-step PIN.
+
+    With `backup_data` and `backup_password_env` it migrates a number from the On-Premises
+    API (legacy). `data_localization_region` (2-letter ISO code) turns on Local Storage.
+    """
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    body: dict[str, Any] = {"messaging_product": "whatsapp",
+                            "pin": validate.pin(validate.secret_from_env(pin_env, "two-step verification PIN"),
+                                                f"the PIN in {pin_env}")}
+    if data_localization_region:
+        region = str(data_localization_region).strip().upper()
+        if len(region) != 2 or not region.isalpha():
+            raise validate.ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
+        body["data_localization_region"] = region
+    if backup_data or backup_password_env:
+        if not (backup_data and backup_password_env):
+            raise validate.ConfigError("migration needs both backup_data (from the On-Premises backup) and backup_password_env.")
+        body["backup"] = {"data": str(backup_data), "password": validate.secret_from_env(backup_password_env, "backup password")}
+    return client.post(f"{phone_number_id}/register", json=body)
+
+
+def deregister_phone_number(client: GraphClient, phone_number_id: str) -> dict[str, Any]:
+    """POST /{phone_number_id}/deregister (counts toward the 10-per-72-hours limit too)."""
+    return client.post(f"{validate.graph_id(phone_number_id, 'phone_number_id')}/deregister")
+
+
+def set_two_step_pin(client: GraphClient, phone_number_id: str, *, pin_env: str) -> dict[str, Any]:
+    """POST /{phone_number_id} {"pin"}: set or reset the two-step verification PIN."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    pin = validate.pin(validate.secret_from_env(pin_env, "two-step verification PIN"), f"the PIN in {pin_env}")
+    return client.post(phone_number_id, json={"pin": pin})
+
+
+# ---- Step 7: send ------------------------------------------------------------------------
+def send_text(client: GraphClient, phone_number_id: str, to: str, body: str, *,
+              preview_url: bool = False) -> dict[str, Any]:
+    """POST /{phone_number_id}/messages, a free-form text (only delivered inside the 24-hour window)."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    to = validate.phone_number(to, "to")
+    text = str(body or "")
+    if not text.strip() or len(text) > 4096:
+        raise validate.ConfigError("the text body must be 1 to 4096 characters.")
+    return client.post(f"{phone_number_id}/messages", json={
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
+        "text": {"preview_url": bool(preview_url), "body": text}})
+
+
+def send_template(client: GraphClient, phone_number_id: str, to: str, *, name: str = "hello_world",
+                  language: str = "en_US", components: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """POST /{phone_number_id}/messages, an approved template (starts a conversation outside the window)."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    to = validate.phone_number(to, "to")
+    if not name or not str(name).replace("_", "").isalnum():
+        raise validate.ConfigError("template name must be letters, digits and underscores, e.g. hello_world.")
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if components:
+        template["components"] = components
+    return client.post(f"{phone_number_id}/messages", json={
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "template",
+        "template": template})
+
+
+def message_id(send_response: dict[str, Any]) -> str:
+    """The wamid from a send response envelope."""
+    return send_response["messages"][0]["id"]

@@ -1,0 +1,100 @@
+"""Catalogue of Graph error codes met during onboarding: what each means and what to do.
+
+Source: shared/cloudapi-reference.md section 2 (Meta's error-code table and the Graph
+error docs). Keyed by code, or by (code, subcode) where the subcode changes the advice.
+`retryable` says whether the client retries the call by itself (transient codes only).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Remedy:
+    code: int
+    subcode: int | None
+    title: str
+    remedy: str
+    retryable: bool = False
+    max_retries: int | None = None  # None: the client's default for retryable codes
+
+
+def _r(code, title, remedy, *, subcode=None, retryable=False, max_retries=None) -> Remedy:
+    return Remedy(code, subcode, title, remedy, retryable, max_retries)
+
+
+_CATALOGUE: tuple[Remedy, ...] = (
+    _r(0, "AuthException", "The token was rejected (expired, invalidated, or the user blocked the app). Generate a new system user token in Business settings > Users > System users."),
+    _r(1, "API Unknown", "Invalid request or a temporary server problem. The call is retried a few times; if it persists, check the WhatsApp Business Platform status page, then the request's format.", retryable=True, max_retries=2),
+    _r(2, "API Service", "Meta's service is temporarily down or overloaded. The call is retried with backoff; try again later if it still fails.", retryable=True),
+    _r(3, "API Method", "Capability or permission issue. Run the token check (notebook 03) and confirm the app has whatsapp_business_management and whatsapp_business_messaging with advanced access.", ),
+    _r(4, "API Too Many Calls", "The app reached its Graph API call rate limit. Wait (the client backs off and honours X-Business-Use-Case-Usage), and spread calls out; see App Dashboard > Application Rate Limit.", retryable=True),
+    _r(10, "Permission Denied", "The permission is not granted or was removed. Check that the app passed App Review with advanced access and that the token carries both WhatsApp scopes; on a test number, allow-list the recipient."),
+    _r(17, "User request limit reached", "The user-level Graph rate limit was hit. The client backs off; reduce the call rate.", retryable=True),
+    _r(33, "Parameter value is not valid", "The business phone number ID is wrong or the number was deleted. List the WABA's numbers (notebook 06) and use an ID from there."),
+    _r(100, "Invalid parameter", "A parameter is unsupported, misspelled or has a wrong value. Check the IDs and fields of the request against the Cloud API reference."),
+    _r(100, "Unsupported request: wrong ID or asset not assigned", "The object ID does not exist or the token cannot see it. Check the WABA or phone number ID, then in Business settings > System users > Add assets assign the WABA (and the app) to the system user that issued the token.", subcode=33),
+    _r(190, "Access token invalid or expired", "The access token is not valid. Generate a system user token (Business settings > Users > System users > Generate token) with whatsapp_business_management and whatsapp_business_messaging, put it in the environment variable named by token_env, and re-run."),
+    _r(190, "Access token has expired", "The token expired (the dashboard's temporary token lasts 24 hours). Generate a system user token with expiry 'never' (or 60 days) and both WhatsApp scopes, and store it in the environment variable named by token_env.", subcode=463),
+    _r(190, "Session invalidated", "The session was invalidated (password changed or the user logged out). Generate a new system user token.", subcode=460),
+    _r(190, "Invalid access token", "The token could not be validated. Generate a new system user token and check it was copied whole.", subcode=467),
+    _r(190, "App not authorized", "The app is not authorized for this token. Re-generate the token for the right app.", subcode=458),
+    _r(200, "API Permission", "Permission missing, or the system user was not given access to this WABA. In Business settings > System users > Add assets, assign the WABA with full control, then regenerate the token."),
+    _r(368, "Temporarily blocked for policies violations", "The WhatsApp Business Account is restricted for policy reasons. Check Business Support Home for the violation and appeal there."),
+    _r(80007, "Rate limit issues", "The WABA reached its Business Management API rate limit (200 calls/hour, 5,000 once a number is registered). The client waits as Meta asks; otherwise retry after the hour rolls over.", retryable=True),
+    _r(80008, "Business use case rate limit", "The WhatsApp Business Management API usage limit was reached; wait for estimated_time_to_regain_access (minutes) in X-Business-Use-Case-Usage."),
+    _r(130429, "Rate limit hit", "The number's message throughput was exceeded (80 messages/s by default, 1,000 after the automatic upgrade, 20 for numbers shared with the WhatsApp Business app). The client backs off briefly; pace sends below the limit.", retryable=True),
+    _r(130472, "User's number is part of an experiment", "Meta held this marketing message back as part of an experiment; nothing to fix. Send a different message type to test."),
+    _r(130497, "Business account restricted from messaging users in this country", "Policy restriction for the recipient's country; contact Meta support for the WABA."),
+    _r(131000, "Something went wrong", "Message failed for an unknown reason. The client retries a few times; if it persists, open a Direct Support ticket with the fbtrace_id.", retryable=True, max_retries=2),
+    _r(131005, "Access denied", "The token lacks the permission. Regenerate it with whatsapp_business_messaging and whatsapp_business_management."),
+    _r(131008, "Required parameter is missing", "A required parameter is missing (for example messaging_product: \"whatsapp\"). Fix the request body."),
+    _r(131009, "Parameter value is not valid", "One or more parameter values are invalid. Check the phone number format (digits with country code) and the body."),
+    _r(131016, "Service unavailable", "A service is temporarily unavailable. The client retries with backoff.", retryable=True),
+    _r(131021, "Recipient cannot be sender", "The recipient is the business number itself. Send the test message to the consumer's WhatsApp number."),
+    _r(131026, "Message Undeliverable", "The recipient could not receive it: not on WhatsApp, an old app version, has not accepted the new Terms, or blocked the business. Ask the consumer to update WhatsApp and message the business first."),
+    _r(131030, "Recipient phone number not in allowed list", "Test numbers only message allow-listed recipients: add the consumer's number under WhatsApp > API Setup (up to 5). For Mexico (+52) and Argentina (+54) check the number's format."),
+    _r(131031, "Account has been locked", "The account is locked for policy reasons, or the request data does not match the WABA (for example a wrong two-step PIN). Check the PIN and Business Support Home."),
+    _r(131037, "Display name not approved", "The number's display name needs approval before it can send. Check name_status in notebook 06 and wait for approval."),
+    _r(131042, "Business eligibility payment issue", "No valid payment method, or the credit line was not shared and attached. Add a payment method (or share the partner credit line) in Business settings."),
+    _r(131045, "Incorrect certificate", "The sending number is not registered on Cloud API. Register it (notebook 08), then send again."),
+    _r(131047, "Re-engagement message", "More than 24 hours have passed since the consumer last wrote. Send an approved template such as hello_world, or have the consumer message the number first to open the 24-hour window."),
+    _r(131048, "Spam rate limit hit", "Sending was limited because of quality signals. Improve message quality and wait before sending more."),
+    _r(131049, "Per-user marketing limit", "Meta held this marketing message to protect the user's experience. Wait at least 24 hours before another marketing message to this user."),
+    _r(131050, "User stopped marketing messages", "The user opted out of marketing messages from this business; do not retry."),
+    _r(131051, "Unsupported message type", "The message type is not supported. Use text, template, media or interactive."),
+    _r(131056, "Pair rate limit hit", "Too many messages to the same recipient in a short time (about 1 per 6 s). The client waits 4^n seconds; other recipients are unaffected.", retryable=True),
+    _r(131057, "Account in maintenance mode", "The number is in maintenance (for example during the throughput upgrade, up to a minute). Retry shortly."),
+    _r(133000, "Incomplete Deregistration", "A previous deregistration failed. Call deregister again, then register."),
+    _r(133004, "Server Temporarily Unavailable", "The registration server is temporarily unavailable. The client retries; read the details for how long to wait.", retryable=True),
+    _r(133005, "Two step verification PIN Mismatch", "The 6-digit two-step verification PIN is wrong. Use the PIN set for this number; if nobody knows it, reset it with POST /{PHONE_NUMBER_ID} {\"pin\": \"NEW_6_DIGITS\"} (helpers.set_two_step_pin) and register with the new PIN."),
+    _r(133006, "Phone number re-verification needed", "The number must be verified before registering (code_verification_status is not VERIFIED, or it EXPIRED). Request a code (request_code, SMS or VOICE), enter it with verify_code, then register."),
+    _r(133008, "Too Many two step verification PIN Guesses", "Too many wrong PINs for this number. Wait for the time given in the details before trying again, with the right PIN."),
+    _r(133009, "Two step verification PIN Guessed Too Fast", "PIN attempts were too quick. Wait as the details say, then try once with the right PIN."),
+    _r(133010, "Phone number Not Registered", "The number is not registered on the WhatsApp Business Platform. Register it (notebook 08) first."),
+    _r(133015, "Phone number recently deleted", "The number was recently deleted and deletion has not finished. Wait about 5 minutes, then register."),
+    _r(133016, "Account register deregister rate limit exceeded", "Too many register/deregister calls for this number (10 in a moving 72-hour window). Registration is blocked until the window clears; do not retry in a loop."),
+    _r(135000, "Generic user error", "The request parameters caused an unknown error. Check the request body against the Cloud API reference."),
+    _r(136024, "Too many code requests", "Too many verification code requests. Wait before requesting another; use the code already sent."),
+    _r(136025, "Code couldn't be verified", "The verification code is wrong, expired or already used. Request a new code and enter it within 10 minutes."),
+    _r(137000, "Identity key hash mismatch", "The recipient's identity changed and the identity check is enabled; confirm the recipient before resending."),
+    _r(2388012, "Phone number already exists", "This phone number is already in the WABA's list. Use the existing phone number ID from notebook 06."),
+    _r(2388103, "Cannot migrate phone number", "The number cannot be migrated (or the WABA reached its number cap). Check the number's platform and the WABA's limits."),
+    _r(2494100, "Business phone number in maintenance mode", "The number is in maintenance mode. Try again in a few minutes."),
+)
+
+_BY_KEY: dict[tuple[int, int | None], Remedy] = {(r.code, r.subcode): r for r in _CATALOGUE}
+
+
+def lookup(code: int | None, subcode: int | None = None) -> Remedy | None:
+    """The catalogue entry for (code, subcode), falling back to the code alone; None if unknown."""
+    if code is None:
+        return None
+    return _BY_KEY.get((code, subcode)) or _BY_KEY.get((code, None)) or (
+        _BY_KEY.get((200, None)) if 200 <= code <= 299 else None
+    )
+
+
+def catalogue() -> list[Remedy]:
+    """Every entry, for tables and docs."""
+    return list(_CATALOGUE)

@@ -1,0 +1,87 @@
+"""Checks on user input, run before any network call. Each error says what to fix.
+
+Errors name environment variables but never echo a secret's value.
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+
+from .errors import ConfigError, MissingSecretError
+from .versions import version_status
+
+_DIGITS = re.compile(r"^[0-9]+$")
+_PIN = re.compile(r"^[0-9]{6}$")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_VERSION = re.compile(r"^v[0-9]{1,3}\.0$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ApiVersionWarning(UserWarning):
+    """The API version has expired or expires within 90 days."""
+
+
+def graph_id(value, name: str = "id") -> str:
+    """A Graph object ID: a non-empty string of digits (ints are accepted and turned into strings)."""
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(f"{name} is missing: give the numeric ID as a string of digits, e.g. '106540352242922'.")
+    text = str(value).strip()
+    if not text:
+        raise ConfigError(f"{name} is empty: give the numeric ID as a string of digits, e.g. '106540352242922'.")
+    if not _DIGITS.match(text):
+        raise ConfigError(f"{name} must be digits only (a Graph ID such as '106540352242922'), got {text!r}.")
+    return text
+
+
+def pin(value: str, name: str = "PIN") -> str:
+    """A two-step verification PIN: exactly 6 digits. The value is never echoed."""
+    text = "" if value is None else str(value).strip()
+    if not _PIN.match(text):
+        raise ConfigError(f"{name} must be exactly 6 digits (got {len(text)} characters{'' if text.isdigit() or not text else ', not all digits'}).")
+    return text
+
+
+def phone_number(value, name: str = "phone number") -> str:
+    """A phone number: digits with country code, an optional leading +; spaces, dashes and dots allowed."""
+    text = re.sub(r"[\s\-().]", "", "" if value is None else str(value))
+    if not _PHONE.match(text):
+        raise ConfigError(f"{name} must be digits with the country code, optionally starting with + "
+                          f"(e.g. +16505551234), got {value!r}.")
+    return text
+
+
+def api_version(value: str) -> str:
+    """'vNN.0'; warns (ApiVersionWarning) when it has expired or expires within 90 days."""
+    text = str(value or "").strip()
+    if not _VERSION.match(text):
+        raise ConfigError(f"api_version must look like 'v25.0' (v, a number, '.0'), got {value!r}.")
+    status = version_status(text)
+    if status["status"] in ("expired", "expires soon"):
+        warnings.warn(status["note"], ApiVersionWarning, stacklevel=2)
+    return text
+
+
+def env_name(value: str, name: str = "environment variable name") -> str:
+    """The *name* of an environment variable (not its value)."""
+    text = str(value or "").strip()
+    if not _ENV_NAME.match(text):
+        raise ConfigError(f"{name} must be the name of an environment variable such as WHATSAPP_TOKEN, got "
+                          f"a value that is not a valid name. Put the secret itself in the environment, not here.")
+    return text
+
+
+def secret_from_env(env: str, what: str = "secret") -> str:
+    """The value of a secret's environment variable; MissingSecretError naming the variable if unset."""
+    env = env_name(env, f"name of the variable holding the {what}")
+    value = os.environ.get(env, "")
+    if not value.strip():
+        raise MissingSecretError(env, what)
+    return value.strip()
+
+
+def url(value: str, name: str = "URL") -> str:
+    text = str(value or "").strip()
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ConfigError(f"{name} must start with http:// or https:// and name a host, got {value!r}.")
+    return text.rstrip("/")
