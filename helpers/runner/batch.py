@@ -1,0 +1,139 @@
+"""`python -m helpers run`: every customer's steps, in a process pool, with a summary.
+
+Each batch writes an immutable folder `<out>/<batch-id>/`: `batch.json` (what was asked),
+`<customer>/NN_step.ipynb` + `.json` per step, and `summary.csv` / `summary.html`.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import json
+import multiprocessing
+import os
+import secrets as pyrandom
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..errors import ConfigError
+from ..profiles import ENV_KEYS, load_profile
+from . import summary
+from .customer import DEFAULT_STEP_TIMEOUT, run_customer
+from .steps import NOTEBOOKS_DIR, discover, select
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("run", help="run the playbook headless for each customer profile",
+                                 description="Execute the step notebooks for each customer (headless), write a run "
+                                             "record per step and a summary. Exit 0 only when every customer passed.")
+    parser.add_argument("profiles", nargs="*", metavar="PROFILE", help="customer profile YAML files")
+    parser.add_argument("--sandbox", action="store_true", help="start the embedded sandbox and webhook receiver and point every run at them")
+    parser.add_argument("--out", default="runs", help="folder for batch folders (default: runs)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="customers run in parallel (default: 2)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
+    parser.add_argument("--steps", help="only these steps, e.g. 03,05-08")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_STEP_TIMEOUT, help="wall-clock limit per step in seconds (default: 300)")
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox, workers=args.workers,
+                           resume=args.resume, steps=args.steps, timeout=args.timeout)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.terminal(result["table"]))
+    print(f"\nsummary: {result['batch_dir'] / 'summary.html'}  (and summary.csv)")
+    if result["interrupted"]:
+        print("interrupted: the summary shows what finished", file=sys.stderr)
+        return 130
+    return 0 if result["passed"] else 1
+
+
+def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, workers: int = 2,
+              resume: str | None = None, steps: str | None = None, timeout: float = DEFAULT_STEP_TIMEOUT,
+              notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = True) -> dict[str, Any]:
+    """Validate everything, run every customer, write the summary. Nothing starts if an input is bad."""
+    if resume and not profile_paths:
+        asked = json.loads((Path(resume) / "batch.json").read_text())
+        profile_paths = asked["profiles"]
+    if not profile_paths:
+        raise ConfigError("give at least one customer profile (e.g. customers/example.yaml).")
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1.")
+    if timeout <= 0:
+        raise ConfigError("--timeout must be a positive number of seconds.")
+    if resume and not (Path(resume) / "batch.json").is_file():
+        raise ConfigError(f"--resume {resume}: not a batch folder (no batch.json).")
+    profiles = {str(Path(p).resolve()): load_profile(p) for p in profile_paths}
+    slugs = [p["customer"] for p in profiles.values()]
+    duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
+    if duplicates:
+        raise ConfigError(f"two profiles share the customer name {', '.join(duplicates)}; each needs its own.")
+    chosen = [p.stem for p in select(discover(notebooks_dir), steps)]
+
+    batch_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + pyrandom.token_hex(2)
+    batch_dir = Path(out) / batch_id
+    batch_dir.mkdir(parents=True)
+    (batch_dir / "batch.json").write_text(json.dumps({
+        "batch_id": batch_id, "profiles": list(profiles), "steps": chosen, "sandbox": sandbox,
+        "resumed_from": str(resume) if resume else None, "timeout": timeout, "workers": workers,
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
+
+    secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
+    interrupted = False
+    with ExitStack() as stack:
+        overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
+        if sandbox:
+            overrides, demo_names = _start_sandbox(stack, profiles, batch_dir)
+            secret_names |= demo_names
+        jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
+                           resume_dir=resume, all_secret_names=secret_names, notebooks_dir=str(notebooks_dir))
+                for path in profiles}
+        bar = tqdm(total=len(jobs), unit="customer", desc="onboarding", disable=not progress, file=sys.stderr)
+        pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                      mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(run_customer, path, **kwargs): path for path, kwargs in jobs.items()}
+            for future in cf.as_completed(futures):
+                result = future.result()
+                bar.set_postfix_str(f"{result['customer']}: {result['status']}")
+                bar.update()
+        except KeyboardInterrupt:
+            interrupted = True
+            pool.shutdown(wait=False, cancel_futures=True)
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
+            bar.close()
+    table = summary.write(batch_dir, summary.collect(batch_dir, slugs, chosen), chosen)
+    return {"batch_dir": batch_dir, "table": table, "interrupted": interrupted,
+            "passed": bool(len(table)) and bool((table["status"] == "passed").all())}
+
+
+def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path):
+    """Start the sandbox and one webhook receiver per app secret; point each customer at them."""
+    from ..sandbox import Sandbox
+    from ..webhooks import WebhookReceiver
+
+    sandbox = stack.enter_context(Sandbox())
+    demo = sandbox.demo_env()
+    os.environ.update(demo)  # sandbox-only fake secrets; workers inherit them, scans look for them
+    receivers: dict[tuple[str, str], Any] = {}
+    overrides = {}
+    for path, profile in profiles.items():
+        key = (profile.get("app_secret_env", ""), profile.get("verify_token_env", ""))
+        if key not in receivers and all(key):
+            db = batch_dir / f"webhooks-{len(receivers) + 1}.sqlite"
+            receivers[key] = (stack.enter_context(WebhookReceiver(db, verify_token_env=key[1], app_secret_env=key[0])), db)
+        override: dict[str, Any] = {"graph_url": sandbox.url}
+        if key in receivers:
+            receiver, db = receivers[key]
+            override.update(callback_url=receiver.callback_url, webhook_db=str(db.resolve()))
+        overrides[path] = override
+    return overrides, frozenset(demo)

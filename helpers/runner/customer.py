@@ -1,0 +1,201 @@
+"""Run one customer's step notebooks: a profile in, records out.
+
+`run_customer` is pure in the sense an orchestrator needs: it reads the profile and the
+secrets' environment variables, writes only under `batch_dir/<customer>/`, and returns the
+records. The batch CLI maps it over a process pool; Airflow or Dagster can map it too.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import papermill
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from ..profiles import ENV_KEYS, load_profile
+from . import records
+from .kernel import ENGINE_NAME, CustomerKernel
+from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
+from .secrets_scan import find_leaks, scan_tree, secret_values
+from .steps import NOTEBOOKS_DIR, discover, parameter_names, select
+
+DEFAULT_STEP_TIMEOUT = 300.0
+
+
+def kernel_environment(base: dict[str, str], own_secret_names: set[str], all_secret_names: set[str]) -> dict[str, str]:
+    """The kernel's environment: everything but other customers' secrets."""
+    others = all_secret_names - own_secret_names
+    return {k: v for k, v in base.items() if k not in others}
+
+
+def run_customer(
+    profile_path: str | os.PathLike,
+    batch_dir: str | os.PathLike,
+    *,
+    steps: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_STEP_TIMEOUT,
+    resume_dir: str | os.PathLike | None = None,
+    all_secret_names: frozenset[str] = frozenset(),
+    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+) -> dict[str, Any]:
+    """Execute the customer's steps in order in one kernel; stop at the first step that does not pass.
+
+    `overrides` (graph_url, callback_url, webhook_db, ...) win over the profile. With
+    `resume_dir`, steps that passed there are carried over (record and notebook copied,
+    their outputs reused) and the run starts at the first step that did not pass.
+    Returns {"customer", "profile", "status", "records"}.
+    """
+    profile_path = Path(profile_path).resolve()
+    profile = load_profile(profile_path)
+    customer = profile["customer"]
+    out_dir = Path(batch_dir) / customer
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chosen = select(discover(Path(notebooks_dir)), steps)
+
+    own_names = {profile[k] for k in ENV_KEYS if profile.get(k)}
+    env = kernel_environment(dict(os.environ), own_names, set(all_secret_names))
+    secrets = secret_values(env, own_names | set(all_secret_names))
+    values: dict[str, Any] = {**profile, **(overrides or {}), "profile": str(profile_path),
+                              "interactive": False, "run_dir": str(out_dir.resolve())}
+
+    results: list[dict[str, Any]] = []
+    kernel: CustomerKernel | None = None
+    resuming = resume_dir is not None
+    try:
+        for index, notebook in enumerate(chosen):
+            stem = notebook.stem
+            carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
+            resuming = carried is not None
+            if carried is not None:
+                values.update(carried.get("outputs") or {})
+                results.append(carried)
+                continue
+            if kernel is None:
+                kernel = _start_kernel(env, Path(notebooks_dir))
+            record = _run_step(kernel, notebook, out_dir, values, timeout, customer)
+            record = _guard_secrets(record, out_dir, stem, secrets)
+            results.append(record)
+            if record["status"] != PASSED:
+                results += [_not_run(p.stem, customer) for p in chosen[index + 1:]]
+                break
+            values.update(record.get("outputs") or {})
+    finally:
+        if kernel is not None:
+            kernel.shutdown()
+    leaks = scan_tree(out_dir, secrets)
+    for relpath, names in leaks.items():  # last line of defence: nothing with a secret stays
+        results.append(records.failure(Path(relpath).stem, customer, FAILED, "SecretLeak",
+                                       f"{relpath} contained the value of {', '.join(names)}; the file was removed."))
+    status = PASSED if results and all(r["status"] == PASSED for r in results) else FAILED
+    return {"customer": customer, "profile": str(profile_path), "status": status, "records": results}
+
+
+def _start_kernel(env: dict[str, str], cwd: Path) -> CustomerKernel:
+    try:
+        return CustomerKernel(env, cwd=cwd).start()
+    except Exception:  # a kernel that fails to start is retried once
+        return CustomerKernel(env, cwd=cwd).start()
+
+
+def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dict[str, Any], timeout: float,
+              customer: str) -> dict[str, Any]:
+    stem = notebook.stem
+    record_path = out_dir / f"{stem}.json"
+    output_path = out_dir / f"{stem}.ipynb"
+    record_path.unlink(missing_ok=True)
+    params = {k: v for k, v in values.items() if k in parameter_names(notebook)}
+    started, started_at = time.monotonic(), records.now_iso()
+    # Wall-clock limit for the whole step; nbclient's own timeout covers a single hung cell.
+    fired = threading.Event()
+
+    def stop_step() -> None:
+        fired.set()
+        _interrupt(kernel)
+
+    timer = threading.Timer(timeout, stop_step)
+    timer.start()
+    problem: tuple[str, str, str] | None = None
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output_path), parameters=params, engine_name=ENGINE_NAME,
+            customer_kernel=kernel, progress_bar=False, store_widget_state=False,
+            execution_timeout=timeout, cwd=None, log_output=False,
+        )
+    except CellTimeoutError:
+        problem = (TIMEOUT, "CellTimeoutError", f"a cell ran longer than {timeout:g} s and was stopped")
+    except DeadKernelError as exc:
+        problem = (FAILED, "DeadKernelError", f"the kernel died while running the step: {exc}")
+    except papermill.PapermillExecutionError as exc:
+        problem = (FAILED, exc.ename, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+    finally:
+        timer.cancel()
+    wall = round(time.monotonic() - started, 3)
+    if fired.is_set() and problem:
+        problem = (TIMEOUT, "StepTimeout", f"the step ran longer than {timeout:g} s and was interrupted")
+
+    record = records.read(record_path)
+    if problem is not None and (record is None or record.get("status") == PASSED):
+        status, kind, message = problem
+        record = records.failure(stem, customer, status, kind, message, started_at=started_at, duration_s=wall)
+    elif problem is not None and problem[0] == TIMEOUT:
+        record["status"] = TIMEOUT
+    elif record is None:
+        record = records.failure(stem, customer, FAILED, "MissingRecord",
+                                 "the notebook finished without writing its result record (run_dir not used?)",
+                                 started_at=started_at, duration_s=wall)
+    record.update(wall_s=wall, notebook=output_path.name)
+    records.write(record_path, record)
+    return record
+
+
+def _interrupt(kernel: CustomerKernel) -> None:
+    try:
+        if kernel.km is not None:
+            run_sync(kernel.km.interrupt_kernel)()
+    except Exception:  # the kernel may already be gone
+        pass
+
+
+def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, secrets: dict[str, str]) -> dict[str, Any]:
+    """Scan the step's notebook and record; on a hit remove them and fail loudly."""
+    leaked: dict[str, list[str]] = {}
+    for path in (out_dir / f"{stem}.ipynb", out_dir / f"{stem}.json"):
+        names = find_leaks(path, secrets)
+        if names:
+            leaked[path.name] = names
+            path.unlink()
+    if not leaked:
+        return record
+    where = "; ".join(f"{name} held {', '.join(v)}" for name, v in leaked.items())
+    failed = records.failure(stem, record.get("customer", ""), FAILED, "SecretLeak",
+                             f"secret values found in the step's output ({where}); the files were removed. "
+                             "Print names of environment variables, never their values.",
+                             started_at=record.get("started_at"), duration_s=record.get("duration_s"))
+    records.write(out_dir / f"{stem}.json", failed)
+    return failed
+
+
+def _carry_over(resume_dir, customer: str, stem: str, out_dir: Path) -> dict[str, Any] | None:
+    """The step's passed record from the run being resumed (copied into this run), else None."""
+    if resume_dir is None:
+        return None
+    old_dir = Path(resume_dir) / customer
+    old = records.read(old_dir / f"{stem}.json")
+    if not old or old.get("status") != PASSED:
+        return None
+    for suffix in (".ipynb", ".json"):
+        if (old_dir / f"{stem}{suffix}").exists():
+            shutil.copy2(old_dir / f"{stem}{suffix}", out_dir / f"{stem}{suffix}")
+    old["carried_over_from"] = str(old_dir)
+    records.write(out_dir / f"{stem}.json", old)
+    return old
+
+
+def _not_run(stem: str, customer: str) -> dict[str, Any]:
+    return {"step": stem, "customer": customer, "status": NOT_RUN, "outputs": {}, "facts": {}, "error": None}

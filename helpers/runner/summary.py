@@ -1,0 +1,96 @@
+"""The batch summary: who is done, who is stuck on which step and why (CSV, HTML grid, terminal)."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import records
+from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
+
+_COLOURS = {PASSED: "#d4edda", FAILED: "#f8d7da", TIMEOUT: "#ffe5b4", NOT_RUN: "#eeeeee", "skipped": "#e2e3e5"}
+
+
+def collect(batch_dir: Path, customers: list[str], steps: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{customer: {step: record}} read from disk, so the summary reflects what really finished."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for customer in customers:
+        table[customer] = {}
+        for step in steps:
+            record = records.read(Path(batch_dir) / customer / f"{step}.json")
+            table[customer][step] = record or {"status": NOT_RUN}
+    return table
+
+
+def _error_code(record: dict[str, Any]) -> str:
+    error = record.get("error") or {}
+    if error.get("code") is not None:
+        return str(error["code"]) + (f"/{error['subcode']}" if error.get("subcode") else "")
+    return error.get("type") or ""
+
+
+def frame(grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.DataFrame:
+    """One row per customer: a status per step, then the first problem and the total time."""
+    rows = []
+    for customer, by_step in grid.items():
+        row: dict[str, Any] = {"customer": customer}
+        first_problem = None
+        total = 0.0
+        for step in steps:
+            record = by_step[step]
+            status = record.get("status", NOT_RUN)
+            row[step] = status
+            total += float(record.get("wall_s") or record.get("duration_s") or 0)
+            if first_problem is None and status not in (PASSED, NOT_RUN, "skipped"):
+                first_problem = (step, record)
+        row["status"] = PASSED if all(by_step[s].get("status") in (PASSED, "skipped") for s in steps) else (
+            FAILED if first_problem else "incomplete")
+        row["failed_step"] = first_problem[0] if first_problem else ""
+        row["error_code"] = _error_code(first_problem[1]) if first_problem else ""
+        error = (first_problem[1].get("error") or {}) if first_problem else {}
+        row["error_message"] = error.get("message", "") if first_problem else ""
+        row["remedy"] = error.get("remedy", "") if first_problem else ""
+        row["duration_s"] = round(total, 2)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["customer", *steps, "status", "failed_step", "error_code", "error_message",
+                                       "remedy", "duration_s"])
+
+
+def write(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.DataFrame:
+    """summary.csv and summary.html in the batch folder; returns the frame."""
+    table = frame(grid, steps)
+    table.to_csv(Path(batch_dir) / "summary.csv", index=False)
+    (Path(batch_dir) / "summary.html").write_text(_html(grid, steps, table), encoding="utf-8")
+    return table
+
+
+def _cell_text(record: dict[str, Any]) -> str:
+    status = record.get("status", NOT_RUN)
+    seconds = record.get("wall_s") or record.get("duration_s")
+    text = status + (f" ({float(seconds):.1f} s)" if seconds else "")
+    if status in (FAILED, TIMEOUT):
+        error = record.get("error") or {}
+        code = _error_code(record)
+        text += f"\n{code}: {error.get('remedy') or error.get('message') or ''}"
+    return text
+
+
+def _html(grid, steps, table: pd.DataFrame) -> str:
+    cells = pd.DataFrame({step: [_cell_text(grid[c][step]) for c in grid] for step in steps}, index=list(grid))
+    cells.index.name = "customer"
+    statuses = pd.DataFrame({step: [grid[c][step].get("status", NOT_RUN) for c in grid] for step in steps}, index=list(grid))
+    styler = (cells.style
+              .apply(lambda col: [f"background-color: {_COLOURS.get(s, '')}; white-space: pre-wrap; "
+                                  "vertical-align: top; font-size: 12px" for s in statuses[col.name]], axis=0)
+              .format(html.escape)
+              .set_caption(f"{(table['status'] == PASSED).sum()} of {len(table)} customers passed every step"))
+    return "<!doctype html><meta charset='utf-8'><title>Onboarding batch summary</title>" + styler.to_html()
+
+
+def terminal(table: pd.DataFrame) -> str:
+    """A compact table for the terminal."""
+    view = table[["customer", "status", "failed_step", "error_code", "remedy", "duration_s"]].copy()
+    view["remedy"] = view["remedy"].fillna("").map(lambda r: r if len(r) <= 70 else r[:67] + "...")
+    return view.to_string(index=False)

@@ -1,0 +1,131 @@
+"""The batch runner on tiny fixture notebooks: one kernel per customer, records, timeouts,
+secret scanning, environment isolation, resume and the summary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import ConfigError
+from helpers.runner import run_batch, run_customer
+from helpers.runner.steps import discover, parameter_names, select
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOTEBOOKS = FIXTURES / "notebooks"
+ALPHA = FIXTURES / "profiles" / "alpha.yaml"
+BETA = FIXTURES / "profiles" / "beta.yaml"
+ALPHA_SECRET = "fake-alpha-token-0001"
+BETA_SECRET = "fake-beta-token-0002"
+
+
+@pytest.fixture(autouse=True)
+def customer_secrets(monkeypatch):
+    monkeypatch.setenv("ALPHA_TOKEN", ALPHA_SECRET)
+    monkeypatch.setenv("BETA_TOKEN", BETA_SECRET)
+
+
+def run(tmp_path, steps, *, overrides=None, timeout=60, **kwargs):
+    return run_customer(ALPHA, tmp_path, steps=steps, overrides=overrides or {}, timeout=timeout,
+                        notebooks_dir=NOTEBOOKS, all_secret_names=frozenset({"ALPHA_TOKEN", "BETA_TOKEN"}), **kwargs)
+
+
+def test_step_selection():
+    steps = discover(NOTEBOOKS)
+    assert [p.stem[:2] for p in select(steps, "01,03-05")] == ["01", "03", "04", "05"]
+    assert select(steps, None) == steps
+    for bad in ("1-", "x", "05-03", "09"):
+        with pytest.raises(ConfigError):
+            select(steps, bad)
+
+
+def test_parameter_names_come_from_the_parameters_cell():
+    assert parameter_names(NOTEBOOKS / "01_echo.ipynb") == {"run_dir", "value"}
+
+
+def test_outputs_flow_to_later_steps_in_one_kernel_with_a_fresh_namespace(tmp_path):
+    result = run(tmp_path, "01-02", overrides={"value": 5})
+    assert result["status"] == "passed"
+    first, second = result["records"]
+    assert first["outputs"] == {"value": 10}
+    assert second["facts"]["saw"] == 10 and second["outputs"] == {"value": 11}
+    assert (tmp_path / "alpha" / "02_reads_previous.ipynb").is_file()
+    executed = json.loads((tmp_path / "alpha" / "01_echo.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["parameters"]["value"] == 5
+    assert "widgets" not in executed["metadata"]
+
+
+def test_kernel_gets_only_its_own_customers_secrets(tmp_path):
+    result = run(tmp_path, "03", overrides={"secret_env": "ALPHA_TOKEN", "other_env": "BETA_TOKEN"})
+    facts = result["records"][0]["facts"]
+    assert facts == {"own": True, "other": False}
+
+
+def test_a_failing_step_stops_the_customer(tmp_path):
+    result = run(tmp_path, "01,04,05")
+    assert [r["status"] for r in result["records"]] == ["passed", "failed", "not run"]
+    assert result["status"] == "failed"
+    assert not (tmp_path / "alpha" / "05_leak.ipynb").exists()
+
+
+def test_a_cell_error_without_a_record_is_recorded_by_the_runner(tmp_path):
+    result = run(tmp_path, "06", overrides={"seconds": "not a number"})
+    record = result["records"][0]
+    assert record["status"] == "failed" and record["error"]["type"] == "TypeError"
+
+
+def test_a_leaked_secret_removes_the_files_and_fails_loudly(tmp_path):
+    result = run(tmp_path, "05", overrides={"secret_env": "ALPHA_TOKEN"})
+    record = result["records"][0]
+    assert record["status"] == "failed" and record["error"]["type"] == "SecretLeak"
+    assert "ALPHA_TOKEN" in record["error"]["message"] and ALPHA_SECRET not in record["error"]["message"]
+    assert not (tmp_path / "alpha" / "05_leak.ipynb").exists()
+    assert all(ALPHA_SECRET.encode() not in p.read_bytes() for p in (tmp_path / "alpha").rglob("*") if p.is_file())
+
+
+def test_a_step_past_its_timeout_is_recorded_as_timeout(tmp_path):
+    result = run(tmp_path, "01,06", overrides={"seconds": 30}, timeout=3)
+    assert [r["status"] for r in result["records"]] == ["passed", "timeout"]
+    assert result["records"][1]["error"]["type"] in ("CellTimeoutError", "StepTimeout")
+    assert result["records"][1]["wall_s"] < 30
+
+
+def test_batch_summary_resume_and_exit_status(tmp_path, monkeypatch):
+    first = run_batch([str(ALPHA), str(BETA)], out=str(tmp_path), steps="01,04", workers=2,
+                      notebooks_dir=NOTEBOOKS, progress=False)
+    assert first["passed"] is False
+    table = pd.read_csv(first["batch_dir"] / "summary.csv")
+    assert list(table["customer"]) == ["alpha", "beta"]
+    assert set(table["status"]) == {"failed"} and set(table["failed_step"]) == {"04_fail"}
+    html = (first["batch_dir"] / "summary.html").read_text()
+    assert "#f8d7da" in html and "04_fail" in html
+
+    # Resume with step 04 replaced by one that passes: 01 is carried over, not re-run.
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    for name in ("01_echo.ipynb", "06_sleep.ipynb"):
+        (fixed / name).write_bytes((NOTEBOOKS / name).read_bytes())
+    (fixed / "04_fail.ipynb").write_bytes((NOTEBOOKS / "02_reads_previous.ipynb").read_bytes().replace(
+        b'STEP = \\"02_reads_previous\\"', b'STEP = \\"04_fail\\"'))
+    second = run_batch([], out=str(tmp_path), resume=str(first["batch_dir"]), steps="01,04", workers=1,
+                       notebooks_dir=fixed, progress=False)
+    assert second["passed"] is True, second["table"]
+    alpha_01 = json.loads((second["batch_dir"] / "alpha" / "01_echo.json").read_text())
+    assert alpha_01["carried_over_from"].endswith("alpha")
+    alpha_04 = json.loads((second["batch_dir"] / "alpha" / "04_fail.json").read_text())
+    assert alpha_04["status"] == "passed" and alpha_04["facts"]["saw"] == 2
+    # The first batch's folder is left as it was.
+    assert json.loads((first["batch_dir"] / "alpha" / "04_fail.json").read_text())["status"] == "failed"
+
+
+def test_bad_input_starts_nothing(tmp_path, tmp_path_factory):
+    twin = tmp_path_factory.mktemp("profiles") / "alpha-copy.yaml"
+    twin.write_text(ALPHA.read_text())
+    with pytest.raises(ConfigError, match="share the customer name alpha"):
+        run_batch([str(ALPHA), str(twin)], out=str(tmp_path), notebooks_dir=NOTEBOOKS, progress=False)
+    with pytest.raises(ConfigError):
+        run_batch([str(tmp_path / "missing.yaml")], out=str(tmp_path), notebooks_dir=NOTEBOOKS, progress=False)
+    with pytest.raises(ConfigError):
+        run_batch([str(ALPHA)], out=str(tmp_path), steps="42", notebooks_dir=NOTEBOOKS, progress=False)
+    assert list(tmp_path.iterdir()) == []
