@@ -6,6 +6,8 @@ records. The batch CLI maps it over a process pool; Airflow or Dagster can map i
 """
 from __future__ import annotations
 
+import atexit
+import multiprocessing.util
 import os
 import shutil
 import threading
@@ -59,8 +61,9 @@ def run_customer(
     chosen = select(discover(Path(notebooks_dir)), steps)
 
     own_names = {profile[k] for k in ENV_KEYS if profile.get(k)}
-    env = kernel_environment(dict(os.environ), own_names, set(all_secret_names))
-    secrets = secret_values(env, own_names | set(all_secret_names))
+    base_env = kernel_environment(dict(os.environ), set(), own_names | set(all_secret_names))
+    own_secrets = {n: os.environ[n] for n in sorted(own_names) if n in os.environ}
+    secrets = secret_values(dict(os.environ), own_names | set(all_secret_names))
     values: dict[str, Any] = {**profile, **(overrides or {}), "profile": str(profile_path),
                               "interactive": False, "run_dir": str(out_dir.resolve())}
 
@@ -77,7 +80,7 @@ def run_customer(
                 results.append(carried)
                 continue
             if kernel is None:
-                kernel = _start_kernel(env, Path(notebooks_dir))
+                kernel = _take_kernel(base_env, own_secrets, Path(notebooks_dir))
             record = _run_step(kernel, notebook, out_dir, values, timeout, customer)
             record = _guard_secrets(record, out_dir, stem, secrets)
             results.append(record)
@@ -96,11 +99,49 @@ def run_customer(
     return {"customer": customer, "profile": str(profile_path), "status": status, "records": results}
 
 
-def _start_kernel(env: dict[str, str], cwd: Path) -> CustomerKernel:
-    try:
-        return CustomerKernel(env, cwd=cwd).start()
-    except Exception:  # a kernel that fails to start is retried once
-        return CustomerKernel(env, cwd=cwd).start()
+# One spare kernel per process, launched while the current customer runs, so the next customer
+# finds its kernel booted with the libraries imported. It starts with no secrets at all; the
+# customer's own are added when it is taken. Kernels are never shared between customers.
+_spare: tuple[tuple, CustomerKernel] | None = None
+
+
+def _take_kernel(base_env: dict[str, str], secrets: dict[str, str], cwd: Path) -> CustomerKernel:
+    global _spare
+    key = (tuple(sorted(base_env.items())), str(cwd))
+    kernel = None
+    if _spare is not None:
+        spare_key, spare = _spare
+        _spare = None
+        if spare_key == key:
+            kernel = spare
+        else:
+            spare.shutdown()
+    for attempt in (1, 2):  # a kernel that fails to start is retried once
+        try:
+            kernel = (kernel or CustomerKernel(base_env, cwd=cwd).launch()).connect()
+            break
+        except Exception:
+            if kernel is not None:
+                kernel.shutdown()
+            kernel = None
+            if attempt == 2:
+                raise
+    _spare = (key, CustomerKernel(base_env, cwd=cwd).launch())
+    kernel.set_environment(secrets)
+    return kernel
+
+
+def shutdown_spare_kernel() -> None:
+    """Stop the spare kernel (called when a worker process or the test session ends)."""
+    global _spare
+    if _spare is not None:
+        _spare[1].shutdown()
+        _spare = None
+
+
+atexit.register(shutdown_spare_kernel)
+# Pool workers leave through os._exit, which skips atexit; multiprocessing's finalizers still run.
+multiprocessing.util.Finalize(None, shutdown_spare_kernel, exitpriority=10)
 
 
 def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dict[str, Any], timeout: float,

@@ -19,6 +19,8 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
 
 ENGINE_NAME = "playbook-shared-kernel"
+_PRELOAD = "--IPKernelApp.exec_lines=import helpers.runner.preload"
+_SET_ENV_CODE = "import os as _o; _o.environ.update({values!r}); del _o"
 _RESET_CODE = "get_ipython().run_line_magic('reset', '-f')\nimport os as _o; _o.chdir({cwd!r}); del _o"
 
 
@@ -36,11 +38,19 @@ class CustomerKernel:
         self._socket_dir: str | None = None
 
     def start(self) -> "CustomerKernel":
+        return self.launch().connect()
+
+    def launch(self) -> "CustomerKernel":
+        """Start the kernel process and return at once; it boots (and preloads) in the background."""
         # A short path: unix socket paths are limited to about 100 characters.
         self._socket_dir = tempfile.mkdtemp(prefix="pbk-", dir="/tmp" if os.path.isdir("/tmp") else None)
         self.km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
                                      connection_file=os.path.join(self._socket_dir, "k.json"))
-        run_sync(self.km.start_kernel)(env=self.env, cwd=self.cwd)
+        run_sync(self.km.start_kernel)(env=self.env, cwd=self.cwd, extra_arguments=[_PRELOAD])
+        return self
+
+    def connect(self) -> "CustomerKernel":
+        """Open the one client the notebooks share and wait until the kernel answers."""
         self.kc = self.km.client()
         self.kc.start_channels()
         try:
@@ -49,6 +59,16 @@ class CustomerKernel:
             self.shutdown()
             raise
         return self
+
+    def set_environment(self, values: dict[str, str]) -> None:
+        """Add variables to the kernel's os.environ (a customer's secrets), silently: nothing is
+        echoed, kept in history or written to any notebook."""
+        msg_id = self.kc.execute(_SET_ENV_CODE.format(values=values), silent=True, store_history=False)
+        reply = run_sync(self.kc.get_shell_msg)(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = run_sync(self.kc.get_shell_msg)(timeout=30)
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError("could not set the kernel's environment")
 
     @property
     def alive(self) -> bool:
