@@ -24,7 +24,7 @@ PHONE_NUMBER_FIELDS = (
     "search_visibility", "country_code", "country_dial_code", "host_platform", "last_onboarded_time",
 )
 WABA_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace", "account_review_status",
-               "business_verification_status", "country", "ownership_type", "primary_business_location")
+               "business_verification_status", "ownership_type", "owner_business_info", "on_behalf_of_business_info")
 
 
 def app_token(app_id: str, app_secret_env: str) -> str:

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from fakes import FAKE_APP_SECRET, FAKE_PIN, FAKE_TOKEN
 from scripted_graph import ScriptedGraph
-
-FAKE_TOKEN = "FAKE-TEST-TOKEN-not-a-real-token-0001"
-FAKE_APP_SECRET = "fake-app-secret-for-tests-0001"
-FAKE_PIN = "918273"
 
 
 @pytest.fixture

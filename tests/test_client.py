@@ -10,7 +10,7 @@ from helpers.client import GraphClient
 from helpers.remedies import catalogue
 from scripted_graph import Reply, graph_error
 
-from conftest import FAKE_TOKEN
+from fakes import FAKE_TOKEN
 
 RETRYABLE = [1, 2, 4, 17, 80007, 130429, 131000, 131016, 131056, 133004]
 NOT_RETRYABLE = sorted({r.code for r in catalogue()} - set(RETRYABLE))

@@ -9,7 +9,7 @@ from helpers import ConfigError, MissingSecretError, operations as ops, validate
 from helpers.client import GraphClient
 from helpers.validate import ApiVersionWarning
 
-from conftest import FAKE_PIN
+from fakes import FAKE_PIN
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""`python -m helpers sandbox`: serve the Graph API emulator until Ctrl-C.
+
+Prints the URL and `export NAME=value` lines for the demo secrets. Those values are fake and
+only work against the sandbox, which is why printing them here is fine.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from .._serving import serve_forever
+from .seed import SeedError
+from .server import make_app
+from .service import SandboxService
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "sandbox", help="serve the offline Graph API emulator",
+        description="Serve the offline Graph API emulator (see docs/sandbox.md). Prints its URL and the "
+                    "demo secrets as shell exports; serves until Ctrl-C.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--seed", default=None, help="seed YAML (default: the built-in seed)")
+    parser.add_argument("--state", default=None, help="SQLite file that keeps the state across restarts")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        service = SandboxService(args.seed, args.state)
+    except SeedError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+
+    def banner(url: str) -> None:
+        print(f"Sandbox Graph API serving at {url}  (graph_url; control API under {url}/_sandbox/)")
+        print("# Demo environment (sandbox-only fake values):")
+        for name, value in sorted(service.demo_env().items()):
+            print(f"export {name}={shlex.quote(value)}")
+        print("Press Ctrl-C to stop.", flush=True)
+
+    try:
+        serve_forever(make_app(service), args.host, args.port, banner=banner,
+                      on_start=service.on_start, on_stop=service.on_stop)
+    except OSError as exc:  # port in use, address not available
+        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,107 @@
+"""SandboxControl: a plain requests client of the sandbox's /_sandbox/ control API.
+
+It does what a person does outside the Graph API during onboarding (read the SMS, accept the
+Terms in WhatsApp Manager, generate a token in Business Settings, message the business from a
+phone) and drives the sandbox itself (clock, scenarios, reset, webhook log).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class SandboxControlError(RuntimeError):
+    """The control API refused a request; the message says why."""
+
+
+class SandboxControl:
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _call(self, method: str, path: str, payload: dict | None = None) -> Any:
+        response = self._session.request(method, f"{self.url}/_sandbox/{path}", json=payload, timeout=self.timeout)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400:
+            message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
+            raise SandboxControlError(f"{method} /_sandbox/{path}: HTTP {response.status_code}: {message or response.text[:200]}")
+        return body
+
+    # ---- what people do outside the API -----------------------------------------------------
+
+    def verification_code(self, phone_number_id: str) -> str:
+        """The last code 'sent by SMS' (or voice) after request_code."""
+        return self.last_sms(phone_number_id)["code"]
+
+    def last_sms(self, phone_number_id: str) -> dict:
+        """The whole message: code, text ('WhatsApp code 123-456'), method, language, sent_at, expires_at."""
+        return self._call("GET", f"verification_codes/{phone_number_id}")
+
+    def consumer_message(self, phone_number_id: str, from_number: str, text: str, name: str | None = None) -> dict:
+        """A consumer sends a text to a business number (opens the 24-hour window). Returns its wamid as 'id'."""
+        payload = {"phone_number_id": str(phone_number_id), "from": from_number, "text": text}
+        if name:
+            payload["name"] = name
+        return self._call("POST", "consumer_messages", payload)
+
+    def signup_code(self, waba_id: str, app_id: str) -> str:
+        """An Embedded Signup code for GET /oauth/access_token (single-use, expires in 30 s on the sandbox clock)."""
+        return self._call("POST", "signup_codes", {"waba_id": str(waba_id), "app_id": str(app_id)})["code"]
+
+    def generate_token(self, business_id: str, app_id: str, scopes: list[str] | None = None,
+                       target_ids: list[str] | None = None, expires_in: float = 0) -> str:
+        """Business Settings > System users > Generate token. No target_ids: every asset of the business."""
+        payload: dict[str, Any] = {"business_id": str(business_id), "app_id": str(app_id), "expires_in": expires_in}
+        if scopes is not None:
+            payload["scopes"] = scopes
+        if target_ids is not None:
+            payload["target_ids"] = [str(t) for t in target_ids]
+        return self._call("POST", "tokens", payload)["access_token"]
+
+    def accept_terms(self, business_id: str, accepted: bool = True) -> dict:
+        """The Terms of Service banner in WhatsApp Manager."""
+        return self._call("POST", f"terms/{business_id}", {"accepted": accepted})
+
+    def allow_recipient(self, phone_number_id: str, phone_number: str) -> dict:
+        """API Setup > 'To' > Manage phone number list, for a test number."""
+        return self._call("POST", f"allowed_recipients/{phone_number_id}", {"phone_number": phone_number})
+
+    # ---- the sandbox itself -----------------------------------------------------------------
+
+    def now(self) -> float:
+        """Epoch seconds on the sandbox clock."""
+        return self._call("GET", "clock")["now"]
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox clock forward (expiries, windows, rate limits, webhook retries); returns now()."""
+        return self._call("POST", "clock", {"advance": seconds})["now"]
+
+    def freeze_clock(self, frozen: bool = True) -> float:
+        """Stop (or restart) the sandbox clock; while frozen, throughput buckets do not refill."""
+        return self._call("POST", "clock", {"freeze": frozen})["now"]
+
+    def reset(self) -> None:
+        """Back to the seed: state, clock and webhook log."""
+        self._call("POST", "reset")
+
+    def scenarios(self) -> list[dict]:
+        return self._call("GET", "scenarios")["data"]
+
+    def load_scenario(self, name: str) -> dict:
+        """Reset, then apply the scenario. Returns name, title, description, try, expected_error, trainee_sees, fix."""
+        return self._call("POST", f"scenarios/{name}")
+
+    def deliveries(self) -> list[dict]:
+        """Webhook attempts, oldest first: event_id, kind, url, attempt, status, error, at."""
+        return self._call("GET", "deliveries")["data"]
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __repr__(self) -> str:
+        return f"SandboxControl({self.url!r})"

@@ -1,0 +1,337 @@
+"""The Graph API surface: routes a parsed request to the rule in SandboxState that answers it.
+
+Order of checks follows Graph: the token first (missing, unparsable, expired), then the object
+(unknown IDs and IDs the token cannot see look the same), then the edge and the method,
+then the parameters.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import inspect
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..versions import DEFAULT_API_VERSION, VERSIONS
+from . import graph_errors as err
+from .service import SandboxService
+from .state import MANAGEMENT, MESSAGING, Token, list_param, object_param
+
+WABA_DEFAULT_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace")
+PHONE_DEFAULT_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating",
+                        "platform_type", "throughput", "webhook_configuration", "id")
+NODE_TYPES = {"waba": "WhatsAppBusinessAccount", "phone": "WhatsAppBusinessPhoneNumber", "app": "Application"}
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class Call:
+    method: str
+    version: str | None          # as requested ("v25.0"), None when the path had no version
+    parts: list[str]
+    params: dict[str, Any]
+    token: str | None
+    token_in_query: bool
+    base_url: str                # scheme://host of this request, for paging links
+    usage: tuple[str, str] | None = None   # (business id, BUC type) for X-Business-Use-Case-Usage
+
+    @property
+    def version_or_default(self) -> str:
+        return self.version or DEFAULT_API_VERSION
+
+
+class GraphAPI:
+    def __init__(self, service: SandboxService) -> None:
+        self.service = service
+
+    @property
+    def state(self):
+        return self.service.state
+
+    async def dispatch(self, call: Call) -> dict:
+        parts = call.parts
+        if parts == ["debug_token"]:
+            return self._only(call, ("GET",), parts[0], self._debug_token)
+        if parts == ["oauth", "access_token"]:
+            return self._only(call, ("GET", "POST"), "oauth", self._exchange_code)
+        token = self.state.authenticate(call.token)
+        if not parts:
+            raise err.unknown_path("/")
+        kind = self._kind(parts[0])
+        if kind is None:
+            raise err.unsupported_request(call.method, parts[0])
+        if len(parts) > 2:
+            raise err.unknown_path("/" + "/".join(parts[1:]))
+        edge = parts[1] if len(parts) == 2 else None
+        methods = ROUTES.get((kind, edge))
+        if methods is None:
+            if call.method == "GET" and edge:
+                raise err.nonexisting_field(edge, NODE_TYPES[kind])
+            raise err.unsupported_request(call.method, parts[0])
+        handler = methods.get(call.method)
+        if handler is None:
+            raise err.unsupported_request(call.method, parts[0])
+        result = handler(self, call, token, parts[0])
+        return await result if inspect.isawaitable(result) else result
+
+    def _kind(self, object_id: str) -> str | None:
+        if object_id in self.state.wabas:
+            return "waba"
+        if object_id in self.state.phones:
+            return "phone"
+        if object_id in self.state.apps:
+            return "app"
+        return None
+
+    def _only(self, call: Call, methods, name: str, handler: Callable[[Call], dict]) -> dict:
+        if call.method not in methods:
+            raise err.unsupported_request(call.method, name)
+        return handler(call)
+
+    # ---- tokens -----------------------------------------------------------------------------
+
+    def _debug_token(self, call: Call) -> dict:
+        caller = self.state.authenticate(call.token)
+        return self.state.debug_token(caller, _str(call.params.get("input_token")))
+
+    def _exchange_code(self, call: Call) -> dict:
+        p = call.params
+        return self.state.exchange_code(_str(p.get("client_id")), _str(p.get("client_secret")), _str(p.get("code")))
+
+    # ---- WABA -------------------------------------------------------------------------------
+
+    def get_waba(self, call: Call, token: Token, waba_id: str) -> dict:
+        waba = self._waba(call, token, waba_id)
+        return select_fields(self.state.waba_fields(waba), call.params.get("fields"), WABA_DEFAULT_FIELDS, NODE_TYPES["waba"])
+
+    def list_phone_numbers(self, call: Call, token: Token, waba_id: str) -> dict:
+        waba = self._waba(call, token, waba_id)
+        phones = self.state.waba_phones(waba)
+        fields = call.params.get("fields")
+        rows = [select_fields(self.state.phone_fields(p, token.app_id), fields, PHONE_DEFAULT_FIELDS,
+                              NODE_TYPES["phone"]) for p in phones]
+        return paginate(call, rows, f"{waba.id}/phone_numbers")
+
+    def get_subscribed_apps(self, call: Call, token: Token, waba_id: str) -> dict:
+        return self.state.subscribed_apps(self._waba(call, token, waba_id))
+
+    async def subscribe_app(self, call: Call, token: Token, waba_id: str) -> dict:
+        waba = self._waba(call, token, waba_id)
+        override = call.params.get("override_callback_uri")
+        verify_token = _str(call.params.get("verify_token"))
+        if override:
+            self.state.ensure_can_override(token, waba)
+            await self.service.delivery.verify_callback(str(override), verify_token)
+        return self.state.subscribe_app(token, waba, None if override is None else str(override), verify_token)
+
+    def unsubscribe_app(self, call: Call, token: Token, waba_id: str) -> dict:
+        return self.state.unsubscribe_app(token, self._waba(call, token, waba_id))
+
+    def _waba(self, call: Call, token: Token, waba_id: str):
+        waba = self.state.waba_for(token, waba_id, call.method)
+        call.usage = (waba.business_id, "whatsapp_business_management")
+        return waba
+
+    # ---- phone numbers ----------------------------------------------------------------------
+
+    def _phone(self, call: Call, token: Token, phone_id: str, scope: str = MANAGEMENT):
+        phone = self.state.phone_for(token, phone_id, call.method, scope)
+        business_id = self.state.wabas[phone.waba_id].business_id
+        call.usage = (business_id, "whatsapp" if scope == MESSAGING else "whatsapp_business_management")
+        return phone
+
+    def get_phone(self, call: Call, token: Token, phone_id: str) -> dict:
+        phone = self._phone(call, token, phone_id)
+        return select_fields(self.state.phone_fields(phone, token.app_id), call.params.get("fields"),
+                             PHONE_DEFAULT_FIELDS, NODE_TYPES["phone"])
+
+    async def update_phone(self, call: Call, token: Token, phone_id: str) -> dict:
+        phone = self._phone(call, token, phone_id)
+        if "pin" in call.params:
+            return self.state.set_pin(phone, call.params["pin"])
+        config = object_param(call.params, "webhook_configuration")
+        if config is None:
+            raise err.invalid_parameter("Send pin (two-step verification) or webhook_configuration.")
+        uri = config.get("override_callback_uri")
+        if uri is None:
+            raise err.parameter_required("webhook_configuration['override_callback_uri']")
+        if uri:
+            await self.service.delivery.verify_callback(str(uri), _str(config.get("verify_token")))
+        return self.state.set_webhook_override(phone, str(uri), _str(config.get("verify_token")))
+
+    def request_code(self, call: Call, token: Token, phone_id: str) -> dict:
+        p = call.params
+        return self.state.request_code(self._phone(call, token, phone_id), p.get("code_method"),
+                                       p.get("language") or p.get("locale"))
+
+    def verify_code(self, call: Call, token: Token, phone_id: str) -> dict:
+        return self.state.verify_code(self._phone(call, token, phone_id), call.params.get("code"))
+
+    def register(self, call: Call, token: Token, phone_id: str) -> dict:
+        return self.state.register(self._phone(call, token, phone_id), call.params)
+
+    def deregister(self, call: Call, token: Token, phone_id: str) -> dict:
+        return self.state.deregister(self._phone(call, token, phone_id))
+
+    def send_message(self, call: Call, token: Token, phone_id: str) -> dict:
+        phone = self._phone(call, token, phone_id, MESSAGING)
+        response, plan = self.state.send_message(phone, call.params)
+        self.service.report_statuses(phone, plan)
+        return response
+
+    # ---- app webhook subscriptions ----------------------------------------------------------
+
+    async def set_app_subscription(self, call: Call, token: Token, app_id: str) -> dict:
+        app = self.state.app_for(token, app_id, call.method)
+        p = call.params
+        for name in ("object", "callback_url", "verify_token", "fields"):
+            if not p.get(name):
+                raise err.parameter_required(name)
+        fields = list_param(p["fields"])
+        await self.service.delivery.verify_callback(str(p["callback_url"]), str(p["verify_token"]))
+        return self.state.set_app_subscription(app, str(p["object"]), str(p["callback_url"]), str(p["verify_token"]),
+                                               fields)
+
+    def get_app_subscriptions(self, call: Call, token: Token, app_id: str) -> dict:
+        app = self.state.app_for(token, app_id, call.method)
+        return self.state.app_subscriptions(app, call.version_or_default)
+
+    def delete_app_subscription(self, call: Call, token: Token, app_id: str) -> dict:
+        app = self.state.app_for(token, app_id, call.method)
+        obj = call.params.get("object")
+        fields = list_param(call.params["fields"]) if call.params.get("fields") else []
+        return self.state.delete_app_subscription(app, str(obj) if obj else None, fields)
+
+
+ROUTES: dict[tuple[str, str | None], dict[str, Callable]] = {
+    ("waba", None): {"GET": GraphAPI.get_waba},
+    ("waba", "phone_numbers"): {"GET": GraphAPI.list_phone_numbers},
+    ("waba", "subscribed_apps"): {"GET": GraphAPI.get_subscribed_apps, "POST": GraphAPI.subscribe_app,
+                                  "DELETE": GraphAPI.unsubscribe_app},
+    ("phone", None): {"GET": GraphAPI.get_phone, "POST": GraphAPI.update_phone},
+    ("phone", "request_code"): {"POST": GraphAPI.request_code},
+    ("phone", "verify_code"): {"POST": GraphAPI.verify_code},
+    ("phone", "register"): {"POST": GraphAPI.register},
+    ("phone", "deregister"): {"POST": GraphAPI.deregister},
+    ("phone", "messages"): {"POST": GraphAPI.send_message},
+    ("app", "subscriptions"): {"GET": GraphAPI.get_app_subscriptions, "POST": GraphAPI.set_app_subscription,
+                               "DELETE": GraphAPI.delete_app_subscription},
+}
+
+
+def served_version(requested: str | None, today: dt.date) -> str:
+    """The version Meta answers as: an expired version is served as the oldest one still available."""
+    if not requested:
+        return DEFAULT_API_VERSION
+    usable = sorted((v for v, (_, until) in VERSIONS.items() if until is None or until > today),
+                    key=lambda v: int(v[1:].split(".")[0]))
+    entry = VERSIONS.get(requested)
+    major = int(requested[1:].split(".")[0])
+    expired = (entry is not None and entry[1] is not None and entry[1] <= today) or (
+        entry is None and major < min(int(v[1:].split(".")[0]) for v in VERSIONS))
+    return usable[0] if expired and usable else requested
+
+
+def select_fields(getters: dict[str, Callable[[], Any]], fields: Any, defaults: tuple[str, ...], node_type: str) -> dict:
+    names = _field_names(fields) if fields else list(defaults)
+    if "id" not in names:
+        names.append("id")
+    result = {}
+    for name in names:
+        getter = getters.get(name)
+        if getter is None:
+            raise err.nonexisting_field(name, node_type)
+        value = getter()
+        if value is not None:
+            result[name] = value
+    return result
+
+
+def paginate(call: Call, rows: list[dict], edge: str) -> dict:
+    """Graph cursor paging: opaque base64 cursors; next/previous only when that page exists."""
+    limit = _limit(call.params.get("limit"))
+    ids = [row["id"] for row in rows]
+    after, before = call.params.get("after"), call.params.get("before")
+    start = 0
+    if after:
+        cursor_id = _decode_cursor(after)
+        start = next((i for i, row_id in enumerate(ids) if row_id > cursor_id), len(ids))
+    elif before:
+        cursor_id = _decode_cursor(before)
+        end = next((i for i, row_id in enumerate(ids) if row_id >= cursor_id), len(ids))
+        start = max(0, end - limit)
+    page = rows[start:start + limit]
+    result: dict[str, Any] = {"data": page}
+    if not page:
+        return result
+    paging: dict[str, Any] = {"cursors": {"before": _cursor(page[0]["id"]), "after": _cursor(page[-1]["id"])}}
+    if start + limit < len(rows):
+        paging["next"] = _page_url(call, edge, limit, after=_cursor(page[-1]["id"]))
+    if start > 0:
+        paging["previous"] = _page_url(call, edge, limit, before=_cursor(page[0]["id"]))
+    result["paging"] = paging
+    return result
+
+
+def _page_url(call: Call, edge: str, limit: int, **cursor: str) -> str:
+    query: dict[str, Any] = {}
+    if call.token_in_query and call.token:
+        query["access_token"] = call.token  # Graph repeats a query-string token; a header token stays out
+    if call.params.get("fields"):
+        query["fields"] = call.params["fields"]
+    query["limit"] = limit
+    query.update(cursor)
+    return f"{call.base_url}/{call.version_or_default}/{edge}?{urllib.parse.urlencode(query)}"
+
+
+def _cursor(row_id: str) -> str:
+    # Meta's cursors are base64 of a record starting "AQH", hence their "QVFI" look.
+    return base64.urlsafe_b64encode(f"AQH{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: Any) -> str:
+    text = str(cursor)
+    try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if not decoded.startswith("AQH") or not decoded[3:].isdigit():
+        raise err.invalid_parameter("The paging cursor is not valid. Start again without after/before.")
+    return decoded[3:]
+
+
+def _limit(value: Any) -> int:
+    if value in (None, ""):
+        return DEFAULT_PAGE_SIZE
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise err.invalid_parameter("limit must be a positive integer.") from None
+    if limit < 1:
+        raise err.invalid_parameter("limit must be a positive integer.")
+    return min(limit, MAX_PAGE_SIZE)
+
+
+def _field_names(fields: Any) -> list[str]:
+    """'a,b{c,d},e' -> ['a', 'b', 'e'] (subfield selections are answered in full)."""
+    text = ",".join(fields) if isinstance(fields, list) else str(fields)
+    names, depth, current = [], 0, ""
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            names.append(current.strip())
+            current = ""
+        elif depth == 0:
+            current += char
+    names.append(current.strip())
+    return [n for n in names if n]
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)

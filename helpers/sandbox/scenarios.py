@@ -1,0 +1,71 @@
+"""Training scenarios: named YAML files under scenarios/ that break the seeded state on purpose.
+
+Each file has name, title, description, try (what to run), expected_error, trainee_sees,
+fix, and setup: a list of changes applied to the freshly reset state:
+    - token: {env: WHATSAPP_TOKEN, <Token field>: value, expires_in: seconds}
+    - business: {id: ..., <Business field>: value}
+    - phone_number: {id: ..., <PhoneNumber field>: value, register_calls: N (made just now)}
+    - window: {phone_number_id: ..., wa_id: ..., last_message_ago: seconds}
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+from .state import SandboxState
+
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+PUBLIC_KEYS = ("name", "title", "description", "try", "expected_error", "trainee_sees", "fix")
+
+
+class ScenarioError(ValueError):
+    """An unknown scenario, or a setup step that does not fit the state."""
+
+
+def catalogue() -> dict[str, dict]:
+    scenarios = {}
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        scenarios[data["name"]] = data
+    return scenarios
+
+
+def describe(scenario: dict) -> dict:
+    """What a trainee (or a test) is told: everything but the setup."""
+    return {key: scenario.get(key) for key in PUBLIC_KEYS}
+
+
+def apply(state: SandboxState, demo_env: dict[str, str], setup: list[dict]) -> None:
+    for step in setup or []:
+        (kind, change), = step.items()
+        change = dict(change)
+        if kind == "token":
+            env = change.pop("env")
+            token = state.tokens.get(demo_env.get(env, ""))
+            if token is None:
+                raise ScenarioError(f"no token in {env}")
+            if "expires_in" in change:
+                change["expires_at"] = state.now() + float(change.pop("expires_in"))
+            _update(token, change)
+        elif kind == "business":
+            _update(state.businesses[str(change.pop("id"))], change)
+        elif kind == "phone_number":
+            phone = state.phones[str(change.pop("id"))]
+            calls = int(change.pop("register_calls", 0))
+            phone.register_calls.extend([state.now()] * calls)
+            _update(phone, change)
+        elif kind == "window":
+            key = f"{change['phone_number_id']}:{change['wa_id']}"
+            state.windows[key] = state.now() - float(change["last_message_ago"])
+        else:
+            raise ScenarioError(f"unknown setup step {kind!r}")
+
+
+def _update(obj, change: dict) -> None:
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in change.items():
+        if key not in names:
+            raise ScenarioError(f"{type(obj).__name__} has no field {key!r}")
+        setattr(obj, key, value)

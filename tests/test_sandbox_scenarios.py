@@ -1,0 +1,102 @@
+"""Each training scenario: loading it breaks the demo flow with the documented error, and its fix works."""
+from __future__ import annotations
+
+import pytest
+
+from sandbox_fixtures import *  # noqa: F401,F403
+from sandbox_fixtures import (CONSUMER, DEMO_PHONE, EXAMPLE_APP, EXAMPLE_BUSINESS, EXAMPLE_WABA, LIVE_PHONE,
+                              TEST_PHONE, Graph, error_of, wait_for)
+
+SCENARIOS = ["expired_token", "missing_messaging_scope", "asset_not_assigned", "terms_not_accepted",
+             "needs_reverification", "wrong_pin", "register_rate_limit", "webhook_quoted_challenge",
+             "recipient_not_allowed", "outside_24h_window"]
+
+
+def new_token(graph: Graph, sb) -> None:
+    graph.env = {**graph.env, "WHATSAPP_TOKEN": sb.control.generate_token(EXAMPLE_BUSINESS, EXAMPLE_APP)}
+
+
+def trip_and_fix(name: str, graph: Graph, sb, receiver):
+    """Run the scenario's `try`; return (response showing the error, callable applying the fix and retrying)."""
+    if name == "expired_token":
+        return graph.get(EXAMPLE_WABA), lambda: (new_token(graph, sb), graph.get(EXAMPLE_WABA))[1]
+    if name == "missing_messaging_scope":
+        return graph.send_template(LIVE_PHONE), lambda: (new_token(graph, sb), graph.send_template(LIVE_PHONE))[1]
+    if name == "asset_not_assigned":
+        return graph.get(EXAMPLE_WABA), lambda: (new_token(graph, sb), graph.get(EXAMPLE_WABA))[1]
+    if name == "terms_not_accepted":
+        return graph.register(DEMO_PHONE), lambda: (sb.control.accept_terms(EXAMPLE_BUSINESS), graph.register(DEMO_PHONE))[1]
+    if name == "needs_reverification":
+        def fix():
+            graph.post(f"{DEMO_PHONE}/request_code", params={"code_method": "SMS", "language": "en_US"})
+            graph.post(f"{DEMO_PHONE}/verify_code", data={"code": sb.control.verification_code(DEMO_PHONE)})
+            return graph.register(DEMO_PHONE)
+        return graph.register(DEMO_PHONE), fix
+    if name == "wrong_pin":
+        def fix():
+            assert graph.post(DEMO_PHONE, json={"pin": graph.env["WHATSAPP_PIN"]}).status_code == 200
+            return graph.register(DEMO_PHONE)
+        return graph.register(DEMO_PHONE), fix
+    if name == "register_rate_limit":
+        return graph.register(DEMO_PHONE), lambda: (sb.control.advance_clock(72 * 3600), graph.register(DEMO_PHONE))[1]
+    if name == "webhook_quoted_challenge":
+        broken = graph.set_app_callback(f"{sb.url}/_sandbox/broken_webhook/quoted_challenge")
+        return broken, lambda: graph.set_app_callback(receiver.url())
+    if name == "recipient_not_allowed":
+        def fix():
+            sb.control.allow_recipient(TEST_PHONE, CONSUMER)
+            return graph.send_template(TEST_PHONE)
+        return graph.send_template(TEST_PHONE), fix
+    if name == "outside_24h_window":
+        return None, lambda: graph.send_template(DEMO_PHONE)
+    raise AssertionError(name)
+
+
+def test_every_scenario_is_listed_and_documented(sb):
+    listed = {s["name"]: s for s in sb.control.scenarios()}
+    assert set(listed) == set(SCENARIOS)
+    for scenario in listed.values():
+        assert scenario["title"] and scenario["description"] and scenario["try"] and scenario["fix"]
+        assert scenario["trainee_sees"] and isinstance(scenario["expected_error"]["code"], int)
+
+
+@pytest.mark.parametrize("name", [s for s in SCENARIOS if s != "outside_24h_window"])
+def test_scenario_shows_its_error_and_the_fix_works(graph, sb, receiver, name):
+    info = sb.control.load_scenario(name)
+    assert info["name"] == name and "setup" not in info
+    expected = info["expected_error"]
+    response, fix = trip_and_fix(name, graph, sb, receiver)
+    assert response.status_code == expected["http_status"], response.text
+    error = error_of(response)
+    assert error["code"] == expected["code"]
+    assert error.get("error_subcode") == expected.get("subcode")
+    fixed = fix()
+    assert fixed.status_code == 200, fixed.text
+
+
+def test_outside_24h_window_scenario(graph, sb, receiver):
+    info = sb.control.load_scenario("outside_24h_window")
+    assert graph.set_app_callback(receiver.url()).status_code == 200
+    assert graph.post(f"{EXAMPLE_WABA}/subscribed_apps").status_code == 200
+    response = graph.send_text(DEMO_PHONE)
+    assert response.status_code == info["expected_error"]["http_status"] == 200
+    failed = wait_for(lambda: [p for p in receiver.posts if b'"failed"' in p["body"]], what="the failed status")
+    assert b'"code":131047' in failed[0]["body"]
+    _, fix = trip_and_fix("outside_24h_window", graph, sb, receiver)
+    assert fix().status_code == 200  # a template opens the conversation
+    sb.control.consumer_message(DEMO_PHONE, CONSUMER, "hello again")
+    assert graph.send_text(DEMO_PHONE).status_code == 200
+    wait_for(lambda: [p for p in receiver.posts if b'"read"' in p["body"]], what="read statuses after the fix")
+
+
+def test_unknown_scenario(sb):
+    from helpers.sandbox import SandboxControlError
+    with pytest.raises(SandboxControlError, match="no scenario named"):
+        sb.control.load_scenario("no_such_thing")
+
+
+def test_scenario_is_undone_by_reset(graph, sb):
+    sb.control.load_scenario("expired_token")
+    assert graph.get(EXAMPLE_WABA).status_code == 401
+    sb.control.reset()
+    assert graph.get(EXAMPLE_WABA).status_code == 200
