@@ -33,6 +33,7 @@ def add_parser(commands) -> None:
                                              "record per step and a summary. Exit 0 only when every customer passed.")
     parser.add_argument("profiles", nargs="*", metavar="PROFILE", help="customer profile YAML files")
     parser.add_argument("--sandbox", action="store_true", help="start the embedded sandbox and webhook receiver and point every run at them")
+    parser.add_argument("--sandbox-seed", metavar="FILE", help="with --sandbox: the seed YAML to load (default: the built-in two-business seed)")
     parser.add_argument("--out", default="runs", help="folder for batch folders (default: runs)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="customers run in parallel (default: 2)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
@@ -43,7 +44,8 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox, workers=args.workers,
+        result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox or bool(args.sandbox_seed),
+                           sandbox_seed=args.sandbox_seed, workers=args.workers,
                            resume=args.resume, steps=args.steps, timeout=args.timeout)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -56,7 +58,8 @@ def main(args: argparse.Namespace) -> int:
     return 0 if result["passed"] else 1
 
 
-def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, workers: int = 2,
+def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, sandbox_seed: str | None = None,
+              workers: int = 2,
               resume: str | None = None, steps: str | None = None, timeout: float = DEFAULT_STEP_TIMEOUT,
               notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = True) -> dict[str, Any]:
     """Validate everything, run every customer, write the summary. Nothing starts if an input is bad."""
@@ -91,7 +94,7 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
     with ExitStack() as stack:
         overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
         if sandbox:
-            overrides, demo_names = _start_sandbox(stack, profiles, batch_dir)
+            overrides, demo_names = _start_sandbox(stack, profiles, batch_dir, sandbox_seed)
             secret_names |= demo_names
         jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
                            resume_dir=resume, all_secret_names=secret_names, notebooks_dir=str(notebooks_dir))
@@ -116,12 +119,12 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
             "passed": bool(len(table)) and bool((table["status"] == "passed").all())}
 
 
-def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path):
+def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, seed: str | None):
     """Start the sandbox and one webhook receiver per app secret; point each customer at them."""
     from ..sandbox import Sandbox
     from ..webhooks import WebhookReceiver
 
-    sandbox = stack.enter_context(Sandbox())
+    sandbox = stack.enter_context(Sandbox(seed=seed))
     demo = sandbox.demo_env()
     os.environ.update(demo)  # sandbox-only fake secrets; workers inherit them, scans look for them
     receivers: dict[tuple[str, str], Any] = {}

@@ -166,6 +166,7 @@ def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dic
         papermill.execute_notebook(
             str(notebook), str(output_path), parameters=params, engine_name=ENGINE_NAME,
             customer_kernel=kernel, progress_bar=False, store_widget_state=False,
+            request_save_on_cell_execute=False,  # one write at the end, not one per cell
             execution_timeout=timeout, cwd=None, log_output=False,
         )
     except CellTimeoutError:
