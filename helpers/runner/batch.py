@@ -5,7 +5,6 @@ Each batch writes an immutable folder `<out>/<batch-id>/`: `batch.json` (what wa
 """
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import datetime as dt
 import json
@@ -13,7 +12,6 @@ import multiprocessing
 import os
 import secrets as pyrandom
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -23,39 +21,8 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from ..profiles import ENV_KEYS, load_profile
 from . import summary
-from .customer import DEFAULT_STEP_TIMEOUT, run_customer
-from .steps import NOTEBOOKS_DIR, discover, select
-
-
-def add_parser(commands) -> None:
-    parser = commands.add_parser("run", help="run the playbook headless for each customer profile",
-                                 description="Execute the step notebooks for each customer (headless), write a run "
-                                             "record per step and a summary. Exit 0 only when every customer passed.")
-    parser.add_argument("profiles", nargs="*", metavar="PROFILE", help="customer profile YAML files")
-    parser.add_argument("--sandbox", action="store_true", help="start the embedded sandbox and webhook receiver and point every run at them")
-    parser.add_argument("--sandbox-seed", metavar="FILE", help="with --sandbox: the seed YAML to load (default: the built-in two-business seed)")
-    parser.add_argument("--out", default="runs", help="folder for batch folders (default: runs)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="customers run in parallel (default: 2)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
-    parser.add_argument("--steps", help="only these steps, e.g. 03,05-08")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_STEP_TIMEOUT, help="wall-clock limit per step in seconds (default: 300)")
-    parser.set_defaults(handler=main)
-
-
-def main(args: argparse.Namespace) -> int:
-    try:
-        result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox or bool(args.sandbox_seed),
-                           sandbox_seed=args.sandbox_seed, workers=args.workers,
-                           resume=args.resume, steps=args.steps, timeout=args.timeout)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(summary.terminal(result["table"]))
-    print(f"\nsummary: {result['batch_dir'] / 'summary.html'}  (and summary.csv)")
-    if result["interrupted"]:
-        print("interrupted: the summary shows what finished", file=sys.stderr)
-        return 130
-    return 0 if result["passed"] else 1
+from .customer import run_customer
+from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
 
 
 def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, sandbox_seed: str | None = None,

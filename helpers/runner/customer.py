@@ -24,9 +24,7 @@ from . import records
 from .kernel import ENGINE_NAME, CustomerKernel
 from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
-from .steps import NOTEBOOKS_DIR, discover, parameter_names, select
-
-DEFAULT_STEP_TIMEOUT = 300.0
+from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
 
 def kernel_environment(base: dict[str, str], own_secret_names: set[str], all_secret_names: set[str]) -> dict[str, str]:

@@ -5,10 +5,9 @@ import functools
 import re
 from pathlib import Path
 
-import papermill
-
 from ..errors import ConfigError
 
+DEFAULT_STEP_TIMEOUT = 300.0  # seconds, per step (wall clock)
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 _STEP_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
 
@@ -46,4 +45,6 @@ def select(steps: list[Path], spec: str | None) -> list[Path]:
 @functools.lru_cache(maxsize=None)
 def parameter_names(notebook: Path) -> frozenset[str]:
     """Names declared in the notebook's `parameters` cell (what papermill may inject)."""
+    import papermill  # slow to import; only the runner needs it
+
     return frozenset(papermill.inspect_notebook(str(notebook)).keys())

@@ -1,0 +1,46 @@
+"""`python -m helpers run`: its arguments; the work is in batch.py, imported only when it runs
+(papermill and the kernel machinery take seconds to import)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import ConfigError
+from .steps import DEFAULT_STEP_TIMEOUT
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("run", help="run the playbook headless for each customer profile",
+                                 description="Execute the step notebooks for each customer (headless), write a run "
+                                             "record per step and a summary. Exit 0 only when every customer passed.")
+    parser.add_argument("profiles", nargs="*", metavar="PROFILE", help="customer profile YAML files")
+    parser.add_argument("--sandbox", action="store_true", help="start the embedded sandbox and webhook receiver and point every run at them")
+    parser.add_argument("--sandbox-seed", metavar="FILE", help="with --sandbox: the seed YAML to load (default: the built-in two-business seed)")
+    parser.add_argument("--out", default="runs", help="folder for batch folders (default: runs)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="customers run in parallel (default: 2)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
+    parser.add_argument("--steps", help="only these steps, e.g. 03,05-08")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_STEP_TIMEOUT, help="wall-clock limit per step in seconds (default: 300)")
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from . import summary
+    from .batch import run_batch
+
+    try:
+        result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox or bool(args.sandbox_seed),
+                           sandbox_seed=args.sandbox_seed, workers=args.workers,
+                           resume=args.resume, steps=args.steps, timeout=args.timeout)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.terminal(result["table"]))
+    print(f"\nsummary: {result['batch_dir'] / 'summary.html'}  (and summary.csv)")
+    if result["interrupted"]:
+        print("interrupted: the summary shows what finished", file=sys.stderr)
+        return 130
+    return 0 if result["passed"] else 1
+
+
