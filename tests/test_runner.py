@@ -129,3 +129,15 @@ def test_bad_input_starts_nothing(tmp_path, tmp_path_factory):
     with pytest.raises(ConfigError):
         run_batch([str(ALPHA)], out=str(tmp_path), steps="42", notebooks_dir=NOTEBOOKS, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("data,value,found", [
+    (b'{"pin": "736194"}', "736194", True),
+    (b"PIN 736194\n", "736194", True),
+    (b'"end_time": "2026-11-24T03:19:18.736194Z"', "736194", False),  # microseconds, by chance
+    (b"id 4007361940", "736194", False),                                # inside a longer number
+    (b'"text": "token=abc\\"def"', 'abc"def', True),                    # JSON-escaped form
+])
+def test_secret_scan_matches(data, value, found):
+    from helpers.runner.secrets_scan import contains
+    assert contains(data, value) is found

@@ -21,16 +21,16 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..profiles import ENV_KEYS, load_profile
 from . import records
+from .forkserver import close_server
 from .kernel import ENGINE_NAME, CustomerKernel
 from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
 from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
 
-def kernel_environment(base: dict[str, str], own_secret_names: set[str], all_secret_names: set[str]) -> dict[str, str]:
-    """The kernel's environment: everything but other customers' secrets."""
-    others = all_secret_names - own_secret_names
-    return {k: v for k, v in base.items() if k not in others}
+def without_secrets(env: dict[str, str], secret_names: set[str]) -> dict[str, str]:
+    """`env` minus every named secret: what a kernel starts with, before its own customer's are added."""
+    return {k: v for k, v in env.items() if k not in secret_names}
 
 
 def run_customer(
@@ -59,9 +59,11 @@ def run_customer(
     chosen = select(discover(Path(notebooks_dir)), steps)
 
     own_names = {profile[k] for k in ENV_KEYS if profile.get(k)}
-    base_env = kernel_environment(dict(os.environ), set(), own_names | set(all_secret_names))
+    base_env = without_secrets(dict(os.environ), own_names | set(all_secret_names))
     own_secrets = {n: os.environ[n] for n in sorted(own_names) if n in os.environ}
-    secrets = secret_values(dict(os.environ), own_names | set(all_secret_names))
+    # Only this customer's secrets can reach its kernel, so only they are looked for in its outputs
+    # (looking for every customer's 6-digit PIN in every file would mostly find coincidences).
+    secrets = secret_values(dict(os.environ), own_names)
     values: dict[str, Any] = {**profile, **(overrides or {}), "profile": str(profile_path),
                               "interactive": False, "run_dir": str(out_dir.resolve())}
 
@@ -130,11 +132,12 @@ def _take_kernel(base_env: dict[str, str], secrets: dict[str, str], cwd: Path) -
 
 
 def shutdown_spare_kernel() -> None:
-    """Stop the spare kernel (called when a worker process or the test session ends)."""
+    """Stop the spare kernel and the fork server (when a worker process or the test session ends)."""
     global _spare
     if _spare is not None:
         _spare[1].shutdown()
         _spare = None
+    close_server()
 
 
 atexit.register(shutdown_spare_kernel)

@@ -1,7 +1,13 @@
-"""Find secret values in run outputs. A hit removes the file: a leaked token must not stay on disk."""
+"""Find secret values in run outputs. A hit removes the file: a leaked token must not stay on disk.
+
+A 6-digit PIN also turns up by chance inside longer numbers and in the microseconds of
+timestamps (papermill stamps every cell), so an all-digit secret only counts when it stands
+alone: not inside a longer run of digits and not right after a decimal point.
+"""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 MIN_SECRET_LENGTH = 4  # shorter values would match by accident; PINs are 6 digits
@@ -18,13 +24,20 @@ def _needles(value: str) -> list[bytes]:
     return [f.encode("utf-8") for f in forms]
 
 
+def contains(data: bytes, value: str) -> bool:
+    """Whether `data` holds the secret `value` (see the module note on all-digit secrets)."""
+    if value.isdigit():
+        return re.search(rb"(?<![0-9.])" + value.encode() + rb"(?![0-9])", data) is not None
+    return any(n in data for n in _needles(value))
+
+
 def find_leaks(path: Path, secrets: dict[str, str]) -> list[str]:
     """Names of the env vars whose values appear in the file."""
     try:
         data = Path(path).read_bytes()
     except OSError:
         return []
-    return [name for name, value in secrets.items() if any(n in data for n in _needles(value))]
+    return [name for name, value in secrets.items() if contains(data, value)]
 
 
 def scan_tree(root: Path, secrets: dict[str, str], *, remove: bool = True) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ business token scoped to its WABA. Used by the batch benchmarks and for rehearsi
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import yaml
@@ -33,7 +34,7 @@ def write_fleet(count: int, folder: str | Path, *, prefix: str = "fleet") -> tup
         business, waba, phone = f"11{n:013d}", f"21{n:013d}", f"41{n:013d}"
         display = f"+1 555-{n // 10000:03d}-{n % 10000:04d}"
         # No zeros in a PIN: it can then never turn up inside the zero-padded IDs by chance.
-        pin = "".join(str(1 + (n * k) % 9) for k in (7, 11, 13, 17, 19, 23))
+        pin = "".join(str(1 + b % 9) for b in hashlib.sha256(f"{prefix}-{n}".encode()).digest()[:6])
         businesses.append({
             "id": business, "name": f"Customer {n:03d}", "terms_of_service_accepted": True,
             "tokens": [{"access_token": {"env": f"{env}_TOKEN", "value": f"SANDBOX-{slug}-business-token-not-real"},

@@ -492,7 +492,7 @@ class WebhookStore:
 
     def wait_for_message(self, from_number: str | None = None, phone_number_id: str | None = None,
                          timeout: float = 30, since: float | str | datetime | None = None,
-                         poll: float = 0.2) -> dict:
+                         poll: float = 0.05) -> dict:
         """The latest message matching the filters, waiting up to `timeout` seconds for one.
 
         `since` (epoch seconds or a datetime) ignores messages received before it; without it, a
@@ -512,7 +512,7 @@ class WebhookStore:
             "subscribed to the WABA, that the callback URL points at this receiver, and that the consumer "
             "sent the message to the right number.")
 
-    def wait_for_status(self, message_id: str, status: str, timeout: float = 30, poll: float = 0.2) -> dict:
+    def wait_for_status(self, message_id: str, status: str, timeout: float = 30, poll: float = 0.05) -> dict:
         """The status row once message `message_id` reaches `status`, or a 'failed' one as soon as it arrives.
 
         A later status counts: 'read' satisfies a wait for 'delivered'. Raises TimeoutError listing the

@@ -1,0 +1,289 @@
+"""StepForm: the form above a step's action cells in JupyterLab (ipywidgets 8).
+
+Fields are built from declared `Field` specs and prefilled from the step's parameters. Each
+field validates as the user types and shows its message in a label (CSS class
+`playbook-validation`). A secret field (a `Password`) never keeps what is typed: the value goes
+into `os.environ[<the variable the step's *_env parameter names>]` and the field clears itself.
+The Run button (`playbook-run`) copies the fields into the step's parameters and runs the
+step's action into the Output area (`playbook-output`). Nothing waits for a click: the
+notebook's cells run on their own, and with `interactive=False` no form is built.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import pandas as pd
+
+from .. import validate
+from ..errors import ConfigError
+
+KINDS = ("id", "phone", "text", "url", "code", "region", "list", "number", "choice", "bool", "secret", "pin")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One form field. `name` is the step parameter (for secrets: the *_env parameter naming the variable)."""
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = False
+    options: tuple[str, ...] = ()
+    placeholder: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown field kind {self.kind!r}; one of {', '.join(KINDS)}")
+
+    @property
+    def secret(self) -> bool:
+        return self.kind in ("secret", "pin")
+
+    @property
+    def css(self) -> str:
+        """The field's CSS class, e.g. playbook-waba-id, playbook-pin, playbook-token."""
+        base = self.name[:-4] if self.secret and self.name.endswith("_env") else self.name
+        return "playbook-" + base.replace("_", "-")
+
+
+def css_name(name: str) -> str:
+    return "playbook-" + name.replace("_", "-")
+
+
+def check_value(field: Field, value: Any) -> str:
+    """'' when the value is acceptable for the field, else what to fix (never echoing a secret)."""
+    if field.kind in ("bool", "choice", "number", "secret", "pin"):
+        if field.kind == "number" and (value is None or value < 0):
+            return f"{field.label} must be a non-negative number."
+        return ""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return f"{field.label} is required." if field.required else ""
+    try:
+        if field.kind == "id":
+            validate.graph_id(text, field.name)
+        elif field.kind == "phone":
+            validate.phone_number(text, field.name)
+        elif field.kind == "url":
+            validate.url(text, field.name)
+        elif field.kind == "code":
+            digits = re.sub(r"[\s-]", "", text)
+            if not digits.isdigit() or not 4 <= len(digits) <= 8:
+                return "the code is the digits from the SMS or call, e.g. 123830 or 123-830."
+        elif field.kind == "region":
+            if len(text) != 2 or not text.isalpha():
+                return "a 2-letter country code such as DE or IN."
+    except ConfigError as exc:
+        return str(exc)
+    return ""
+
+
+def check_secret(field: Field, value: str) -> str:
+    """'' when a typed secret may be stored; a PIN must be exactly 6 digits."""
+    if field.kind == "pin":
+        try:
+            validate.pin(value, field.label)
+        except ConfigError as exc:
+            return str(exc) + " Nothing was stored."
+    elif not value.strip():
+        return f"{field.label} is empty; nothing was stored."
+    return ""
+
+
+class StepForm(widgets.VBox):
+    """A step's form: fields from specs, live validation, secrets into the environment, Run + Output."""
+
+    def __init__(self, step, fields: list[Field], on_run: Callable[[Any], Any] | None = None, *,
+                 title: str | None = None, run_label: str = "Run") -> None:
+        self.step = step
+        self.fields = {f.name: f for f in fields}
+        self.on_run = on_run
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.inputs: dict[str, widgets.Widget] = {}
+        self.messages: dict[str, widgets.HTML] = {}
+        rows = []
+        for spec in fields:
+            widget = self._make_input(spec)
+            message = widgets.HTML(value="")
+            message.add_class("playbook-validation")
+            message.add_class("playbook-validation-" + spec.css[len("playbook-"):])
+            self.inputs[spec.name], self.messages[spec.name] = widget, message
+            rows.append(widgets.VBox([widget, message]))
+            if spec.secret:
+                widget.observe(lambda change, s=spec: self._secret_typed(s, change), names="value")
+                self._show_secret_state(spec)
+            else:
+                widget.observe(lambda change, s=spec: self._validate_field(s), names="value")
+                self._validate_field(spec)
+        self.run_button = widgets.Button(description=run_label, button_style="primary", icon="play",
+                                         tooltip=f"run {step.name} with these values")
+        self.run_button.add_class("playbook-run")
+        self.run_button.on_click(lambda _button: self.run())
+        self.summary = widgets.HTML(value="")
+        self.summary.add_class("playbook-summary")
+        self.output = widgets.Output()
+        self.output.add_class("playbook-output")
+        heading = widgets.HTML(value=f"<b>{title or step.name}</b>")
+        super().__init__([heading, *rows, widgets.HBox([self.run_button, self.summary]), self.output])
+        self.add_class("playbook-form")
+        self.add_class("playbook-form-" + step.name.replace("_", "-"))
+
+    # -- building -----------------------------------------------------------------------------
+    def _make_input(self, spec: Field) -> widgets.Widget:
+        style = {"description_width": "14em"}
+        layout = widgets.Layout(width="44em")
+        current = self.step.params.get(spec.name)
+        if spec.secret:
+            env = self.step.params.get(spec.name) or ""
+            widget = widgets.Password(value="", description=spec.label, placeholder=f"stored in ${env}, then cleared",
+                                      continuous_update=False, style=style, layout=layout)
+        elif spec.kind == "choice":
+            widget = widgets.Dropdown(options=list(spec.options), value=current if current in spec.options else spec.options[0],
+                                      description=spec.label, style=style, layout=layout)
+        elif spec.kind == "bool":
+            widget = widgets.Checkbox(value=bool(current), description=spec.label, style=style, indent=False)
+        elif spec.kind == "number":
+            widget = widgets.FloatText(value=float(current or 0), description=spec.label, style=style, layout=layout)
+        else:
+            if isinstance(current, (list, tuple)):
+                value = ", ".join(map(str, current))
+            else:
+                value = "" if current is None else str(current)
+            widget = widgets.Text(value=value, description=spec.label, placeholder=spec.placeholder,
+                                  continuous_update=True, style=style, layout=layout)
+        widget.add_class(spec.css)
+        return widget
+
+    # -- validation ---------------------------------------------------------------------------
+    def _set_message(self, spec: Field, text: str, ok: bool) -> None:
+        colour = "#1e7e34" if ok else "#b00020"
+        self.messages[spec.name].value = f'<span style="color:{colour}">{_escape(text)}</span>' if text else ""
+        widget = self.inputs[spec.name]
+        if ok:
+            widget.remove_class("playbook-invalid")
+        else:
+            widget.add_class("playbook-invalid")
+
+    def _validate_field(self, spec: Field) -> str:
+        problem = check_value(spec, self.inputs[spec.name].value)
+        self._set_message(spec, problem, ok=not problem)
+        return problem
+
+    def _secret_typed(self, spec: Field, change: dict) -> None:
+        value = change["new"]
+        if not value:
+            return  # the field was cleared (by us, or by the user)
+        problem = check_secret(spec, value)
+        env = self.step.params.get(spec.name)
+        if not problem:
+            try:
+                env = validate.env_name(env, spec.name)
+            except ConfigError as exc:
+                problem = str(exc)
+        if not problem:
+            os.environ[env] = value.strip()
+        self.inputs[spec.name].value = ""  # never keep a secret in the widget
+        if problem:
+            self._set_message(spec, problem, ok=False)
+        else:
+            self._set_message(spec, f"stored in ${env} for this kernel (the field was cleared)", ok=True)
+
+    def _show_secret_state(self, spec: Field) -> None:
+        env = self.step.params.get(spec.name) or ""
+        if os.environ.get(env, "").strip():
+            self._set_message(spec, f"${env} is set", ok=True)
+        elif spec.required:
+            self._set_message(spec, f"${env} is not set: type the value here", ok=False)
+
+    def problems(self) -> list[str]:
+        """Everything to fix before running (also shown next to each field)."""
+        found = []
+        for spec in self.fields.values():
+            if spec.secret:
+                env = self.step.params.get(spec.name) or ""
+                if spec.required and not os.environ.get(env, "").strip():
+                    self._set_message(spec, f"${env} is not set: type the value here", ok=False)
+                    found.append(f"{spec.label}: ${env} is not set")
+                continue
+            problem = self._validate_field(spec)
+            if problem:
+                found.append(f"{spec.label}: {problem}")
+        return found
+
+    def values(self) -> dict[str, Any]:
+        """The non-secret fields as step parameters."""
+        out: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            if spec.secret:
+                continue
+            value = self.inputs[name].value
+            if spec.kind == "list":
+                value = [v.strip() for v in str(value).split(",") if v.strip()]
+            elif spec.kind in ("id", "phone", "text", "url", "code", "region"):
+                value = str(value).strip()
+                if spec.kind == "region":
+                    value = value.upper()
+            out[name] = value
+        return out
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self) -> Any:
+        """Copy the fields into the step and run its action into the Output area; returns the result or None."""
+        self.output.clear_output()
+        self.result, self.error = None, None
+        with self.output:
+            problems = self.problems()
+            if problems:
+                self.summary.value = '<span style="color:#b00020">Fix the fields marked in red first.</span>'
+                return None
+            try:
+                self.step.update(**self.values())
+            except ConfigError as exc:
+                self.summary.value = f'<span style="color:#b00020">{_escape(str(exc))}</span>'
+                return None
+            if self.on_run is None:
+                self.summary.value = "Saved. Run the cells below."
+                return None
+            self.summary.value = "Running…"
+            try:
+                result = self.on_run(self.step)
+            except Exception as exc:  # shown in the Output area; the button must not raise
+                self.error = exc
+                if not getattr(exc, "_playbook_recorded", False):
+                    from ..steps import error_frame
+                    _show(error_frame(exc).set_index("field"))
+                self.summary.value = f'<span style="color:#b00020">Failed: {_escape(type(exc).__name__)}. See below.</span>'
+                return None
+            self.result = result
+            self.show_result(result)
+            verdict = result.get("verdict") if isinstance(result, dict) else None
+            ok = result.get("ok", True) if isinstance(result, dict) else True
+            colour = "#1e7e34" if ok else "#b00020"
+            self.summary.value = f'<span style="color:{colour}">{_escape(verdict or "Done.")}</span>'
+            return result
+
+    def show_result(self, result: Any) -> None:
+        """Show what the action returned: its tables (DataFrames or Stylers) in order."""
+        if isinstance(result, dict):
+            for value in result.values():
+                if isinstance(value, pd.DataFrame) and not value.empty or _is_styler(value):
+                    _show(value)
+        elif result is not None:
+            _show(result)
+
+
+def _is_styler(value: Any) -> bool:
+    return type(value).__name__ == "Styler"
+
+
+def _show(obj: Any) -> None:
+    from IPython.display import display
+    display(obj)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,51 @@
+"""PhoneNumbersForm (notebook 06): list the WABA's numbers, then pick the one to onboard from a dropdown."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ipywidgets as widgets
+
+from .. import tables
+from .base import Field, StepForm, _show
+
+FIELDS = [
+    Field("waba_id", "WABA ID", "id", required=True, placeholder="digits, e.g. 200000000000001"),
+    Field("display_phone_number", "Number to onboard", "phone", placeholder="+1 555-010-0001"),
+    Field("phone_number_id", "…or its phone number ID", "id"),
+    Field("token_env", "Access token", "secret"),
+]
+
+
+class PhoneNumbersForm(StepForm):
+    """WABA ID → Run shows every number (styled, readiness columns); the dropdown picks one."""
+
+    def __init__(self, step, on_run: Callable[[Any], Any] | None = None) -> None:
+        if on_run is None:
+            from ..steps import phone_numbers as on_run
+        super().__init__(step, FIELDS, on_run, title="06 · Phone numbers of the WABA", run_label="List numbers")
+        self.picker = widgets.Dropdown(options=[], description="Onboard", style={"description_width": "14em"},
+                                       layout=widgets.Layout(width="44em", display="none"))
+        self.picker.add_class("playbook-pick-number")
+        self.picker.observe(self._picked, names="value")
+        self.children = (*self.children, self.picker)
+
+    def show_result(self, result: Any) -> None:
+        table = result["numbers"]
+        _show(tables.style_phone_numbers(table))
+        options = [(f"{row.display_phone_number} · {row.phone_number_id} · {row.status}", row.phone_number_id)
+                   for row in table.itertuples()]
+        picked = result.get("picked")
+        self.picker.unobserve(self._picked, names="value")
+        self.picker.options = options
+        self.picker.value = str(picked["id"]) if picked else None
+        self.picker.observe(self._picked, names="value")
+        self.picker.layout.display = "flex" if options else "none"
+
+    def _picked(self, change: dict) -> None:
+        phone_number_id = change["new"]
+        if not phone_number_id:
+            return
+        self.step.update(phone_number_id=phone_number_id)
+        self.step.output(phone_number_id=phone_number_id)
+        self.inputs["phone_number_id"].value = phone_number_id
+        self.summary.value = f"Picked phone number ID {phone_number_id}; run the cells below (or 08) next."
