@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import secrets as pyrandom
+import shutil
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -61,7 +62,8 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
     with ExitStack() as stack:
         overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
         if sandbox:
-            overrides, demo_names = _start_sandbox(stack, profiles, batch_dir, sandbox_seed)
+            overrides, demo_names = _start_sandbox(stack, profiles, batch_dir, sandbox_seed,
+                                                   Path(resume) if resume else None)
             secret_names |= demo_names
         jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
                            resume_dir=resume, all_secret_names=secret_names, notebooks_dir=str(notebooks_dir))
@@ -86,12 +88,23 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
             "passed": bool(len(table)) and bool((table["status"] == "passed").all())}
 
 
-def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, seed: str | None):
-    """Start the sandbox and one webhook receiver per app secret; point each customer at them."""
+def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, seed: str | None,
+                   resume: Path | None):
+    """Start the sandbox and one webhook receiver per app secret; point each customer at them.
+
+    The sandbox's state is kept in the batch folder. A resumed batch starts from a copy of the
+    earlier batch's state, on the same ports, so the webhook callbacks that its passed steps set
+    up still reach a receiver.
+    """
     from ..sandbox import Sandbox
     from ..webhooks import WebhookReceiver
 
-    sandbox = stack.enter_context(Sandbox(seed=seed))
+    state = batch_dir / "sandbox-state.sqlite"
+    earlier = json.loads((resume / "sandbox.json").read_text()) if resume and (resume / "sandbox.json").is_file() else {}
+    if resume and (resume / "sandbox-state.sqlite").is_file():
+        shutil.copy2(resume / "sandbox-state.sqlite", state)
+    sandbox = _on_port(lambda port: Sandbox(seed=seed, state_path=state, port=port), earlier.get("port", 0))
+    stack.callback(sandbox.stop)
     demo = sandbox.demo_env()
     os.environ.update(demo)  # sandbox-only fake secrets; workers inherit them, scans look for them
     receivers: dict[tuple[str, str], Any] = {}
@@ -99,11 +112,31 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
     for path, profile in profiles.items():
         key = (profile.get("app_secret_env", ""), profile.get("verify_token_env", ""))
         if key not in receivers and all(key):
-            db = batch_dir / f"webhooks-{len(receivers) + 1}.sqlite"
-            receivers[key] = (stack.enter_context(WebhookReceiver(db, verify_token_env=key[1], app_secret_env=key[0])), db)
+            name = f"webhooks-{len(receivers) + 1}"
+            receiver = _on_port(lambda port: WebhookReceiver(batch_dir / f"{name}.sqlite", verify_token_env=key[1],
+                                                             app_secret_env=key[0], port=port),
+                                earlier.get("receivers", {}).get(name, 0))
+            stack.callback(receiver.stop)
+            receivers[key] = (receiver, name)
         override: dict[str, Any] = {"graph_url": sandbox.url}
         if key in receivers:
-            receiver, db = receivers[key]
-            override.update(callback_url=receiver.callback_url, webhook_db=str(db.resolve()))
+            receiver, name = receivers[key]
+            override.update(callback_url=receiver.callback_url, webhook_db=str((batch_dir / f"{name}.sqlite").resolve()))
         overrides[path] = override
+    (batch_dir / "sandbox.json").write_text(json.dumps({
+        "url": sandbox.url, "port": sandbox.port,
+        "receivers": {name: receiver.port for receiver, name in receivers.values()}}, indent=2))
     return overrides, frozenset(demo)
+
+
+def _on_port(make, port: int):
+    """Start make(port); if that port is taken now, on a free one (a resumed batch says so)."""
+    try:
+        return make(port).start()
+    except OSError:
+        if not port:
+            raise
+        print(f"warning: port {port} of the resumed batch is taken; using another. Webhooks set up by the "
+              "carried-over steps point at the old port: re-run step 04 (--steps 04-10) if 09 times out.",
+              file=sys.stderr)
+        return make(0).start()

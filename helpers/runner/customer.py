@@ -64,8 +64,9 @@ def run_customer(
     # Only this customer's secrets can reach its kernel, so only they are looked for in its outputs
     # (looking for every customer's 6-digit PIN in every file would mostly find coincidences).
     secrets = secret_values(dict(os.environ), own_names)
-    values: dict[str, Any] = {**profile, **(overrides or {}), "profile": str(profile_path),
-                              "interactive": False, "run_dir": str(out_dir.resolve())}
+    # What the runner sets (overrides) wins over what steps found, which wins over the profile.
+    fixed = {**(overrides or {}), "profile": str(profile_path), "interactive": False, "run_dir": str(out_dir.resolve())}
+    values: dict[str, Any] = {**profile, **fixed}
 
     results: list[dict[str, Any]] = []
     kernel: CustomerKernel | None = None
@@ -76,7 +77,7 @@ def run_customer(
             carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
             resuming = carried is not None
             if carried is not None:
-                values.update(carried.get("outputs") or {})
+                values.update({**(carried.get("outputs") or {}), **fixed})
                 results.append(carried)
                 continue
             if kernel is None:
@@ -87,7 +88,7 @@ def run_customer(
             if record["status"] != PASSED:
                 results += [_not_run(p.stem, customer) for p in chosen[index + 1:]]
                 break
-            values.update(record.get("outputs") or {})
+            values.update({**(record.get("outputs") or {}), **fixed})
     finally:
         if kernel is not None:
             kernel.shutdown()

@@ -380,6 +380,10 @@ class Sandbox:
         return self._server.url
 
     @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
     def control(self) -> SandboxControl:
         if self._control is None:
             self._control = SandboxControl(self.url)

@@ -1,0 +1,83 @@
+"""The batch runner on the real step notebooks against the embedded sandbox: three customers,
+one failing on purpose (a wrong PIN), the summary, --resume after the fix, and a scan of every
+file the batch wrote for every secret value."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.runner import run_batch
+from helpers.sandbox import Sandbox
+
+CUSTOMERS = Path(__file__).resolve().parent.parent / "customers"
+WRONG_PIN = "905173"
+
+
+@pytest.fixture
+def profiles(tmp_path, monkeypatch):
+    """example and coral as shipped; bluefin pointed at a variable holding a wrong PIN."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    for name in ("example", "coral"):
+        (folder / f"{name}.yaml").write_text((CUSTOMERS / f"{name}.yaml").read_text())
+    bluefin = folder / "bluefin.yaml"
+    bluefin.write_text((CUSTOMERS / "bluefin.yaml").read_text().replace("pin_env: BLUEFIN_PIN", "pin_env: BLUEFIN_WRONG_PIN"))
+    monkeypatch.setenv("BLUEFIN_WRONG_PIN", WRONG_PIN)
+    return folder
+
+
+def secret_values() -> list[str]:
+    with Sandbox() as sandbox:
+        return [v for v in sandbox.demo_env().values() if len(v) >= 6] + [WRONG_PIN]
+
+
+def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_steps(profiles, tmp_path):
+    paths = [str(profiles / f"{n}.yaml") for n in ("example", "bluefin", "coral")]
+    first = run_batch(paths, out=str(tmp_path / "runs"), sandbox=True, workers=2, progress=False)
+    table = pd.read_csv(first["batch_dir"] / "summary.csv", dtype=str, keep_default_na=False).set_index("customer")
+    assert first["passed"] is False
+    assert table.loc["example", "status"] == "passed" and table.loc["coral", "status"] == "passed"
+    assert table.loc["bluefin", "status"] == "failed"
+    assert table.loc["bluefin", "failed_step"] == "08_register"
+    assert str(table.loc["bluefin", "error_code"]) == "133005"
+    assert '{"pin"' in table.loc["bluefin", "remedy"]
+    assert table.loc["bluefin", "09_receive_message"] == "not run"
+    html = (first["batch_dir"] / "summary.html").read_text()
+    assert "133005" in html and "2 of 3 customers passed" in html
+    found = json.loads((first["batch_dir"] / "example" / "06_phone_numbers.json").read_text())["outputs"]
+    assert found["phone_number_id"] == "400000000000001"
+
+    # Fix the profile and resume: bluefin re-runs 08-10 only; the others are carried over whole.
+    bluefin = profiles / "bluefin.yaml"
+    bluefin.write_text(bluefin.read_text().replace("pin_env: BLUEFIN_WRONG_PIN", "pin_env: BLUEFIN_PIN"))
+    second = run_batch([], out=str(tmp_path / "runs"), sandbox=True, workers=2, resume=str(first["batch_dir"]),
+                       progress=False)
+    assert second["passed"] is True, second["table"].to_string()
+    records = {p.stem: json.loads(p.read_text()) for p in (second["batch_dir"] / "bluefin").glob("*.json")}
+    carried = sorted(s for s, r in records.items() if r.get("carried_over_from"))
+    ran = sorted(s for s, r in records.items() if not r.get("carried_over_from"))
+    assert carried == ["00_plan", "01_assets", "02_terms", "03_access_token", "04_webhooks", "05_subscribe_waba",
+                       "06_phone_numbers", "07_migration"]
+    assert ran == ["08_register", "09_receive_message", "10_send_test_message"]
+    assert records["10_send_test_message"]["outputs"]["message_id"].startswith("wamid.")
+    assert all(json.loads(p.read_text()).get("carried_over_from")
+               for p in (second["batch_dir"] / "example").glob("*.json"))
+
+    # No secret value anywhere under the run folder: notebooks, records, summaries, stores.
+    leaks = []
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file() and not path.name.startswith("sandbox-state"):
+            data = path.read_bytes()
+            leaks += [(path.name, v[:4]) for v in secret_values() if v.encode() in data]
+    assert leaks == []
+
+
+def test_bad_profile_is_refused_before_anything_starts(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("customer: bad\nwaba_id: WABA-1\n")
+    with pytest.raises(ValueError, match="waba_id must be digits"):
+        run_batch([str(bad)], out=str(tmp_path / "runs"), sandbox=True, progress=False)
+    assert not (tmp_path / "runs").exists()
