@@ -81,3 +81,30 @@ def test_bad_profile_is_refused_before_anything_starts(tmp_path):
     with pytest.raises(ValueError, match="waba_id must be digits"):
         run_batch([str(bad)], out=str(tmp_path / "runs"), sandbox=True, progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_leaves_a_consistent_summary(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers.sandbox.fleet import write_fleet
+
+    seed, fleet = write_fleet(4, tmp_path / "fleet")
+    runs = tmp_path / "runs"
+    process = subprocess.Popen([sys.executable, "-m", "helpers", "run", *map(str, fleet), "--sandbox-seed", str(seed),
+                                "--out", str(runs), "--workers", "1"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(runs.glob("*/fleet-002/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    (batch,) = runs.iterdir()
+    table = pd.read_csv(batch / "summary.csv", dtype=str, keep_default_na=False).set_index("customer")
+    assert table.loc["fleet-001", "status"] == "passed"
+    assert table.loc["fleet-004", "status"] == "incomplete"
+    assert table.loc["fleet-004", "00_plan"] == "not run"

@@ -79,7 +79,13 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
                 bar.update()
         except KeyboardInterrupt:
             interrupted = True
+            # Workers ignore Ctrl-C while a notebook runs (nbclient installs its own handler), and
+            # the pool would let them finish their queued customers: stop them now. Each worker's
+            # fork server sees its pipe close and stops that worker's kernels.
+            workers_now = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers_now:
+                process.terminate()
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=True)
             bar.close()

@@ -77,16 +77,28 @@ def _cell_text(record: dict[str, Any]) -> str:
     return text
 
 
+_CSS = """<style>
+body { font-family: system-ui, sans-serif; margin: 1.5em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 4px 6px; font-size: 12px; vertical-align: top; }
+td { max-width: 22em; white-space: pre-wrap; }
+caption { font-size: 15px; font-weight: 600; text-align: left; padding-bottom: 8px; }
+</style>"""
+
+
 def _html(grid, steps, table: pd.DataFrame) -> str:
     cells = pd.DataFrame({step: [_cell_text(grid[c][step]) for c in grid] for step in steps}, index=list(grid))
+    cells["customer status"] = list(table["status"])
+    cells["total (s)"] = [f"{d:.1f}" for d in table["duration_s"]]
     cells.index.name = "customer"
     statuses = pd.DataFrame({step: [grid[c][step].get("status", NOT_RUN) for c in grid] for step in steps}, index=list(grid))
+    statuses["customer status"] = list(table["status"])
+    statuses["total (s)"] = ""
     styler = (cells.style
-              .apply(lambda col: [f"background-color: {_COLOURS.get(s, '')}; white-space: pre-wrap; "
-                                  "vertical-align: top; font-size: 12px" for s in statuses[col.name]], axis=0)
+              .apply(lambda col: [f"background-color: {_COLOURS.get(s, '')}" for s in statuses[col.name]], axis=0)
               .format(html.escape)
               .set_caption(f"{(table['status'] == PASSED).sum()} of {len(table)} customers passed every step"))
-    return "<!doctype html><meta charset='utf-8'><title>Onboarding batch summary</title>" + styler.to_html()
+    return f"<!doctype html><meta charset='utf-8'><title>Onboarding batch summary</title>{_CSS}" + styler.to_html()
 
 
 def terminal(table: pd.DataFrame) -> str:
