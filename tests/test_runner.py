@@ -45,15 +45,20 @@ def test_parameter_names_come_from_the_parameters_cell():
 
 
 def test_outputs_flow_to_later_steps_in_one_kernel_with_a_fresh_namespace(tmp_path):
-    result = run(tmp_path, "01-02", overrides={"value": 5})
+    result = run(tmp_path, "01-02")
     assert result["status"] == "passed"
     first, second = result["records"]
-    assert first["outputs"] == {"value": 10}
-    assert second["facts"]["saw"] == 10 and second["outputs"] == {"value": 11}
+    assert first["outputs"] == {"value": 2}
+    assert second["facts"]["saw"] == 2 and second["outputs"] == {"value": 3}
     assert (tmp_path / "alpha" / "02_reads_previous.ipynb").is_file()
-    executed = json.loads((tmp_path / "alpha" / "01_echo.ipynb").read_text())
-    assert executed["metadata"]["papermill"]["parameters"]["value"] == 5
+    executed = json.loads((tmp_path / "alpha" / "02_reads_previous.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["parameters"]["value"] == 2
     assert "widgets" not in executed["metadata"]
+
+
+def test_runner_settings_win_over_what_steps_found(tmp_path):
+    result = run(tmp_path, "01-02", overrides={"value": 5})
+    assert result["records"][1]["facts"]["saw"] == 5
 
 
 def test_kernel_gets_only_its_own_customers_secrets(tmp_path):
