@@ -495,7 +495,7 @@ class Step:
         except AttributeError:
             pass
         _markdown(f"### ❌ {self.name}: {label} failed")
-        _display(error_frame(exc, error).set_index("field"))
+        _display(tables.style_error(error_frame(exc, error)))
 
     @property
     def record_path(self) -> Path | None:

@@ -87,3 +87,11 @@ def error_table(error) -> pd.DataFrame:
     record = error.to_record()
     keys = ["code", "subcode", "title", "message", "details", "fbtrace_id", "http_status", "remedy"]
     return pd.DataFrame([(k, record[k]) for k in keys], columns=["field", "value"])
+
+
+def style_error(frame: pd.DataFrame):
+    """An error table (field, value) for display: every word of the remedy shown, left-aligned
+    (a plain DataFrame would cut long values at 50 characters)."""
+    return (frame.set_index("field").rename_axis(None).style
+            .set_properties(**{"text-align": "left", "white-space": "pre-wrap", "max-width": "60em"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))

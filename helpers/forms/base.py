@@ -255,7 +255,8 @@ class StepForm(widgets.VBox):
                 self.error = exc
                 if not getattr(exc, "_playbook_recorded", False):
                     from ..steps import error_frame
-                    _show(error_frame(exc).set_index("field"))
+                    from ..tables import style_error
+                    _show(style_error(error_frame(exc)))
                 self.summary.value = f'<span style="color:#b00020">Failed: {_escape(type(exc).__name__)}. See below.</span>'
                 return None
             self.result = result
