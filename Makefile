@@ -3,13 +3,32 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test clean
+.PHONY: demo test browser clean lab voila
+
+DEMO_CUSTOMERS := customers/example.yaml customers/bluefin.yaml customers/coral.yaml
 
 demo: $(VENV)/.runtime
-	$(PY) -m helpers demo
+	$(PY) -m helpers run $(DEMO_CUSTOMERS) --sandbox
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev browser
 	$(PY) -m pytest
+
+# The browser tests drive Debian's Chromium (never `playwright install`: browser downloads are
+# blocked); installed when missing. The emoji font only makes the screenshots' verdict marks legible.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	fi
+
+# Training (docs/training.md): the sandbox, a webhook receiver and JupyterLab (or the Voila app)
+# in one command; Ctrl-C stops everything. Extra options: make lab LAB_ARGS="--port 8888 --no-browser"
+lab: $(VENV)/.runtime
+	$(PY) -m helpers lab $(LAB_ARGS)
+
+voila: $(VENV)/.runtime
+	$(PY) -m helpers voila $(LAB_ARGS)
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -22,11 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .webhooks import cli as webhooks_cli
     webhooks_cli.add_parser(commands)
 
-    from .runner import batch
-    batch.add_parser(commands)
+    from .runner import cli as runner_cli
+    runner_cli.add_parser(commands)
 
-    from . import demo
-    demo.add_parser(commands)
+    from . import lab
+    lab.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,783 @@
+"""`python -m helpers lab` and `python -m helpers voila`: the training lab in one command.
+
+Starts the sandbox (in this process), a webhook receiver and JupyterLab, or the Voilà app,
+as child processes; writes a training profile that points the notebooks at them; and gives
+the kernels the sandbox's demo environment (fake secrets that only the sandbox accepts).
+Ctrl-C or SIGTERM stops everything it started, kernels included.
+
+    >>> with LabSession(app="lab", workdir="runs/lab") as lab:
+    ...     lab.app_url, lab.sandbox_url, lab.callback_url, lab.profile_path
+
+Nothing here writes a secret to a file: the demo secrets live only in the environment of
+the child processes (and so of their kernels).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import PlaybookError
+from .profiles import load_profile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+DEFAULT_PROFILE = REPO_ROOT / "customers" / "training.yaml"
+DEFAULT_WORKDIR = REPO_ROOT / "runs" / "lab"
+# Voilà finds templates under <entry of JUPYTER_PATH>/voila/templates/<name>.
+VOILA_TEMPLATE_ROOT = REPO_ROOT
+VOILA_TEMPLATE = "playbook"
+STEP_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+# JupyterLab defaults for the session (the user's own settings still win): offline, so no
+# news feed prompt and no update check.
+LAB_SETTING_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    # The step notebooks are committed without outputs: running them must not write outputs
+    # back into the repository unless the trainee saves on purpose.
+    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+}
+
+# Every process this session starts (and every kernel those start) carries this variable,
+# so stop() can find and end stragglers that were re-parented when their server exited.
+SESSION_MARKER = "PLAYBOOK_LAB_SESSION"
+# What the kernels read to find the training setup (helpers.lab.training_context()).
+ENV_PROFILE = "PLAYBOOK_PROFILE"
+ENV_SANDBOX_URL = "PLAYBOOK_SANDBOX_URL"
+ENV_GRAPH_URL = "PLAYBOOK_GRAPH_URL"
+ENV_CALLBACK_URL = "PLAYBOOK_CALLBACK_URL"
+ENV_WEBHOOK_DB = "PLAYBOOK_WEBHOOK_DB"
+ENV_RUN_DIR = "PLAYBOOK_RUN_DIR"
+
+START_TIMEOUT = 120.0  # JupyterLab's first start on a cold disk can take a while
+STOP_TIMEOUT = 15.0
+
+
+class LabError(RuntimeError):
+    """Something the lab needs did not start; the message says what and where its log is."""
+
+
+# ---- what the kernels and the Voilà app read ---------------------------------------------------
+
+def training_context() -> dict[str, str]:
+    """The training setup this kernel was started with (empty outside `make lab`/`make voila`)."""
+    names = {"profile": ENV_PROFILE, "sandbox_url": ENV_SANDBOX_URL, "graph_url": ENV_GRAPH_URL,
+             "callback_url": ENV_CALLBACK_URL, "webhook_db": ENV_WEBHOOK_DB, "run_dir": ENV_RUN_DIR}
+    return {key: os.environ[env] for key, env in names.items() if os.environ.get(env)}
+
+
+def step_notebooks(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> list[dict[str, str]]:
+    """The numbered step notebooks in order: file, number, short label, title (the first markdown heading)."""
+    steps = []
+    for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
+        if not STEP_FILE.match(path.name):
+            continue
+        steps.append({"file": path.name, "number": path.name[:2], "label": step_label(path.name),
+                      "title": _notebook_title(path)})
+    return steps
+
+
+def step_label(file_name: str) -> str:
+    """A short label from the file name: 05_subscribe_waba.ipynb -> 'Subscribe WABA'."""
+    return Path(file_name).stem[3:].replace("_", " ").capitalize().replace("waba", "WABA")
+
+
+def _notebook_title(path: Path) -> str:
+    fallback = path.stem[3:].replace("_", " ").capitalize()
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return fallback
+    for cell in cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = "".join(cell.get("source", ""))
+        for line in source.splitlines():
+            if line.startswith("#"):
+                return line.lstrip("#").strip() or fallback
+    return fallback
+
+
+# ---- the session -------------------------------------------------------------------------------
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free right now (the child binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class LabSession:
+    """The sandbox, a webhook receiver and JupyterLab (app="lab") or Voilà (app="voila").
+
+    `workdir` holds the generated training profile, the webhook store and the children's
+    logs; it is recreated fresh on each start (the sandbox starts from its seed unless
+    `state_path` keeps its state).
+    """
+
+    def __init__(
+        self,
+        *,
+        app: str = "lab",
+        profile: str | os.PathLike = DEFAULT_PROFILE,
+        workdir: str | os.PathLike = DEFAULT_WORKDIR,
+        notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        open_browser: bool = False,
+        state_path: str | os.PathLike | None = None,
+    ) -> None:
+        if app not in ("lab", "voila"):
+            raise ValueError("app must be 'lab' or 'voila'")
+        self.app = app
+        self.source_profile = Path(profile).resolve()
+        self.workdir = Path(workdir).resolve()
+        self.notebooks_dir = Path(notebooks_dir).resolve()
+        self.host = host
+        self.port = port
+        self.open_browser = open_browser
+        self.state_path = Path(state_path).resolve() if state_path else None
+        self.session_id = secrets.token_hex(8)
+        # JupyterLab's login token: JUPYTER_TOKEN when set (Jupyter's own convention), else a fresh
+        # one; printed in the banner, never written to a file.
+        self._token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
+        self._sandbox = None
+        self._children: dict[str, subprocess.Popen] = {}
+        self._logs: dict[str, Path] = {}
+        self._runtime_dir: Path | None = None
+        self.sandbox_url = ""
+        self.callback_url = ""
+        self.app_url = ""
+        self.profile_path = self.workdir / "training-profile.yaml"
+        self.webhook_db = self.workdir / "webhooks.sqlite"
+        self.run_dir = self.workdir / "records"
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def start(self, cancel: threading.Event | None = None) -> "LabSession":
+        try:
+            self._start(cancel or threading.Event())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, cancel: threading.Event) -> None:
+        from .sandbox import Sandbox
+
+        profile = load_profile(self.source_profile)  # refuses a bad profile before anything starts
+        self._fresh_workdir()
+        self._sandbox = Sandbox(state_path=self.state_path, host=self.host).start()
+        self.sandbox_url = self._sandbox.url
+
+        receiver_port = free_port(self.host)
+        self.callback_url = f"http://{self.host}:{receiver_port}/webhook"
+        self._spawn("webhooks", [
+            sys.executable, "-m", "helpers", "webhooks", "serve", "--host", self.host, "--port", str(receiver_port),
+            "--db", str(self.webhook_db), "--verify-token-env", profile["verify_token_env"],
+            "--app-secret-env", profile["app_secret_env"]], self.kernel_environment())
+        # Without hub.mode the receiver answers 403: it is up.
+        self._wait_http("webhooks", self.callback_url, cancel, accept=(403,))
+
+        self._write_profile(profile)
+        env = self.kernel_environment()
+
+        port = self.port or free_port(self.host)
+        if self.app == "lab":
+            self._spawn("jupyterlab", self._jupyterlab_command(port), env)
+            base = f"http://{self.host}:{port}"
+            self._wait_http("jupyterlab", f"{base}/api/status?token={self._token}", cancel)
+            self.app_url = f"{base}/lab?token={self._token}"
+        else:
+            self._spawn("voila", self._voila_command(port), {**env, "JUPYTER_PATH": self._jupyter_path(env)})
+            base = f"http://{self.host}:{port}"
+            self._wait_http("voila", f"{base}/", cancel)
+            self.app_url = f"{base}/"  # the app's home: the steps in order
+
+    def kernel_environment(self) -> dict[str, str]:
+        """The children's (and so the kernels') environment: ours plus the demo secrets and pointers."""
+        env = dict(os.environ)
+        env.update(self._sandbox.demo_env() if self._sandbox else {})
+        python_path = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env.update({
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
+            SESSION_MARKER: self.session_id,
+            ENV_PROFILE: str(self.profile_path),
+            ENV_SANDBOX_URL: self.sandbox_url,
+            ENV_GRAPH_URL: self.sandbox_url,
+            ENV_CALLBACK_URL: self.callback_url,
+            ENV_WEBHOOK_DB: str(self.webhook_db),
+            ENV_RUN_DIR: str(self.run_dir),
+            "JUPYTER_RUNTIME_DIR": str(self._runtime()),
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # quiets a debugger warning in every kernel's log
+        })
+        return env
+
+    def _fresh_workdir(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.profile_path, self.webhook_db, Path(f"{self.webhook_db}-wal"), Path(f"{self.webhook_db}-shm")):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.run_dir.mkdir(parents=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        settings = self.workdir / "lab-settings"
+        settings.mkdir(exist_ok=True)
+        (settings / "overrides.json").write_text(json.dumps(LAB_SETTING_OVERRIDES, indent=2), encoding="utf-8")
+
+    def _runtime(self) -> Path:
+        # Kernel connection files: private to this session, removed on stop.
+        if self._runtime_dir is None:
+            self._runtime_dir = Path(tempfile.mkdtemp(prefix="playbook-lab-runtime-"))
+        return self._runtime_dir
+
+    def _write_profile(self, profile: dict[str, Any]) -> None:
+        """The source profile pointed at this session's sandbox and receiver (names of secrets only)."""
+        training = {key: value for key, value in profile.items()}
+        training["graph_url"] = self.sandbox_url
+        training["callback_url"] = self.callback_url
+        header = ("# Written by `python -m helpers lab` for this session only: the training customer pointed at\n"
+                  f"# the local sandbox and webhook receiver. Source: {self.source_profile}\n"
+                  "# Secrets are environment variable NAMES; the kernels hold the sandbox's fake values.\n")
+        self.profile_path.write_text(header + yaml.safe_dump(training, sort_keys=False, allow_unicode=True),
+                                     encoding="utf-8")
+
+    def _jupyterlab_command(self, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "jupyterlab",
+            f"--ServerApp.ip={self.host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.notebooks_dir}", f"--IdentityProvider.token={self._token}",
+            f"--ServerApp.open_browser={self.open_browser}",
+            f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}",
+            f"--LabApp.app_settings_dir={self.workdir / 'lab-settings'}",
+            # Offline: no news feed and no update check from the browser.
+            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ] + (["--allow-root"] if os.geteuid() == 0 else [])  # CI and containers run as root
+
+    def _voila_command(self, port: int) -> list[str]:
+        resources = {"playbook_steps": step_notebooks(self.notebooks_dir)}
+        command = [
+            sys.executable, "-m", "voila", str(self.notebooks_dir),
+            f"--Voila.ip={self.host}", f"--port={port}", "--Voila.port_retries=0",
+            f"--template={VOILA_TEMPLATE}", f"--VoilaConfiguration.resources={json.dumps(resources)}",
+            "--VoilaConfiguration.classic_tree=True",  # the template's tree.html is the app's home page
+            # Trainees see the error table the step prints, not a Python traceback.
+            "--VoilaConfiguration.show_tracebacks=False",
+        ]
+        if not self.open_browser:
+            command.append("--no-browser")
+        return command
+
+    @staticmethod
+    def _jupyter_path(env: dict[str, str]) -> str:
+        return os.pathsep.join([str(VOILA_TEMPLATE_ROOT)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log_path = self.workdir / "logs" / f"{name}.log"
+        self._logs[name] = log_path
+        with open(log_path, "wb") as log:
+            # Own session: the terminal's Ctrl-C reaches only this launcher, which then stops the
+            # children in order (JupyterLab would otherwise stop to ask "Shutdown? (y/[n])").
+            self._children[name] = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL,
+                                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait_http(self, name: str, url: str, cancel: threading.Event, accept: tuple[int, ...] = ()) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and not cancel.is_set():
+            process = self._children[name]
+            if process.poll() is not None:
+                raise LabError(f"{name} exited with status {process.returncode} while starting; "
+                               f"see {self._logs[name]}:\n{self.log_tail(name)}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status < 400:
+                        return
+            except urllib.error.HTTPError as exc:
+                if exc.code in accept:
+                    return
+            except (urllib.error.URLError, OSError):
+                pass
+            cancel.wait(0.2)
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        raise LabError(f"{name} did not answer at {url.split('?')[0]} within {START_TIMEOUT:.0f} s; see {self._logs[name]}")
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        try:
+            return "\n".join(self._logs[name].read_text(errors="replace").splitlines()[-lines:])
+        except (KeyError, OSError):
+            return ""
+
+    # -- watch and stop --------------------------------------------------------------------------
+
+    @property
+    def control(self):
+        """The sandbox's control API (scenarios, clock, consumer messages), as the trainer uses it."""
+        if self._sandbox is None:
+            raise LabError("the lab is not running")
+        return self._sandbox.control
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self._children.items()}
+
+    def exited_child(self) -> str | None:
+        """The name of a child that has exited on its own, if any."""
+        for name, process in self._children.items():
+            if process.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        """Stop the app server (it shuts its kernels down), the receiver, the sandbox; then any straggler."""
+        for name in ("jupyterlab", "voila", "webhooks"):
+            process = self._children.get(name)
+            if process is None or process.poll() is not None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                _kill_group(process.pid)
+                process.wait(STOP_TIMEOUT)
+        for pid in session_processes(self.session_id):
+            _kill(pid)
+        if self._sandbox is not None:
+            self._sandbox.stop()
+            self._sandbox = None
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            self._runtime_dir = None
+
+    def __enter__(self) -> "LabSession":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def describe(self) -> dict[str, Any]:
+        """What is running where (no secrets, no login token)."""
+        return {"app": self.app, "app_url": self.app_url.split("?")[0], "sandbox_url": self.sandbox_url,
+                "callback_url": self.callback_url, "profile": str(self.profile_path),
+                "webhook_db": str(self.webhook_db), "run_dir": str(self.run_dir),
+                "logs": {name: str(path) for name, path in self._logs.items()},
+                "pids": {"launcher": os.getpid(), **self.pids}, "session": self.session_id}
+
+
+def session_processes(session_id: str) -> list[int]:
+    """PIDs of live processes whose environment carries this session's marker (Linux /proc)."""
+    wanted = f"{SESSION_MARKER}={session_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and wanted in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# ---- training drills (notebooks/training/) -------------------------------------------------------
+
+class WebhookStatusFailed(PlaybookError):
+    """A message the API accepted (HTTP 200, a wamid) that a status webhook then reported as failed."""
+
+    def __init__(self, message_id: str, code: int | None, details: Any = None) -> None:
+        from .remedies import lookup as lookup_remedy
+
+        entry = lookup_remedy(code)
+        self.message_id = message_id
+        self.code = code
+        self.subcode = None
+        self.http_status = 200
+        self.title = entry.title if entry else None
+        self.details = details
+        self.remedy = entry.remedy if entry else "Read the status webhook's errors[0] (code, title, details)."
+        self.message = f"message {message_id} failed (status webhook): code {code} {self.title or ''}".strip()
+        super().__init__(self.message)
+
+
+def _show(text: str) -> None:
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        print(text)
+        return
+    display(Markdown(text))
+
+
+def _quote(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    return text.replace("\n", " ")
+
+
+def error_card(error: Any, remedy: str | None = None) -> str:
+    """An error as Markdown: what Meta said and, in full, what to do about it."""
+    code = getattr(error, "code", None)
+    subcode = getattr(error, "subcode", None)
+    lines = [f"**Error {code}{'/' + str(subcode) if subcode else ''}** · {getattr(error, 'title', None) or ''} "
+             f"(HTTP {getattr(error, 'http_status', None)})", ""]
+    for label, attribute in (("message", "message"), ("details", "details")):
+        value = getattr(error, attribute, None)
+        if value:
+            lines.append(f"> **{label}:** {_quote(value)}  ")
+    lines += ["", f"**What to do:** {remedy or getattr(error, 'remedy', '')}"]
+    return "\n".join(lines)
+
+
+class Drills:
+    """The sandbox's training scenarios, one drill each, against the sandbox at `graph_url`.
+
+    A drill loads its scenario (the sandbox resets, then breaks one thing), attempts the step
+    that trips over it, shows the error and its remedy, applies the fix, attempts again, and
+    writes a record to `run_dir/training/<scenario>.json`. Inside `make lab` every argument
+    has a default from the lab's environment.
+
+    Loading a scenario resets the whole sandbox: progress made in the step notebooks starts over.
+    """
+
+    def __init__(self, *, graph_url: str = "", profile: str = "", run_dir: str = "", callback_url: str = "",
+                 webhook_db: str = "", api_version: str = "") -> None:
+        from .client import GraphClient
+        from .errors import ConfigError
+        from .sandbox import SandboxControl
+        from .versions import DEFAULT_API_VERSION
+
+        context = training_context()
+        self.graph_url = graph_url or context.get("sandbox_url") or context.get("graph_url") or ""
+        if not self.graph_url:
+            raise ConfigError("graph_url is empty: start the lab with `make lab`, or give the sandbox's URL "
+                              "(python -m helpers sandbox prints it).")
+        self.control = SandboxControl(self.graph_url)
+        try:
+            self.control.now()
+        except Exception:
+            raise ConfigError(f"{self.graph_url} is not the playbook's sandbox (no /_sandbox/ control API there): "
+                              "the drills break things on purpose and run only against the sandbox.") from None
+        self.profile_path = Path(profile or context.get("profile") or DEFAULT_PROFILE)
+        self.profile = load_profile(self.profile_path)
+        self.api_version = api_version or DEFAULT_API_VERSION
+        self.run_dir = Path(run_dir or context.get("run_dir") or REPO_ROOT / "runs" / "local" / "training")
+        self.records_dir = self.run_dir / "training"
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        self.client = GraphClient(graph_url=self.graph_url, api_version=self.api_version,
+                                  token_env=self.profile["token_env"])
+        # The secrets as the kernel got them: each drill starts from these (a fix may replace one).
+        self._env_names = [self.profile[k] for k in ("token_env", "pin_env", "app_secret_env", "verify_token_env")
+                           if self.profile.get(k)]
+        self._baseline = {name: os.environ.get(name) for name in self._env_names}
+        self._callback_url = callback_url or context.get("callback_url", "")
+        self._webhook_db = webhook_db or context.get("webhook_db", "")
+        self._receiver = None
+        self.records: list[dict[str, Any]] = []
+
+    def scenarios(self):
+        """The sandbox's scenarios: name, title, the error a trainee meets, and where."""
+        import pandas as pd
+
+        rows = []
+        for s in self.control.scenarios():
+            expected = s.get("expected_error") or {}
+            rows.append({"scenario": s["name"], "title": s.get("title"),
+                         "code": expected.get("code"), "subcode": expected.get("subcode"),
+                         "where": expected.get("where", f"HTTP {expected.get('http_status')}")})
+        return pd.DataFrame(rows, columns=["scenario", "title", "code", "subcode", "where"])
+
+    def start(self, name: str) -> "Drill":
+        for env, value in self._baseline.items():
+            if value is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = value
+        return Drill(self, name)
+
+    def webhooks(self):
+        """(callback_url, WebhookStore): the lab's receiver, else one started in this kernel."""
+        from .webhooks import WebhookReceiver, WebhookStore
+
+        if self._callback_url and self._webhook_db:
+            return self._callback_url, WebhookStore(self._webhook_db)
+        if self._receiver is None:
+            db = self.records_dir / "webhooks.sqlite"
+            self._receiver = WebhookReceiver(db, verify_token_env=self.profile["verify_token_env"],
+                                             app_secret_env=self.profile["app_secret_env"]).start()
+        return self._receiver.callback_url, self._receiver.store
+
+    def summary(self):
+        """One row per drill run: the error expected, the one met, and whether the fix worked."""
+        import pandas as pd
+
+        columns = ["scenario", "expected_code", "observed_code", "fix_worked", "status"]
+        return pd.DataFrame([{k: r.get(k) for k in columns} for r in self.records], columns=columns)
+
+    def close(self) -> None:
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
+        self.control.close()
+
+
+class Drill:
+    """One scenario: load → attempt (meet the error) → fix → retry → finish (record, verdict)."""
+
+    def __init__(self, drills: Drills, name: str) -> None:
+        self.drills = drills
+        self.name = name
+        self.scenario = drills.control.load_scenario(name)
+        expected = self.scenario.get("expected_error") or {}
+        self.expected_code = expected.get("code")
+        self.error: Any = None
+        self.record: dict[str, Any] = {
+            "scenario": name, "title": self.scenario.get("title"), "status": "running",
+            "expected_code": self.expected_code, "expected_subcode": expected.get("subcode"),
+            "observed_code": None, "observed_subcode": None, "http_status": None, "remedy": None,
+            "fix": None, "fix_worked": False, "retry_verdict": None,
+        }
+        _show(f"### Scenario `{name}`: {self.scenario.get('title')}\n\n"
+              f"**What is broken:** {_quote(self.scenario.get('description'))}\n\n"
+              f"**Try:** {_quote(self.scenario.get('try'))}\n\n"
+              f"**Expect:** error {self.expected_code}"
+              + (f"/{expected.get('subcode')}" if expected.get("subcode") else "")
+              + (f" ({expected['where']})" if expected.get("where") else ""))
+
+    @property
+    def client(self):
+        return self.drills.client
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return self.drills.profile
+
+    def step(self, step_name: str, **overrides: Any):
+        """A step as its notebook runs it (headless), on this drill's run folder."""
+        from . import steps
+
+        params = {"profile": str(self.drills.profile_path), "graph_url": self.drills.graph_url,
+                  "api_version": self.drills.api_version, "interactive": False,
+                  "run_dir": str(self.drills.run_dir / self.name), **overrides}
+        return steps.Step.start(step_name, params, show=False)
+
+    def run_step(self, step_name: str, action: Callable[[Any], dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+        """Run a step's action and its last cell (finish: asserts success, writes the passed record)."""
+        step = self.step(step_name, **overrides)
+        result = action(step)
+        step.finish(result["ok"], result["verdict"])
+        return result
+
+    def attempt(self, action: Callable[[], Any]) -> Any:
+        """Run the step that meets the broken thing; returns (and shows) the error it raised."""
+        from . import steps
+        from .errors import GraphAPIError
+        from .remedies import lookup as lookup_remedy
+
+        try:
+            action()
+        except (GraphAPIError, WebhookStatusFailed) as exc:
+            self.error = exc
+            remedy = exc.remedy
+            if steps.terms_not_accepted(exc):  # a generic 200 whose details name the Terms of Service
+                remedy = steps.TERMS_REMEDY
+            elif lookup_remedy(exc.code, exc.subcode) is None:  # not in the catalogue: the scenario's own fix
+                remedy = _quote(self.scenario.get("fix"))
+            self.record.update(observed_code=exc.code, observed_subcode=exc.subcode, http_status=exc.http_status,
+                               remedy=remedy, message=str(getattr(exc, "message", "")))
+            matched = exc.code == self.expected_code
+            _show(error_card(exc, remedy) + "\n\n" + (f"✅ This is the error the scenario teaches ({self.expected_code})."
+                                              if matched else f"⚠️ Expected error {self.expected_code}, met {exc.code}."))
+            return exc
+        _show(f"⚠️ No error: expected {self.expected_code}. Was the scenario loaded?")
+        return None
+
+    def fix(self, description: str, action: Callable[[], Any]) -> None:
+        """Apply the fix the remedy describes (in the sandbox, what a person does in Meta's UIs)."""
+        action()
+        self.record["fix"] = description
+        _show(f"🔧 **Fix applied:** {description}")
+
+    def retry(self, action: Callable[[], Any]) -> Any:
+        """Run the step again; it must pass now."""
+        try:
+            result = action()
+        except Exception as exc:
+            self.record.update(fix_worked=False, retry_verdict=f"still failing: {exc}")
+            self._write("failed")
+            raise
+        ok = result.get("ok", True) if isinstance(result, dict) else True
+        verdict = result.get("verdict") if isinstance(result, dict) else None
+        self.record.update(fix_worked=bool(ok), retry_verdict=verdict or ("passed" if ok else "did not pass"))
+        _show(("✅ **Passes after the fix**" if ok else "❌ **Still not passing**") + (f": {verdict}" if verdict else ""))
+        return result
+
+    def new_system_user_token(self, scopes: list[str] | None = None) -> str:
+        """Business settings > System users > Generate token (both WhatsApp scopes, every asset), into token_env.
+
+        Returns the variable's NAME; the token itself is never shown.
+        """
+        token = self.drills.control.generate_token(self.profile["business_id"], self.profile["app_id"], scopes=scopes)
+        os.environ[self.profile["token_env"]] = token
+        return self.profile["token_env"]
+
+    def connect_webhooks(self) -> str:
+        """Save the receiver as the app's callback and subscribe the app to the WABA; returns the callback URL."""
+        from . import operations as ops
+
+        callback_url, _store = self.drills.webhooks()
+        ops.set_app_webhook(self.client, app_id=self.profile["app_id"], app_secret_env=self.profile["app_secret_env"],
+                            callback_url=callback_url, verify_token_env=self.profile["verify_token_env"])
+        ops.subscribe_app(self.client, self.profile["waba_id"])
+        return callback_url
+
+    def send_text_and_follow(self, phone_number_id: str, to: str, text: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Send a free-form text and follow its statuses; a failed status raises WebhookStatusFailed."""
+        from . import operations as ops
+
+        _callback, store = self.drills.webhooks()
+        wamid = ops.message_id(ops.send_text(self.client, phone_number_id, to, text))
+        final = store.wait_for_status(wamid, "delivered", timeout=timeout)
+        if final["status"] == "failed":
+            code = final.get("error_code")
+            raise WebhookStatusFailed(wamid, int(code) if code is not None else None, final.get("errors"))
+        return {"ok": True, "verdict": f"text {wamid[:20]}… reached '{final['status']}'"}
+
+    def finish(self) -> dict[str, Any]:
+        """Write the drill's record; passes when the expected error was met and the fix worked."""
+        expected_subcode = self.record["expected_subcode"]
+        met = self.record["observed_code"] == self.expected_code and (
+            expected_subcode is None or self.record["observed_subcode"] == expected_subcode)
+        status = "passed" if met and self.record["fix_worked"] else "failed"
+        self._write(status)
+        if status != "passed":
+            raise AssertionError(f"drill {self.name}: expected error {self.expected_code}, met "
+                                 f"{self.record['observed_code']}; fix worked: {self.record['fix_worked']}")
+        _show(f"**Drill `{self.name}` done:** met {self.expected_code}, fixed it, and the step passes.")
+        return self.record
+
+    def _write(self, status: str) -> None:
+        self.record["status"] = status
+        self.drills.records = [r for r in self.drills.records if r["scenario"] != self.name] + [self.record]
+        path = self.drills.records_dir / f"{self.name}.json"
+        path.write_text(json.dumps(self.record, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+def add_parser(commands) -> None:
+    for app, help_text in (("lab", "training lab: sandbox + webhook receiver + JupyterLab on the notebooks"),
+                           ("voila", "training app: sandbox + webhook receiver + the notebooks in Voilà, code hidden")):
+        parser = commands.add_parser(app, help=help_text, description=help_text + ". Ctrl-C stops everything.")
+        parser.add_argument("--profile", default=str(DEFAULT_PROFILE),
+                            help="customer profile to train on (default customers/training.yaml)")
+        parser.add_argument("--port", type=int, default=0, help="port of the app server (default: a free one)")
+        parser.add_argument("--host", default="127.0.0.1", help="address every server listens on (default 127.0.0.1)")
+        parser.add_argument("--workdir", default=str(DEFAULT_WORKDIR),
+                            help="folder for the session's profile, webhook store and logs (default runs/lab)")
+        parser.add_argument("--state", default=None,
+                            help="SQLite file keeping the sandbox's state between sessions (default: fresh from the seed)")
+        parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+        parser.add_argument("--ready-file", default=None,
+                            help="write what runs where (JSON, no secrets) to this file once everything answers")
+        if app == "lab":
+            parser.add_argument("--voila", action="store_true", help="serve the Voilà app instead of JupyterLab")
+        parser.set_defaults(handler=run, app=app)
+
+
+def run(args: argparse.Namespace) -> int:
+    app = "voila" if getattr(args, "voila", False) else args.app
+    session = LabSession(app=app, profile=args.profile, workdir=args.workdir, host=args.host, port=args.port,
+                         open_browser=not args.no_browser, state_path=args.state)
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum, _frame) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        print("Starting the sandbox, the webhook receiver and "
+              f"{'JupyterLab' if app == 'lab' else 'the Voilà app'} ...", flush=True)
+        try:
+            session.start(cancel=stop)
+        except KeyboardInterrupt:
+            print("interrupted while starting; stopped everything", file=sys.stderr)
+            return 130
+        except LabError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except PlaybookError as exc:  # a bad profile: refused before anything started
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        _print_banner(session)
+        if args.ready_file:
+            Path(args.ready_file).write_text(json.dumps(session.describe(), indent=2), encoding="utf-8")
+        while not stop.wait(0.5):
+            gone = session.exited_child()
+            if gone:
+                print(f"error: {gone} exited; see {session._logs[gone]}:\n{session.log_tail(gone)}", file=sys.stderr)
+                return 1
+        print("\nStopping the lab ...", flush=True)
+        return 0
+    finally:
+        session.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            print("Stopped: app server, kernels, webhook receiver and sandbox.", flush=True)
+
+
+def _print_banner(session: LabSession) -> None:
+    what = "JupyterLab" if session.app == "lab" else "Voila app "
+    print(f"""
+Training {'lab' if session.app == 'lab' else 'app'} is up. Open:
+
+    {what}    {session.app_url}
+
+  sandbox (Graph API)  {session.sandbox_url}
+  webhook receiver     {session.callback_url}   store: {_short(session.webhook_db)}
+  training profile     {_short(session.profile_path)}
+  logs                 {_short(session.workdir / 'logs')}
+
+The kernels hold the sandbox's fake demo secrets (WHATSAPP_TOKEN, WHATSAPP_PIN, ...) in their
+environment. Start with step 00, then training/scenarios.ipynb (docs/training.md).
+Press Ctrl-C to stop everything.
+""", flush=True)
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,193 @@
+"""`make lab` / `python -m helpers lab|voila`: everything it starts answers, and stopping it ends all of it.
+
+Each launch here is a real process tree: the launcher (with the sandbox in-process), the webhook
+receiver, JupyterLab or Voila, and their kernels. A process belongs to a session when its
+environment carries PLAYBOOK_LAB_SESSION=<id>, which is how orphans would be found.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers.lab import (DEFAULT_PROFILE, ENV_PROFILE, SESSION_MARKER, session_processes, step_notebooks,
+                         training_context)
+from helpers.profiles import load_profile
+from helpers.sandbox import Sandbox
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START_WAIT = 180.0  # a bound on a hang, not a timing check
+STOP_WAIT = 60.0
+
+
+def wait_for(condition, what: str, bound: float = START_WAIT, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the launcher exited ({process.returncode}) before {what}:\n{_output(process)}")
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def _output(process: subprocess.Popen) -> str:
+    try:
+        out, _ = process.communicate(timeout=5)
+        return out or ""
+    except subprocess.TimeoutExpired:
+        return ""
+
+
+def launch(command: list[str], tmp_path: Path, **env) -> tuple[subprocess.Popen, dict]:
+    """Start a launcher in its own process group (like a terminal job) and wait for its ready file."""
+    ready = tmp_path / "ready.json"
+    process = subprocess.Popen(
+        command + ["--no-browser", "--workdir", str(tmp_path / "work"), "--ready-file", str(ready)],
+        cwd=REPO_ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    info = wait_for(lambda: ready.exists() and json.loads(ready.read_text() or "null"), "the ready file", process=process)
+    return process, info
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def assert_everything_stopped(process: subprocess.Popen, info: dict, expected_exit: tuple[int, ...] = (0,)) -> str:
+    output, _ = process.communicate(timeout=STOP_WAIT)
+    assert process.returncode in expected_exit, output
+    for name, pid in info["pids"].items():
+        assert not alive(pid), f"{name} (pid {pid}) still running after the launcher exited"
+    assert session_processes(info["session"]) == [], "processes of the session outlived it"
+    for url in (info["sandbox_url"], info["app_url"]):
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=5)
+    return output
+
+
+def secret_values() -> list[str]:
+    return [value for value in Sandbox().demo_env().values() if len(value) >= 4]
+
+
+def test_make_lab_serves_jupyterlab_on_the_sandbox_and_ctrl_c_stops_everything(tmp_path):
+    token = secrets.token_hex(16)
+    ready = tmp_path / "ready.json"
+    make_args = f"--no-browser --workdir {tmp_path / 'work'} --ready-file {ready}"
+    # -o: use the environment as it is (the test run already installed it).
+    process = subprocess.Popen(["make", "-s", "-o", ".venv/.runtime", "lab", f"LAB_ARGS={make_args}"], cwd=REPO_ROOT,
+                               env={**os.environ, "JUPYTER_TOKEN": token}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    info = wait_for(lambda: ready.exists() and json.loads(ready.read_text() or "null"), "the ready file", process=process)
+
+    # Everything answers, and the profile points the notebooks at this session's servers.
+    lab_url = info["app_url"].removesuffix("/lab")
+    assert get(f"{lab_url}/api/status?token={token}") == 200
+    assert get(f"{info['sandbox_url']}/_sandbox/scenarios") == 200
+    assert get(info["callback_url"]) == 403  # the receiver refuses a handshake without the verify token
+    profile = load_profile(info["profile"])
+    assert profile["graph_url"] == info["sandbox_url"]
+    assert profile["callback_url"] == info["callback_url"]
+    assert profile["waba_id"] == load_profile(DEFAULT_PROFILE)["waba_id"]
+
+    # A kernel started the way JupyterLab starts one gets the demo environment and the helpers on its path.
+    request = urllib.request.Request(f"{lab_url}/api/kernels?token={token}", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 201
+    kernels = wait_for(lambda: [pid for pid in session_processes(info["session"])
+                                if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()], "the kernel process")
+    kernel_env = dict(item.split("=", 1) for item in
+                      Path(f"/proc/{kernels[0]}/environ").read_text(errors="replace").split("\0") if "=" in item)
+    demo = Sandbox().demo_env()
+    assert kernel_env["WHATSAPP_TOKEN"] == demo["WHATSAPP_TOKEN"]
+    assert kernel_env[ENV_PROFILE] == info["profile"]
+    assert str(REPO_ROOT) in kernel_env["PYTHONPATH"].split(os.pathsep)
+
+    # Nothing the session wrote holds a secret value.
+    for path in (tmp_path / "work").rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".json", ".log"):
+            text = path.read_text(errors="replace")
+            for value in secret_values():
+                assert value not in text, f"a demo secret was written to {path}"
+
+    # Ctrl-C in the terminal: SIGINT to the whole foreground group (make and the launcher).
+    os.killpg(process.pid, signal.SIGINT)
+    # make reports the interrupt by dying of SIGINT itself, after the launcher has cleaned up.
+    output = assert_everything_stopped(process, {**info, "pids": {**info["pids"], "kernel": kernels[0]}},
+                                       expected_exit=(0, -signal.SIGINT))
+    assert "Stopped: app server, kernels, webhook receiver and sandbox." in output
+
+
+def test_voila_app_serves_the_steps_and_sigterm_stops_everything(tmp_path):
+    process, info = launch([sys.executable, "-m", "helpers", "voila"], tmp_path)
+    assert info["app"] == "voila"
+    with urllib.request.urlopen(info["app_url"], timeout=60) as response:
+        home = response.read().decode()
+    for step in step_notebooks():
+        assert f"voila/render/{step['file']}" in home
+    # Rendering a step starts its kernel; the page carries the steps as navigation.
+    with urllib.request.urlopen(info["app_url"] + "voila/render/00_plan.ipynb", timeout=120) as response:
+        page = response.read().decode()
+    assert 'class="playbook-nav"' in page and "playbook-current" in page
+    assert len(session_processes(info["session"])) >= 2  # the receiver, Voila (and the kernel)
+
+    process.send_signal(signal.SIGTERM)  # what `kill`, systemd or make's own SIGTERM send
+    assert_everything_stopped(process, info)
+
+
+def test_a_child_that_dies_stops_the_whole_lab(tmp_path):
+    process, info = launch([sys.executable, "-m", "helpers", "lab"], tmp_path)
+    os.kill(info["pids"]["webhooks"], signal.SIGKILL)
+    output = assert_everything_stopped(process, info, expected_exit=(1,))
+    assert "webhooks exited" in output
+
+
+def test_a_bad_profile_is_refused_before_anything_starts(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"customer": "bad", "token": "not-here"}))
+    result = subprocess.run([sys.executable, "-m", "helpers", "lab", "--profile", str(bad), "--no-browser",
+                             "--workdir", str(tmp_path / "work")], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "token_env" in result.stderr  # says which key to use instead
+    assert not (tmp_path / "work" / "logs").exists()
+
+
+def test_kernels_read_the_training_context_from_the_environment(monkeypatch):
+    monkeypatch.setenv(ENV_PROFILE, "/somewhere/training-profile.yaml")
+    monkeypatch.setenv("PLAYBOOK_SANDBOX_URL", "http://127.0.0.1:1")
+    monkeypatch.delenv("PLAYBOOK_WEBHOOK_DB", raising=False)
+    context = training_context()
+    assert context["profile"] == "/somewhere/training-profile.yaml"
+    assert context["sandbox_url"] == "http://127.0.0.1:1"
+    assert "webhook_db" not in context
+    assert SESSION_MARKER.startswith("PLAYBOOK_")
+
+
+def test_steps_are_listed_in_order_with_their_titles():
+    steps = step_notebooks()
+    assert [s["number"] for s in steps] == [f"{n:02d}" for n in range(11)]
+    assert all(s["title"] and not s["title"].startswith("#") for s in steps)
