@@ -1,0 +1,56 @@
+"""The glue between a step notebook and the library: parameters, validation, actions, records.
+
+Each notebook starts with::
+
+    step = Step.start("06_phone_numbers", globals())
+
+which reads the notebook's parameters, fills the ones left at their defaults from the customer
+profile (then from earlier steps' records in `run_dir`, then from `PLAYBOOK_*` environment
+variables), validates them before any network call, and builds `step.client` on first use.
+Action cells run inside ``with step.action("list numbers"):`` so that a failure is shown as a
+table, written to the result record and re-raised (papermill then marks the notebook failed).
+The last cell calls ``step.finish(...)``, which asserts success and writes the "passed" record.
+
+The per-step functions (`plan`, `assets`, ..., `send_test_message`, in `actions`) hold each
+step's logic; notebooks and the forms' Run buttons call the same function.
+
+The modules:
+
+    params          the parameter registry: every notebook parameter, each step's spec, the parameters cell
+    step            `Step` (parameters, client, actions, result records), error display, `clean_params`
+    local_receiver  the detached webhook receiver that notebook 04 starts against the sandbox
+    actions         the eleven step actions and the lookups they share
+
+This package re-exports what notebooks, forms and tests use, so ``steps.Step.start(...)``,
+``steps.register(step)`` and ``steps.PARAMS`` work as they always did.
+"""
+from __future__ import annotations
+
+from .. import operations as ops  # steps.ops: the tests call operations through it
+from .actions import (CONSUMER_TEST_TEXT, GUIDE_API_VERSION, MAX_WAMID_LENGTH, NUMBER_FIELDS, WABA_ASSET_FIELDS,
+                      WINDOW_SECONDS, access_token, assets, earlier_terms_failure, migration, now_epoch, phone_numbers,
+                      plan, receive_message, register, resolve_phone_number, send_test_message, status_timeline,
+                      step_action, subscribe_waba, subscriptions_table, terms, versions_table, webhooks, window_open)
+from .local_receiver import (LOCAL_RUNS, _pid_alive, default_webhook_db, ensure_local_receiver, stop_local_receiver,
+                             webhook_db_path)
+from .params import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
+                     parameters_cell)
+from .step import ROOT, TERMS_REMEDY, Step, clean_params, error_frame, sandbox_control, terms_not_accepted
+
+__all__ = [
+    # params
+    "Param", "StepSpec", "PARAMS", "SHARED", "SECRET_ENV_PARAMS", "ENV_FALLBACKS", "STEPS", "notebook_parameters",
+    "parameters_cell",
+    # step
+    "ROOT", "Step", "TERMS_REMEDY", "terms_not_accepted", "error_frame", "clean_params", "sandbox_control",
+    # local_receiver
+    "LOCAL_RUNS", "default_webhook_db", "webhook_db_path", "ensure_local_receiver", "stop_local_receiver",
+    "_pid_alive",  # the tests check the receiver's process is gone
+    # actions
+    "GUIDE_API_VERSION", "WINDOW_SECONDS", "MAX_WAMID_LENGTH", "NUMBER_FIELDS", "WABA_ASSET_FIELDS",
+    "CONSUMER_TEST_TEXT", "resolve_phone_number", "now_epoch", "step_action", "plan", "assets", "terms",
+    "earlier_terms_failure", "access_token", "versions_table", "webhooks", "subscriptions_table", "subscribe_waba",
+    "phone_numbers", "migration", "register", "receive_message", "window_open", "send_test_message",
+    "status_timeline",
+    "ops",
+]

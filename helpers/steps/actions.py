@@ -1,0 +1,595 @@
+"""The step actions, one function per step notebook (00 `plan` ... 10 `send_test_message`).
+
+Each holds its step's logic; notebooks and the forms' Run buttons call the same function with
+the `Step`. Here too: the lookups they share (the number to work on, the API's clock) and their
+small helpers (versions_table, subscriptions_table, status_timeline, window_open, ...).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from .. import operations as ops, plan as planning, tables
+from ..errors import ConfigError
+from ..remedies import lookup as lookup_remedy
+from ..versions import DEFAULT_API_VERSION, version_status
+from .local_receiver import ensure_local_receiver, webhook_db_path
+from .step import Step, _markdown, terms_not_accepted
+
+GUIDE_API_VERSION = "v19.0"
+WINDOW_SECONDS = 24 * 3600
+MAX_WAMID_LENGTH = 128
+# Phone number fields the steps read and show (readiness columns, 2FA, coexistence, onboarding time).
+NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "code_verification_status", "quality_rating",
+                 "platform_type", "throughput", "status", "name_status", "new_name_status", "account_mode",
+                 "is_pin_enabled", "is_on_biz_app", "last_onboarded_time")
+# WABA fields notebook 01 reads (documented on the WhatsAppBusinessAccount node).
+WABA_ASSET_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace", "account_review_status",
+                     "business_verification_status", "owner_business_info")
+CONSUMER_TEST_TEXT = "Hello!"
+
+
+# ---- shared lookups ---------------------------------------------------------------------------
+def resolve_phone_number(step: Step) -> dict[str, Any]:
+    """The number to work on: by phone_number_id, else found in the WABA by display_phone_number."""
+    if step.params.get("phone_number_id"):
+        number = ops.get_phone_number(step.client, step.params["phone_number_id"], fields=NUMBER_FIELDS)
+    else:
+        waba_id, display = step.require("waba_id", "display_phone_number")
+        numbers = ops.list_phone_numbers(step.client, waba_id, fields=NUMBER_FIELDS)
+        number = ops.find_phone_number(numbers, display_phone_number=display)
+    step.output(phone_number_id=str(number["id"]))
+    return number
+
+
+def _status_of(number: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: number.get(k) for k in ("code_verification_status", "status", "platform_type", "name_status",
+                                       "quality_rating", "is_pin_enabled")}
+
+
+def now_epoch(step: Step) -> float:
+    """Now on the clock that timestamps the messages: the sandbox's when on the sandbox."""
+    if step.sandbox is not None:
+        try:
+            return float(step.sandbox.now())
+        except Exception:
+            pass
+    return time.time()
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return pd.Timestamp(value).timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return pd.Timestamp(value).timestamp()
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def step_action(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Marks a step's action function: a new run of it starts clean (an earlier failure is forgotten)."""
+    import functools
+
+    @functools.wraps(func)
+    def run(step: Step, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        step.retry()
+        return func(step, *args, **kwargs)
+    return run
+
+
+# ---- 00 plan -------------------------------------------------------------------------------------
+@step_action
+def plan(step: Step) -> dict[str, Any]:
+    """Phase 1: the decision table, the recommendation and this customer's steps (no network)."""
+    p = step.params
+    with step.action("decide new or migrate; check throughput, compliance, features"):
+        decisions = planning.decision_table(
+            onboarding=p["onboarding"], expected_peak_mps=p["expected_peak_mps"], compliance=p["compliance"],
+            features=p["features"], data_localization_region=p["data_localization_region"],
+            shares_whatsapp_business_app=p["shares_whatsapp_business_app"])
+        result = {
+            "decisions": decisions,
+            "throughput": planning.throughput_table(p["expected_peak_mps"],
+                                                    shares_whatsapp_business_app=p["shares_whatsapp_business_app"]),
+            "compliance": planning.compliance_table(p["compliance"], p["data_localization_region"]),
+            "features": planning.features_table(p["features"]),
+            "steps": planning.plan_steps(p["onboarding"]),
+            "checklist": planning.planning_checklist(),
+            "recommendation": planning.recommendation(decisions),
+        }
+        result.update(ok=True, verdict=result["recommendation"])
+    tput = planning.throughput_verdict(p["expected_peak_mps"], shares_whatsapp_business_app=p["shares_whatsapp_business_app"])
+    step.fact(onboarding=p["onboarding"], path=planning.onboarding_path(p["onboarding"])["path"],
+              expected_peak_mps=p["expected_peak_mps"], numbers_needed=tput["numbers_needed"],
+              verdicts=dict(zip(decisions["question"], decisions["verdict"])),
+              recommendation=result["recommendation"])
+    step.output(onboarding=p["onboarding"])
+    return result
+
+
+# ---- 01 assets -----------------------------------------------------------------------------------
+def _token_report(step: Step) -> dict[str, Any]:
+    p = step.params
+    use_app_token = bool(p.get("app_id") and p.get("app_secret_env") and os.environ.get(p["app_secret_env"], "").strip())
+    return ops.check_token(step.client, app_id=p.get("app_id") or None,
+                           app_secret_env=p["app_secret_env"] if use_app_token else None,
+                           waba_id=p.get("waba_id") or None)
+
+
+@step_action
+def assets(step: Step) -> dict[str, Any]:
+    """Phase 2: what the API can show (token's app and type, the WABA, its numbers) and a checklist for the rest."""
+    (waba_id,) = step.require("waba_id")
+    with step.action("debug the token"):
+        report = _token_report(step)
+    with step.action("read the WABA"):
+        waba = ops.get_waba(step.client, waba_id, fields=WABA_ASSET_FIELDS)
+    with step.action("list the WABA's phone numbers"):
+        numbers = tables.phone_numbers_table(ops.list_phone_numbers(step.client, waba_id, fields=NUMBER_FIELDS))
+    p = step.params
+    app_found = report.get("app_id")
+    owner = waba.get("owner_business_info") or {}
+    business_found = str(owner.get("id") or "")
+    picked = numbers[numbers["phone_number_id"] == p["phone_number_id"]] if p.get("phone_number_id") else (
+        numbers[numbers["display_phone_number"].map(_digits) == _digits(p["display_phone_number"])]
+        if p.get("display_phone_number") else numbers.iloc[0:0])
+    has_both_scopes = not report["missing_scopes"]
+    checklist = pd.DataFrame([
+        ("Business Manager ID saved", "parameters + API",
+         "yes" if p.get("business_id") and (not business_found or business_found == p["business_id"])
+         else f"NO: the WABA belongs to {business_found}" if p.get("business_id")
+         else "no: save it (business_id)", p.get("business_id") or business_found),
+        ("WhatsApp Business Account", "API", "yes", f"{waba.get('name')} ({waba_id})"),
+        ("Meta app of type Business", "by hand", "confirm", f"app {app_found} ({report.get('application')}): "
+         "App Dashboard > Settings > Basic shows the type, display name and contact email"),
+        ("App Review: advanced access to whatsapp_business_management and whatsapp_business_messaging",
+         "API (scopes) + by hand", "granted to this token" if has_both_scopes else "NO",
+         "advanced access is shown in App Dashboard > App Review > Permissions and Features"),
+        ("one webhook endpoint per app", "fact", "info", "one app may serve many customers and WABAs"),
+        ("an admin system user (use it in production)", "API + by hand",
+         "token is a system user" if report["type"] == "SYSTEM_USER" else "NO: token type " + str(report["type"]),
+         "Business settings > Users > System users"),
+        ("an employee system user", "by hand", "confirm", "Business settings > Users > System users"),
+        ("business phone number in the WABA", "API",
+         "yes" if len(picked) else ("no" if p.get("display_phone_number") else "pick it in 06"),
+         ", ".join(picked["display_phone_number"].astype(str)) or f"{len(numbers)} numbers in the WABA"),
+        ("number on one platform at a time (test with a test number first)", "fact", "info",
+         "Cloud API or On-Premises, never both"),
+        ("consumer phone number for the tests", "parameters", "yes" if p.get("consumer_number") else "no: set consumer_number",
+         p.get("consumer_number") or ""),
+    ], columns=["asset", "checked_by", "status", "detail"])
+    step.fact(token_type=report["type"], token_valid=report["is_valid"], app_id=app_found, business_id=business_found or None,
+              application=report.get("application"), waba_name=waba.get("name"), phone_numbers=len(numbers),
+              number_found=bool(len(picked)) if p.get("display_phone_number") or p.get("phone_number_id") else None,
+              to_confirm_by_hand=checklist.loc[checklist["status"] == "confirm", "asset"].tolist(),
+              checklist=dict(zip(checklist["asset"], checklist["status"])))
+    if app_found and not p.get("app_id"):
+        step.output(app_id=app_found)
+    if business_found and not p.get("business_id"):
+        step.output(business_id=business_found)
+    if len(picked):
+        step.output(phone_number_id=str(picked["phone_number_id"].iloc[0]))
+    waba_table = pd.DataFrame([(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in waba.items()],
+                              columns=["field", "value"])
+    ok = report["is_valid"] and str(waba.get("id")) == waba_id
+    to_confirm = checklist.loc[checklist["status"] == "confirm", "asset"].tolist()
+    verdict = (f"token valid and WABA {waba.get('name')} readable; confirm by hand: {', '.join(to_confirm)}" if ok
+               else "NOT ready: " + ("; ".join(report["problems"]) or "the WABA could not be read"))
+    return {"token": tables.token_report_table(report), "waba": waba_table, "numbers": numbers,
+            "checklist": checklist, "ok": ok, "verdict": verdict, "report": report}
+
+
+def _digits(value: Any) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+# ---- 02 terms ------------------------------------------------------------------------------------
+@step_action
+def terms(step: Step) -> dict[str, Any]:
+    """Phase 3: where to accept the Terms of Service, and whether a register attempt already failed on them."""
+    table = pd.DataFrame([
+        ("what", "the WhatsApp Business Platform Terms of Service"),
+        ("where", "WhatsApp Manager: the banner at the top (also reachable from Business settings)"),
+        ("who", "the developer (the partner) accepts them; a partner's customers need not"),
+        ("what fails until then", "the register call (08_register, guide step 5): POST /{PHONE_NUMBER_ID}/register"),
+        ("how it shows", "a Graph error whose message or details mention the Terms of Service "
+                         "(the sandbox answers (#200) Permissions error with that detail)"),
+        ("what to do", "accept the Terms in WhatsApp Manager, then run 08_register again"),
+    ], columns=["item", "answer"])
+    seen = earlier_terms_failure(step)
+    step.fact(terms_failure_seen=seen is not None, terms_failure=seen)
+    return {"terms": table, "diagnosis": seen, "ok": True,
+            "verdict": "accept the Terms in WhatsApp Manager before 08_register"
+                       + ("; a register attempt already failed on them" if seen else "")}
+
+
+def earlier_terms_failure(step: Step) -> dict[str, Any] | None:
+    """The error of a register attempt in run_dir that failed because the Terms are not accepted."""
+    run_dir = step.params.get("run_dir")
+    for name in ("08_register", "07_migration"):
+        path = Path(run_dir) / f"{name}.json" if run_dir else None
+        if path is None or not path.exists():
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if record.get("status") == "failed" and terms_not_accepted(record.get("error") or {}):
+            return {"step": name, "finished_at": record.get("finished_at"), **(record.get("error") or {})}
+    return None
+
+
+# ---- 03 access token -------------------------------------------------------------------------
+def versions_table(api_version: str) -> pd.DataFrame:
+    """The chosen API version against the guide's v19.0 (expired) and the default."""
+    rows = []
+    for label, version in (("this run", api_version), ("the guide's examples", GUIDE_API_VERSION),
+                           ("the playbook's default", DEFAULT_API_VERSION)):
+        status = version_status(version)
+        rows.append((label, version, status["status"], status["available_until"], status["note"]))
+    return pd.DataFrame(rows, columns=["which", "version", "status", "available_until", "note"]).drop_duplicates("version")
+
+
+@step_action
+def access_token(step: Step) -> dict[str, Any]:
+    """Step 1: optionally exchange an Embedded Signup code, then debug the token and judge it."""
+    p = step.params
+    exchanged = None
+    if p.get("signup_code"):
+        with step.action("exchange the Embedded Signup code"):
+            (app_id,) = step.require("app_id")
+            exchanged = ops.exchange_signup_code(step.client, app_id=app_id, app_secret_env=p["app_secret_env"],
+                                                 code=p["signup_code"], store_in_env=p["token_env"])
+        step.params["signup_code"] = ""  # single-use: never reuse it
+    with step.action("debug the token"):
+        report = _token_report(step)
+    version = version_status(p["api_version"])
+    step.fact(is_valid=report["is_valid"], type=report["type"], app_id=report["app_id"],
+              application=report["application"], expires=report["expires"], scopes=report["scopes"],
+              missing_scopes=report["missing_scopes"], waba_in_targets=report["waba_in_targets"],
+              problems=report["problems"], api_version_status=version["status"],
+              signup_code_exchanged=exchanged is not None)
+    if report["app_id"] and not p.get("app_id"):
+        step.output(app_id=report["app_id"])
+    if not p.get("waba_id") and report["target_ids"] and len(report["target_ids"]) == 1:
+        step.output(waba_id=report["target_ids"][0])  # Embedded Signup: the customer's WABA
+    ok = report["ok"] and version["status"] != "expired"
+    verdict = ("usable for onboarding" if report["ok"] else "NOT usable: " + "; ".join(report["problems"]))
+    if version["status"] == "expired":
+        verdict += f"; API version {p['api_version']} has expired"
+    return {"token": tables.token_report_table(report), "versions": versions_table(p["api_version"]),
+            "ok": ok, "verdict": verdict, "report": report}
+
+
+# ---- 04 webhooks ------------------------------------------------------------------------------
+@step_action
+def webhooks(step: Step) -> dict[str, Any]:
+    """Step 2: check the callback as Meta would, then save it as the app's webhook (messages field)."""
+    from ..webhooks import check_endpoint
+
+    p = step.params
+    (app_id,) = step.require("app_id")
+    receiver = None
+    callback_url = p.get("callback_url")
+    if not callback_url:
+        if not step.on_sandbox:
+            with step.action("check the callback URL"):
+                raise ConfigError("callback_url is empty. Meta needs an internet-facing HTTPS endpoint: give its URL "
+                                  "(the local receiver is only started against the sandbox).")
+        with step.action("start the local webhook receiver"):
+            receiver = ensure_local_receiver(webhook_db_path(step), verify_token_env=p["verify_token_env"],
+                                             app_secret_env=p["app_secret_env"])
+        callback_url = receiver["callback_url"]
+        step.output(callback_url=callback_url, webhook_db=receiver["webhook_db"])
+    elif p.get("webhook_db"):
+        step.output(callback_url=callback_url, webhook_db=str(Path(p["webhook_db"]).resolve()))
+    else:
+        step.output(callback_url=callback_url)
+    with step.action("check the endpoint as Meta would"):
+        checks = check_endpoint(callback_url, verify_token_env=p["verify_token_env"],
+                                app_secret_env=p["app_secret_env"], timeout=10.0)
+    passed = bool(checks["passed"].all())
+    subscription = pd.DataFrame()
+    if passed:
+        with step.action("save the callback as the app's webhook (messages)"):
+            ops.set_app_webhook(step.client, app_id=app_id, app_secret_env=p["app_secret_env"],
+                                callback_url=callback_url, verify_token_env=p["verify_token_env"])
+        with step.action("read the app's webhook subscription"):
+            subscription = subscriptions_table(ops.get_app_webhook(step.client, app_id=app_id,
+                                                                   app_secret_env=p["app_secret_env"]))
+    saved = bool(len(subscription)) and callback_url in set(subscription["callback_url"])
+    step.fact(callback_url=callback_url, local_receiver=receiver is not None,
+              receiver_reused=bool(receiver and receiver["reused"]),
+              checks_passed=int(checks["passed"].sum()), checks_total=int(len(checks)),
+              failed_checks=checks.loc[~checks["passed"], "check"].tolist(), subscription_saved=saved)
+    verdict = (f"callback {callback_url} passes every check and is the app's webhook for messages" if passed and saved
+               else "the endpoint failed: " + ", ".join(checks.loc[~checks["passed"], "check"]) if not passed
+               else "the app's subscription does not show the callback")
+    return {"checks": checks, "subscription": subscription, "ok": passed and saved, "verdict": verdict,
+            "receiver": receiver}
+
+
+def subscriptions_table(subscriptions: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for sub in subscriptions:
+        fields = sub.get("fields") or []
+        names = [f.get("name") if isinstance(f, dict) else str(f) for f in fields]
+        rows.append({"object": sub.get("object"), "callback_url": sub.get("callback_url"),
+                     "active": sub.get("active"), "fields": ", ".join(n for n in names if n)})
+    return pd.DataFrame(rows, columns=["object", "callback_url", "active", "fields"])
+
+
+# ---- 05 subscribe the app to the WABA -----------------------------------------------------------
+@step_action
+def subscribe_waba(step: Step) -> dict[str, Any]:
+    """Step 3: POST /{waba_id}/subscribed_apps unless already subscribed, then GET to confirm."""
+    (waba_id,) = step.require("waba_id")
+    app_id = step.params.get("app_id")
+    with step.action("read the WABA's subscribed apps"):
+        before = ops.list_subscribed_apps(step.client, waba_id)
+    already = _app_in(before, app_id) if app_id else bool(before)
+    if not already:
+        with step.action("subscribe the app to the WABA"):
+            answer = ops.subscribe_app(step.client, waba_id)
+            if answer.get("success") is not True:
+                raise ConfigError(f"subscribed_apps answered {answer!r} instead of success")
+    with step.action("confirm with GET subscribed_apps"):
+        after = ops.list_subscribed_apps(step.client, waba_id)
+    confirmed = _app_in(after, app_id) if app_id else bool(after)
+    table = tables.subscribed_apps_table(after)
+    step.fact(already_subscribed=already, subscribed=confirmed, subscribed_apps=table["app_id"].tolist())
+    return {"apps": table, "ok": confirmed, "already": already,
+            "verdict": ("app already subscribed (nothing to do)" if already else "app subscribed")
+            if confirmed else f"app {app_id or ''} is not among the WABA's subscribed apps"}
+
+
+def _app_in(rows: list[dict[str, Any]], app_id: str) -> bool:
+    return any(str((row.get("whatsapp_business_api_data") or {}).get("id")) == str(app_id) for row in rows)
+
+
+# ---- 06 phone numbers -----------------------------------------------------------------------------
+@step_action
+def phone_numbers(step: Step) -> dict[str, Any]:
+    """Step 4: every number of the WABA (all pages) with readiness; picks the one to onboard."""
+    (waba_id,) = step.require("waba_id")
+    with step.action("list the phone numbers (every page)"):
+        numbers = ops.list_phone_numbers(step.client, waba_id, fields=NUMBER_FIELDS)
+    table = tables.phone_numbers_table(numbers)
+    picked = None
+    p = step.params
+    if p.get("phone_number_id") or p.get("display_phone_number"):
+        with step.action("pick the number to onboard"):
+            picked = ops.find_phone_number(numbers, display_phone_number=p.get("display_phone_number", ""),
+                                           phone_number_id=p.get("phone_number_id", ""))
+        row = table[table["phone_number_id"] == str(picked["id"])].iloc[0]
+        step.output(phone_number_id=str(picked["id"]))
+        step.fact(picked={"phone_number_id": str(picked["id"]), "display_phone_number": picked.get("display_phone_number"),
+                          **_status_of(picked), "ready_to_register": bool(row["ready_to_register"]),
+                          "connected": bool(row["connected"])},
+                  next_step=_next_for(picked))
+    step.fact(phone_numbers=len(table), ready_to_register=int(table["ready_to_register"].sum()),
+              connected=int(table["connected"].sum()))
+    return {"numbers": table, "picked": picked, "ok": picked is not None,
+            "verdict": (f"number {picked.get('display_phone_number')} has ID {picked['id']}: {_next_for(picked)}"
+                        if picked else "no number picked: set display_phone_number or phone_number_id")}
+
+
+def _next_for(number: Mapping[str, Any]) -> str:
+    if number.get("platform_type") == "ON_PREMISE":
+        return "on the On-Premises API: migrate it (07_migration, legacy) before registering"
+    if number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API":
+        return "already registered on Cloud API (08 will confirm)"
+    if number.get("code_verification_status") != "VERIFIED":
+        return "needs verification: 08 requests and verifies a code, then registers"
+    return "ready: 08 registers it"
+
+
+# ---- 07 migration (legacy) ---------------------------------------------------------------------
+@step_action
+def migration(step: Step) -> dict[str, Any]:
+    """Step 4 exception (legacy since the On-Premises sunset on 2025-10-23): register with the backup."""
+    p = step.params
+    if p["onboarding"] != "migrate":
+        step.fact(skipped=True, reason=f"onboarding is '{p['onboarding']}': migration applies only to numbers coming "
+                                       "from the On-Premises API")
+        return {"ok": True, "skipped": True, "verdict": "not applicable: skipped (onboarding is not 'migrate')"}
+    with step.action("read the number"):
+        number = resolve_phone_number(step)
+    before = _status_of(number)
+    already = number.get("platform_type") == "CLOUD_API" and number.get("status") == "CONNECTED"
+    if not already:
+        with step.action("register with the On-Premises backup"):
+            if number.get("platform_type") != "ON_PREMISE":
+                raise ConfigError(f"number {number['id']} is on {number.get('platform_type')}, not ON_PREMISE: "
+                                  "there is nothing to migrate; register it with 08_register.")
+            ops.register_phone_number(step.client, str(number["id"]), pin_env=p["pin_env"],
+                                      backup_data=step.require("backup_data")[0],
+                                      backup_password_env=p["backup_password_env"])
+    with step.action("confirm the number is on Cloud API"):
+        after = ops.get_phone_number(step.client, str(number["id"]), fields=NUMBER_FIELDS)
+    ok = after.get("platform_type") == "CLOUD_API"
+    step.fact(skipped=False, already_migrated=already, before=before, after=_status_of(after))
+    return {"ok": ok, "skipped": False, "numbers": tables.phone_numbers_table([after]),
+            "verdict": ("already on Cloud API (nothing to do)" if already else "migrated to Cloud API")
+            if ok else f"still on {after.get('platform_type')}"}
+
+
+# ---- 08 register -------------------------------------------------------------------------------
+@step_action
+def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """Step 5: verify the number if needed, register it with the PIN, confirm with a GET.
+
+    The verification code comes from `verification_code`, else `code_source(phone_number_id)`
+    (a form), else the sandbox's control API (its "SMS").
+    """
+    p = step.params
+    with step.action("read the number"):
+        number = resolve_phone_number(step)
+    phone_id = str(number["id"])
+    before = _status_of(number)
+    already = number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API"
+    verified_now = False
+    if not already and number.get("platform_type") == "ON_PREMISE":
+        with step.action("check the platform"):
+            raise ConfigError(f"number {phone_id} is registered on the On-Premises API: migrate it with 07_migration "
+                              "(onboarding: migrate) instead of registering it here.")
+    if not already and number.get("code_verification_status") != "VERIFIED":
+        code = p.get("verification_code")
+        with step.action("request a verification code (SMS)"):
+            if not code:
+                ops.request_code(step.client, phone_id, code_method="SMS", language="en_US")
+        with step.action("verify the code"):
+            if not code and code_source is not None:
+                code = code_source(phone_id)
+            if not code and step.sandbox is not None:
+                code = str(step.sandbox.verification_code(phone_id))
+            if not code:
+                raise ConfigError(f"number {phone_id} needs verifying: a code was sent by SMS to "
+                                  f"{number.get('display_phone_number')}. Enter it as verification_code and run again.")
+            ops.verify_code(step.client, phone_id, code)
+            verified_now = True
+            step.params["verification_code"] = ""  # single-use
+    if not already:
+        with step.action("register with the two-step verification PIN"):
+            ops.register_phone_number(step.client, phone_id, pin_env=p["pin_env"],
+                                      data_localization_region=p.get("data_localization_region") or None)
+    with step.action("confirm with GET"):
+        after = ops.get_phone_number(step.client, phone_id, fields=NUMBER_FIELDS)
+    ok = after.get("status") == "CONNECTED" and after.get("platform_type") == "CLOUD_API"
+    step.fact(already_registered=already, verified_now=verified_now, before=before, after=_status_of(after),
+              registered=ok, data_localization_region=p.get("data_localization_region") or None)
+    verdict = (("already registered (nothing to do)" if already else "registered") +
+               f": status {after.get('status')}, platform {after.get('platform_type')}, "
+               f"two-step PIN {'on' if after.get('is_pin_enabled') else 'off'}") if ok else (
+        f"not registered: status {after.get('status')}, platform {after.get('platform_type')}")
+    return {"numbers": tables.phone_numbers_table([after]), "ok": ok, "verdict": verdict, "already": already}
+
+
+# ---- 09 receive a message -----------------------------------------------------------------------
+@step_action
+def receive_message(step: Step, *, text: str = CONSUMER_TEST_TEXT) -> dict[str, Any]:
+    """Step 6: the consumer writes (the sandbox's simulator, or a person); wait for it in the webhook store."""
+    from ..webhooks import WebhookStore
+
+    p = step.params
+    (consumer,) = step.require("consumer_number")
+    with step.action("find the business number"):
+        number = resolve_phone_number(step) if not p.get("phone_number_id") else {"id": p["phone_number_id"]}
+    phone_id = str(number["id"])
+    db = webhook_db_path(step)
+    store = WebhookStore(db)
+    since = time.time() - 1.0
+    simulated = step.sandbox is not None
+    if simulated:
+        with step.action("the consumer sends a message (sandbox simulator)"):
+            step.sandbox.consumer_message(phone_id, consumer, text)
+    else:
+        _markdown(f"**Now send a WhatsApp message from {consumer} to the business number** "
+                  f"(waiting up to {p['wait_seconds']:g} s).")
+    with step.action("wait for the message in the webhook store"):
+        message = store.wait_for_message(from_number=consumer, phone_number_id=phone_id,
+                                         timeout=p["wait_seconds"], since=since)
+    sent_at = _epoch(message.get("timestamp"))
+    window_ends = sent_at + WINDOW_SECONDS if sent_at is not None else None
+    shown = {k: message.get(k) for k in ("id", "from", "contact_name", "type", "text", "timestamp", "received_at",
+                                         "phone_number_id")}
+    step.fact(message_id=message.get("id"), type=message.get("type"), text=message.get("text"),
+              sent_at=_iso(sent_at), window_ends_at=_iso(window_ends), simulated=simulated, webhook_db=str(db))
+    step.output(window_ends_at=_iso(window_ends))
+    table = pd.DataFrame([(k, v) for k, v in shown.items()] + [("24-hour window ends", _iso(window_ends))],
+                         columns=["field", "value"])
+    return {"message": table, "ok": True, "window_ends_at": _iso(window_ends),
+            "verdict": f"received {message.get('type')} {message.get('text')!r} from {message.get('from')}; "
+                       f"the customer service window is open until {_iso(window_ends)}"}
+
+
+# ---- 10 send a test message ---------------------------------------------------------------------
+def window_open(step: Step, store, phone_id: str, consumer: str) -> tuple[bool, str | None]:
+    """(open?, when it ends) from the consumer's latest message in the store and the API's clock."""
+    messages = store.messages(phone_number_id=phone_id, from_number=consumer)
+    if messages.empty:
+        return False, None
+    last = _epoch(messages["timestamp"].iloc[-1])
+    if last is None:
+        return False, None
+    ends = last + WINDOW_SECONDS
+    return now_epoch(step) < ends, _iso(ends)
+
+
+@step_action
+def send_test_message(step: Step) -> dict[str, Any]:
+    """Step 7: a text inside the 24-hour window, else the hello_world template; follow its statuses."""
+    from ..webhooks import WebhookStore
+
+    p = step.params
+    (consumer,) = step.require("consumer_number")
+    with step.action("find the business number"):
+        number = resolve_phone_number(step) if not p.get("phone_number_id") else {"id": p["phone_number_id"]}
+    phone_id = str(number["id"])
+    store = WebhookStore(webhook_db_path(step))
+    is_open, ends = window_open(step, store, phone_id, consumer)
+    with step.action("send the test message"):
+        if is_open:
+            kind = "text"
+            answer = ops.send_text(step.client, phone_id, consumer, p["message_text"])
+        else:
+            kind = "template"
+            answer = ops.send_template(step.client, phone_id, consumer, name=p["template_name"],
+                                       language=p["template_language"])
+        wamid = ops.message_id(answer)
+    step.output(message_id=wamid)
+    sent_clock = time.time()
+    final = None
+    with step.action("follow the statuses in the webhook store"):
+        final = store.wait_for_status(wamid, "delivered", timeout=p["wait_seconds"])
+        if final["status"] != "failed":
+            with contextlib.suppress(TimeoutError):
+                final = store.wait_for_status(wamid, "read", timeout=min(p["wait_seconds"], 10.0 if step.on_sandbox else 3.0))
+    timeline = status_timeline(store, wamid, sent_clock)
+    statuses = timeline["status"].tolist()
+    step.fact(kind=kind, window_open=is_open, window_ends_at=ends, message_id_length=len(wamid),
+              message_id_ok=len(wamid) <= MAX_WAMID_LENGTH, statuses=statuses, final_status=final["status"])
+    if final["status"] == "failed":
+        code = final.get("error_code")
+        code = int(code) if code is not None and not pd.isna(code) else None
+        entry = lookup_remedy(code)
+        error = {"type": "StatusWebhook", "code": code, "title": entry.title if entry else None,
+                 "message": f"message {wamid} failed (status webhook)",
+                 "details": final.get("errors"), "remedy": entry.remedy if entry else None}
+        exc = AssertionError(f"the message failed with code {code}: {entry.remedy if entry else ''}")
+        step._fail(exc, "follow the statuses in the webhook store", error=error)
+        raise exc
+    return {"timeline": timeline, "ok": final["status"] in ("delivered", "read", "played"), "message_id": wamid,
+            "kind": kind,
+            "verdict": f"{kind} message {wamid[:24]}… reached '{final['status']}' "
+                       f"({' → '.join(statuses)})" + ("" if is_open else "; sent as the template because the "
+                                                      "24-hour window was not open")}
+
+
+def status_timeline(store, wamid: str, sent_clock: float | None = None) -> pd.DataFrame:
+    """The message's statuses in order, with seconds from the send to each webhook's arrival."""
+    frame = store.statuses(message_id=wamid)
+    columns = ["status", "timestamp", "after_s", "error_code", "pricing_model", "pricing_type", "category", "billable"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.copy()
+    if sent_clock is not None and "received_at" in frame:
+        frame["after_s"] = [round(_epoch(v) - sent_clock, 2) if _epoch(v) is not None else None
+                            for v in frame["received_at"]]
+    else:
+        frame["after_s"] = None
+    return frame[[c for c in columns if c in frame.columns]].reset_index(drop=True)

@@ -1,0 +1,504 @@
+"""`Step`: one step notebook's run (parameters, Graph client, actions, result record) and its error display.
+
+Record: ``{run_dir}/{step}.json`` with keys step, customer, status ("passed" | "failed"),
+started_at, finished_at, duration_s, outputs (IDs for later steps), facts, error, graph_url,
+api_version. Never a secret value: values of the environment variables the step names are
+scrubbed from it before writing.
+
+Also here: `clean_params` (the format checks of parameter values), `error_frame` (a failure as a
+table), `terms_not_accepted` and `sandbox_control` (is graph_url the playbook's sandbox?).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import re
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from .. import tables, validate
+from ..client import GraphClient
+from ..errors import ConfigError, GraphAPIError, MissingSecretError
+from ..profiles import load_profile
+from .params import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, notebook_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# ---- small utilities -------------------------------------------------------------------------
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="records", date_format="iso"))
+    return str(value)
+
+
+def _display(*objects: Any) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        for obj in objects:
+            print(obj)
+        return
+    display(*objects)
+
+
+def _markdown(text: str) -> None:
+    try:
+        from IPython.display import Markdown
+        _display(Markdown(text))
+    except ImportError:  # pragma: no cover
+        print(text)
+
+
+def _resolve_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    for base in (ROOT, ROOT / "notebooks"):
+        if (base / path).exists():
+            return base / path
+    return path
+
+
+def terms_not_accepted(error: Any) -> bool:
+    """True when an error (GraphAPIError or its record) says the Terms of Service are not accepted."""
+    if isinstance(error, GraphAPIError):
+        error = error.to_record() | {"error_user_msg": error.error_user_msg}
+    if not isinstance(error, Mapping):
+        return False
+    text = " ".join(str(error.get(k) or "") for k in ("message", "details", "error_user_msg", "title"))
+    return bool(re.search(r"terms of service|terms and conditions", text, re.I))
+
+
+TERMS_REMEDY = ("The business has not accepted the WhatsApp Business Platform Terms of Service. The developer "
+                "accepts them in WhatsApp Manager (the banner at the top; Business settings shows it too); a "
+                "partner's customers need not. Then run 08_register again. See 02_terms.")
+
+
+# ---- the Step --------------------------------------------------------------------------------
+class Step:
+    """One step notebook's run: its parameters, Graph client, actions and result record."""
+
+    def __init__(self, name: str, params: dict[str, Any], *, profile: Mapping[str, Any] | None = None,
+                 sources: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.spec = _spec(name)
+        self.params = dict(params)
+        self.profile = dict(profile or {})
+        self.sources = dict(sources or {})
+        self.customer = str(self.profile.get("customer") or "adhoc")
+        self._started = time.monotonic()
+        self.record: dict[str, Any] = {
+            "step": name, "customer": self.customer, "status": "running", "started_at": _now_iso(),
+            "finished_at": None, "duration_s": None, "outputs": {}, "facts": {}, "error": None,
+            "graph_url": self.params.get("graph_url"), "api_version": self.params.get("api_version"),
+        }
+        self._client: GraphClient | None = None
+        self._client_key: tuple | None = None
+        self._sandbox: Any = None
+        self._sandbox_checked_for: str | None = None
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def start(cls, name: str, namespace: Mapping[str, Any], *, show: bool = True) -> "Step":
+        """Read parameters from the notebook's namespace (or a dict), fill and validate them.
+
+        A parameter left at its default takes, in order: the profile's value, an earlier step's
+        output recorded in run_dir, a PLAYBOOK_* environment variable (profile, graph_url,
+        run_dir, callback_url, webhook_db). Headless runs (interactive=False) must have every
+        required ID and secret; interactive ones may fill them in the form.
+        Raises ConfigError (after writing a failed record when run_dir is known).
+        """
+        spec = _spec(name)
+        declared = [p.name for p in notebook_parameters(name)]
+        names = declared + [n for n in PARAMS if n in namespace and n not in declared]
+        raw = {n: namespace.get(n, PARAMS[n].default) for n in names}
+        sources = {n: ("given" if not _same(raw[n], PARAMS[n].default) else "default") for n in names}
+        step = cls(name, raw, sources=sources)
+        try:
+            step._fill_and_validate()
+        except ConfigError as exc:
+            step._fail(exc, "check the parameters")
+            raise
+        if show:
+            step.show_parameters()
+        if not step.params["interactive"]:
+            try:
+                step.check_ready()
+            except ConfigError as exc:
+                step._fail(exc, "check the parameters")
+                raise
+        else:
+            missing = step.missing()
+            if missing:
+                _markdown("**To fill in the form below:** " + "; ".join(missing))
+        return step
+
+    def _fill_and_validate(self) -> None:
+        params, sources = self.params, self.sources
+        if sources.get("profile") == "default" and os.environ.get(ENV_FALLBACKS["profile"]):
+            params["profile"], sources["profile"] = os.environ[ENV_FALLBACKS["profile"]], "env"
+        if params.get("profile"):
+            self.profile = load_profile(_resolve_path(str(params["profile"])))
+            self.customer = str(self.profile.get("customer"))
+            self.record["customer"] = self.customer
+            for key in params:
+                if sources[key] == "default" and not _is_empty(self.profile.get(key)):
+                    params[key], sources[key] = self.profile[key], "profile"
+        if sources.get("run_dir") == "default" and os.environ.get(ENV_FALLBACKS["run_dir"]):
+            params["run_dir"], sources["run_dir"] = os.environ[ENV_FALLBACKS["run_dir"]], "env"
+        for key, value in self.earlier_outputs().items():
+            if key in params and sources[key] == "default":
+                params[key], sources[key] = value, "earlier step"
+        for key, env in ENV_FALLBACKS.items():
+            if key in params and sources[key] == "default" and os.environ.get(env):
+                params[key], sources[key] = os.environ[env], "env"
+        self.params = clean_params(params)
+        self.record["graph_url"] = self.params.get("graph_url")
+        self.record["api_version"] = self.params.get("api_version")
+
+    def earlier_outputs(self) -> dict[str, Any]:
+        """Outputs of the passed records of earlier steps in run_dir (later steps win)."""
+        run_dir = self.params.get("run_dir")
+        if not run_dir or not Path(run_dir).is_dir():
+            return {}
+        merged: dict[str, Any] = {}
+        for path in sorted(Path(run_dir).glob("[0-9][0-9]_*.json")):
+            if path.stem >= self.name:
+                continue
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if record.get("status") == "passed":
+                merged.update(record.get("outputs") or {})
+        return merged
+
+    def missing(self) -> list[str]:
+        """What a headless run would refuse: required IDs and unset secret variables, as sentences."""
+        problems = []
+        for name in self.spec.required:
+            if _is_empty(self.params.get(name)):
+                problems.append(f"{name} is empty ({PARAMS[name].help})")
+        for group in self.spec.one_of:
+            if not any(all(not _is_empty(self.params.get(n)) for n in option.split("+")) for option in group):
+                problems.append(" or ".join(option.replace("+", " and ") for option in group) + " must be given")
+        for env_param in self.spec.secrets:
+            if env_param == "token_env" and self.params.get("signup_code"):
+                continue  # the code exchange puts the token there
+            env = self.params.get(env_param)
+            if not os.environ.get(str(env), "").strip():
+                problems.append(f"environment variable {env} (named by {env_param}) is not set")
+        if self.params.get("signup_code"):
+            if _is_empty(self.params.get("app_id")):
+                problems.append("app_id is empty (needed to exchange signup_code)")
+            env = self.params.get("app_secret_env")
+            if not os.environ.get(str(env), "").strip():
+                problems.append(f"environment variable {env} (named by app_secret_env) is not set")
+        if self.name == "07_migration" and self.params.get("onboarding") == "migrate":
+            for env_param in ("token_env", "pin_env", "backup_password_env"):
+                env = self.params.get(env_param)
+                if not os.environ.get(str(env), "").strip():
+                    problems.append(f"environment variable {env} (named by {env_param}) is not set")
+            if _is_empty(self.params.get("backup_data")):
+                problems.append("backup_data is empty (the data from the On-Premises backup)")
+        return problems
+
+    def check_ready(self) -> None:
+        """ConfigError listing everything missing for this step (before any network call)."""
+        problems = self.missing()
+        if problems:
+            raise ConfigError(f"{self.name} cannot run: " + "; ".join(problems) + ".")
+
+    def require(self, *names: str) -> list[Any]:
+        """The values of these parameters; ConfigError naming the empty ones."""
+        empty = [n for n in names if _is_empty(self.params.get(n))]
+        if empty:
+            raise ConfigError(", ".join(empty) + (" is" if len(empty) == 1 else " are") + " empty: set "
+                              + ("it" if len(empty) == 1 else "them") + " in the form, the profile or the parameters.")
+        return [self.params[n] for n in names]
+
+    def update(self, **values: Any) -> None:
+        """Change parameters (the form does this before running); validated like at start."""
+        merged = {**self.params, **values}
+        self.params = clean_params(merged)
+        for key in values:
+            self.sources[key] = "form"
+
+    # -- what the step talks to ----------------------------------------------------------------
+    @property
+    def client(self) -> GraphClient:
+        """The Graph client for the current graph_url / api_version / token_env (built on first use)."""
+        key = (self.params["graph_url"], self.params["api_version"], self.params["token_env"])
+        if self._client is None or self._client_key != key:
+            self._client = GraphClient(graph_url=key[0], api_version=key[1], token_env=key[2])
+            self._client_key = key
+        return self._client
+
+    @property
+    def sandbox(self):
+        """A SandboxControl when graph_url is the playbook's sandbox (on loopback, answering /_sandbox/), else None."""
+        url = self.params["graph_url"]
+        if self._sandbox_checked_for != url:
+            self._sandbox_checked_for = url
+            self._sandbox = sandbox_control(url)
+        return self._sandbox
+
+    @property
+    def on_sandbox(self) -> bool:
+        return self.sandbox is not None
+
+    # -- actions, outputs, records ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def action(self, label: str) -> Iterator["Step"]:
+        """Run a block as one named action: on error, record it, show it, write the record, re-raise."""
+        started = time.monotonic()
+        entry = {"action": label, "status": "running"}
+        self.record["facts"].setdefault("actions", []).append(entry)
+        try:
+            yield self
+        except Exception as exc:
+            entry.update(status="failed", duration_s=round(time.monotonic() - started, 3))
+            if not getattr(exc, "_playbook_recorded", False):
+                self._fail(exc, label)
+            raise
+        entry.update(status="done", duration_s=round(time.monotonic() - started, 3))
+
+    def retry(self) -> None:
+        """Forget an earlier failure before running the step's action again (form Run, re-run cell)."""
+        if self.record["status"] == "failed":
+            self.record.update(status="running", error=None, finished_at=None, duration_s=None)
+            self.record["facts"].pop("failed_action", None)
+
+    def output(self, **values: Any) -> None:
+        """IDs found or created: later steps receive these as parameters."""
+        for key, value in values.items():
+            if value is None:
+                continue
+            self.record["outputs"][key] = value
+            if key in PARAMS:
+                self.params[key] = value
+
+    def fact(self, **facts: Any) -> None:
+        """Details for the record and the batch summary (statuses, counts, verdicts)."""
+        self.record["facts"].update(facts)
+
+    def finish(self, ok: bool = True, verdict: str = "") -> dict[str, Any]:
+        """The last cell: assert the step succeeded, write the "passed" record, show the verdict."""
+        if self.record["status"] == "failed":
+            raise AssertionError(f"{self.name} failed earlier: {(self.record['error'] or {}).get('message')}")
+        if not ok:
+            exc = AssertionError(verdict or f"{self.name} did not succeed")
+            self._fail(exc, "final check", error={"type": "StepCheckFailed", "message": verdict})
+            raise exc
+        self.record["status"] = "passed"
+        self._close()
+        if verdict:
+            self.fact(verdict=verdict)
+        self.write()
+        _markdown(f"### ✅ {self.name}: passed\n{verdict}")
+        return self.record
+
+    def _close(self) -> None:
+        self.record["finished_at"] = _now_iso()
+        self.record["duration_s"] = round(time.monotonic() - self._started, 3)
+
+    def _fail(self, exc: BaseException, label: str, error: dict | None = None) -> None:
+        if isinstance(exc, GraphAPIError):
+            error = exc.to_record()
+            if terms_not_accepted(exc):
+                error["remedy"] = TERMS_REMEDY
+                self.fact(terms_of_service_not_accepted=True)
+        elif error is None:
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            if isinstance(exc, MissingSecretError):
+                error["env_name"] = exc.env_name
+        error["action"] = label
+        self.record["error"] = error
+        self.record["status"] = "failed"
+        self.fact(failed_action=label)
+        self._close()
+        self.write()
+        try:
+            exc._playbook_recorded = True  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+        _markdown(f"### ❌ {self.name}: {label} failed")
+        _display(tables.style_error(error_frame(exc, error)))
+
+    @property
+    def record_path(self) -> Path | None:
+        run_dir = self.params.get("run_dir")
+        return Path(run_dir) / f"{self.name}.json" if run_dir else None
+
+    def secret_values(self) -> list[str]:
+        """Current values of the environment variables named by *_env parameters (given, profile or default)."""
+        names = {str(n) for key in SECRET_ENV_PARAMS
+                 for n in (self.params.get(key), self.profile.get(key), PARAMS[key].default) if n}
+        values = [os.environ.get(n, "").strip() for n in names]
+        return [v for v in values if len(v) >= 4]
+
+    def record_json(self) -> str:
+        text = json.dumps(self.record, indent=2, default=_json_default, ensure_ascii=False)
+        for secret in sorted(self.secret_values(), key=len, reverse=True):
+            for form in {secret, json.dumps(secret, ensure_ascii=False)[1:-1]}:
+                text = text.replace(form, "***")
+        return text
+
+    def write(self) -> Path | None:
+        """Write the record (atomically) when run_dir is set; returns its path."""
+        path = self.record_path
+        if path is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.record_json(), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    # -- display ---------------------------------------------------------------------------------
+    def parameters_table(self) -> pd.DataFrame:
+        rows = []
+        for key, value in self.params.items():
+            if key in SECRET_ENV_PARAMS:
+                shown = f"{value} ({'set' if os.environ.get(str(value), '').strip() else 'NOT set'})"
+            else:
+                shown = value if not isinstance(value, list) else ", ".join(map(str, value))
+            rows.append((key, shown, self.sources.get(key, "")))
+        return pd.DataFrame(rows, columns=["parameter", "value", "from"])
+
+    def show_parameters(self) -> None:
+        _markdown(f"**{self.name}** ({self.spec.guide_part}: {self.spec.title}) for customer **{self.customer}**"
+                  + (" — against the **sandbox**" if self._looks_local() else ""))
+        _display(self.parameters_table().set_index("parameter"))
+
+    def _looks_local(self) -> bool:
+        return urllib.parse.urlsplit(self.params["graph_url"]).hostname in ("127.0.0.1", "localhost", "::1")
+
+    def __repr__(self) -> str:
+        return f"Step({self.name!r}, customer={self.customer!r}, status={self.record['status']!r})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def error_frame(exc: BaseException, error: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """A failure as a (field, value) table: Graph errors with Meta's fields and the remedy."""
+    if isinstance(exc, GraphAPIError):
+        frame = tables.error_table(exc)
+        if error and error.get("remedy") and error["remedy"] != exc.remedy:
+            frame.loc[frame["field"] == "remedy", "value"] = error["remedy"]
+        return frame
+    error = dict(error or {"type": type(exc).__name__, "message": str(exc)})
+    error.pop("action", None)
+    if isinstance(exc, ConfigError):
+        error.setdefault("remedy", "Fix the parameter named above (in the form, the profile or the parameters cell), "
+                                   "then re-run.")
+    return pd.DataFrame(list(error.items()), columns=["field", "value"])
+
+
+def clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise parameter values (formats only; presence is checked per step)."""
+    out = dict(params)
+    if "graph_url" in out:
+        out["graph_url"] = validate.url(out["graph_url"], "graph_url")
+    if "api_version" in out:
+        out["api_version"] = validate.api_version(out["api_version"])
+    for key in SECRET_ENV_PARAMS:
+        if key in out and not _is_empty(out[key]):
+            out[key] = validate.env_name(out[key], key)
+    for key in ("waba_id", "phone_number_id", "app_id", "business_id"):
+        if key in out and not _is_empty(out[key]):
+            out[key] = validate.graph_id(out[key], key)
+        elif key in out:
+            out[key] = ""
+    for key in ("display_phone_number", "consumer_number"):
+        if key in out and not _is_empty(out[key]):
+            validate.phone_number(out[key], key)
+            out[key] = str(out[key]).strip()
+    if not _is_empty(out.get("callback_url")):
+        out["callback_url"] = validate.url(out["callback_url"], "callback_url")
+    if "onboarding" in out:
+        out["onboarding"] = str(out["onboarding"] or "new").strip().lower()
+        if out["onboarding"] not in ("new", "migrate"):
+            raise ConfigError("onboarding must be 'new' or 'migrate'.")
+    for key in ("wait_seconds", "expected_peak_mps"):
+        if key in out:
+            value = out[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
+                raise ConfigError(f"{key} must be a non-negative number.")
+            out[key] = float(value)
+    for key in ("compliance", "features"):
+        if key in out:
+            value = out[key]
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{key} must be a list, e.g. ['GDPR', 'SOC 2'].")
+            out[key] = [str(v) for v in value]
+    if not _is_empty(out.get("data_localization_region")):
+        region = str(out["data_localization_region"]).strip().upper()
+        if len(region) != 2 or not region.isalpha():
+            raise ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
+        out["data_localization_region"] = region
+    if not _is_empty(out.get("verification_code")):
+        code = re.sub(r"[\s-]", "", str(out["verification_code"]))
+        if not code.isdigit() or not 4 <= len(code) <= 8:
+            raise ConfigError("verification_code must be the digits from the SMS or call, e.g. 123830 or 123-830.")
+        out["verification_code"] = code
+    for key in ("interactive", "shares_whatsapp_business_app"):
+        if key in out and not isinstance(out[key], bool):
+            text = str(out[key]).strip().lower()
+            if text not in ("true", "false", "1", "0"):
+                raise ConfigError(f"{key} must be True or False.")
+            out[key] = text in ("true", "1")
+    for key in ("run_dir", "webhook_db", "profile", "backup_data", "signup_code", "message_text",
+                "template_name", "template_language"):
+        if key in out and out[key] is not None:
+            out[key] = str(out[key])
+    return out
+
+
+# ---- the sandbox ----------------------------------------------------------------------------
+def sandbox_control(graph_url: str):
+    """SandboxControl for graph_url when it is the playbook's sandbox on loopback, else None."""
+    if urllib.parse.urlsplit(graph_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    try:
+        from ..sandbox import SandboxControl
+        control = SandboxControl(graph_url)
+        control.now()
+        return control
+    except Exception:
+        return None
