@@ -14,7 +14,6 @@ import signal
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync

@@ -133,7 +133,6 @@ class Step:
         required ID and secret; interactive ones may fill them in the form.
         Raises ConfigError (after writing a failed record when run_dir is known).
         """
-        spec = _spec(name)
         declared = [p.name for p in notebook_parameters(name)]
         names = declared + [n for n in PARAMS if n in namespace and n not in declared]
         raw = {n: namespace.get(n, PARAMS[n].default) for n in names}
