@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import papermill
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -104,3 +105,18 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """One sandbox per test module, its demo secrets in the environment."""
+    from helpers.sandbox import Sandbox
+    with Sandbox() as sb, environment(sb.demo_env()):
+        yield sb
+
+
+@pytest.fixture
+def sb(sandbox):
+    """The module's sandbox, reset to its seed before each test."""
+    sandbox.control.reset()
+    return sandbox

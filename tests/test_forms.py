@@ -5,28 +5,14 @@ import os
 
 import ipywidgets as widgets
 import pandas as pd
-import pytest
 
 from helpers import forms, steps
 from helpers.forms import Field, PhoneNumbersForm, RegisterForm, StepForm
-from helpers.sandbox import Sandbox
 from helpers.steps import Step
-from notebook_fixtures import CUSTOMERS, environment
+from notebook_fixtures import CUSTOMERS, sandbox, sb  # noqa: F401 (fixtures)
 
 EXAMPLE = str(CUSTOMERS / "example.yaml")
 CLOSED_PORT_URL = "http://127.0.0.1:9"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb, environment(sb.demo_env()):
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox):
-    sandbox.control.reset()
-    return sandbox
 
 
 def interactive_step(name, **params):

@@ -8,26 +8,13 @@ import os
 import pytest
 
 from helpers import ConfigError, GraphAPIError, steps
-from helpers.sandbox import Sandbox
 from helpers.steps import Step
 from helpers.webhooks import WebhookReceiver
-from notebook_fixtures import CUSTOMERS, environment, find_secrets, secret_values
+from notebook_fixtures import CUSTOMERS, find_secrets, secret_values, sandbox, sb  # noqa: F401 (fixtures)
 
 EXAMPLE = str(CUSTOMERS / "example.yaml")
 BLUEFIN = str(CUSTOMERS / "bluefin.yaml")
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: any network call would fail with NetworkError
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb, environment(sb.demo_env()):
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox):
-    sandbox.control.reset()
-    return sandbox
 
 
 def start(name, tmp_path=None, **params):
