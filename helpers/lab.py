@@ -20,7 +20,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ._processes import free_port, kill, kill_group
 from .errors import PlaybookError
 from .profiles import load_profile
 
@@ -114,13 +114,6 @@ def _notebook_title(path: Path) -> str:
 
 
 # ---- the session -------------------------------------------------------------------------------
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free right now (the child binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
 
 class LabSession:
     """The sandbox, a webhook receiver and JupyterLab (app="lab") or Voilà (app="voila").
@@ -353,10 +346,10 @@ class LabSession:
             try:
                 process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                _kill_group(process.pid)
+                kill_group(process.pid)
                 process.wait(STOP_TIMEOUT)
         for pid in session_processes(self.session_id):
-            _kill(pid)
+            kill(pid)
         if self._sandbox is not None:
             self._sandbox.stop()
             self._sandbox = None
@@ -394,20 +387,6 @@ def session_processes(session_id: str) -> list[int]:
         if state != "Z" and wanted in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # ---- command line ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from helpers import ConfigError, GraphAPIError, steps
+from helpers._processes import pid_alive
 from helpers.steps import Step
 from helpers.webhooks import WebhookReceiver
 from notebook_fixtures import CUSTOMERS, find_secrets, secret_values, sandbox, sb  # noqa: F401 (fixtures)
@@ -197,7 +198,7 @@ def test_local_receiver_is_reused_and_stopped(sb, tmp_path):
         assert again["reused"] and again["callback_url"] == first["callback_url"]
     finally:
         assert steps.stop_local_receiver(db)
-    assert not steps._pid_alive(first["pid"])
+    assert not pid_alive(first["pid"])
 
 
 def test_phone_numbers_picks_by_display_number(sb, tmp_path):

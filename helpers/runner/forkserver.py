@@ -19,10 +19,11 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+from .._processes import pid_alive
 
 # Warm-process environment: no thread pools that a fork would leave half-copied.
 _SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -37,7 +38,7 @@ class ForkedProcess:
         self.stdin = self.stdout = self.stderr = None
 
     def poll(self) -> int | None:
-        if self.returncode is None and not _running(self.pid):
+        if self.returncode is None and not pid_alive(self.pid):
             self.returncode = 0  # the server reaps it; its real status is not ours to collect
         return self.returncode
 
@@ -58,14 +59,6 @@ class ForkedProcess:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 class ForkServer:

@@ -1,7 +1,8 @@
 """One kernel per customer, shared by all of that customer's step notebooks.
 
-Kernel start (1-3 s) dominates a step's cost, so a customer's notebooks run one after another
-in the same kernel, with the user namespace reset between notebooks. Kernels talk over IPC
+Kernel start (1-3 s as a fresh process) dominates a step's cost, so a customer's notebooks run one
+after another in the same kernel, with the user namespace reset between notebooks, and the kernel
+itself is forked from a warm server (forkserver.py). Kernels talk over IPC
 sockets at unique temporary paths (TCP port picking races under parallel papermill runs), and
 each kernel's environment carries only its own customer's secrets.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import signal
 import tempfile
 import time
 import uuid
@@ -21,10 +21,10 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
 
+from .._processes import kill_group
 from .forkserver import ForkProvisioner
 
 ENGINE_NAME = "playbook-shared-kernel"
-_PRELOAD = "--IPKernelApp.exec_lines=import helpers.runner.preload"
 _SET_ENV_CODE = "import os as _o; _o.environ.update({values!r}); del _o"
 # Like %reset -f, but without its gc.collect() (hundreds of ms once pandas is loaded): drop every
 # user variable and cached output so one notebook cannot see another's state.
@@ -41,9 +41,8 @@ class CustomerKernel:
     """A started kernel that many notebooks can execute in (see SharedKernelEngine)."""
 
     def __init__(self, env: dict[str, str], *, cwd: str | os.PathLike, kernel_name: str = "python3",
-                 startup_timeout: float = 60.0, fork: bool = True) -> None:
+                 startup_timeout: float = 60.0) -> None:
         self.env = env
-        self.fork = fork  # from the warm fork server (see forkserver.py), else a fresh python process
         self.cwd = str(cwd)
         self.kernel_name = kernel_name
         self.startup_timeout = startup_timeout
@@ -51,21 +50,17 @@ class CustomerKernel:
         self.kc = None  # one client for all notebooks: connecting a new one costs ~0.2 s each time
         self._socket_dir: str | None = None
 
-    def start(self) -> "CustomerKernel":
-        return self.launch().connect()
-
     def launch(self) -> "CustomerKernel":
-        """Start the kernel process and return at once; it boots (and preloads) in the background."""
+        """Fork the kernel from the warm server (see forkserver.py) and return at once."""
         # A short path: unix socket paths are limited to about 100 characters.
         self._socket_dir = tempfile.mkdtemp(prefix="pbk-", dir="/tmp" if os.path.isdir("/tmp") else None)
         self.km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
                                      connection_file=os.path.join(self._socket_dir, "k.json"))
-        if self.fork:
-            self.km.kernel_id = str(uuid.uuid4())
-            self.km.fork_server_env = self.env
-            self.km.provisioner = ForkProvisioner(kernel_id=self.km.kernel_id, kernel_spec=self.km.kernel_spec,
-                                                  parent=self.km)
-        run_sync(self.km.start_kernel)(env=self.env, cwd=self.cwd, extra_arguments=[_PRELOAD])
+        self.km.kernel_id = str(uuid.uuid4())
+        self.km.fork_server_env = self.env
+        self.km.provisioner = ForkProvisioner(kernel_id=self.km.kernel_id, kernel_spec=self.km.kernel_spec,
+                                              parent=self.km)
+        run_sync(self.km.start_kernel)(env=self.env, cwd=self.cwd)
         return self
 
     def connect(self) -> "CustomerKernel":
@@ -107,34 +102,22 @@ class CustomerKernel:
         if reply["content"].get("status") != "ok":
             raise RuntimeError("could not set the kernel's environment")
 
-    @property
-    def alive(self) -> bool:
-        return self.km is not None and bool(run_sync(self.km.is_alive)())
-
     def shutdown(self) -> None:
         if self.kc is not None:
             self.kc.stop_channels()
             self.kc = None
         if self.km is not None:
+            # Kill and move on: the fork server reaps it; waiting here would cost ~0.1-0.2 s.
+            if getattr(self.km.provisioner, "pgid", None):
+                kill_group(self.km.provisioner.pgid)
             try:
-                if self.fork:
-                    # Kill and move on: the fork server reaps it; waiting here would cost ~0.1-0.2 s.
-                    os.killpg(self.km.provisioner.pgid, signal.SIGKILL)
-                    run_sync(self.km.cleanup_resources)()
-                else:
-                    run_sync(self.km.shutdown_kernel)(now=True)
-            except Exception:  # a dead kernel has nothing left to stop
+                run_sync(self.km.cleanup_resources)()
+            except Exception:  # connection files already gone: nothing left to clean
                 pass
             self.km = None
         if self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
-
-    def __enter__(self) -> "CustomerKernel":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
 
 
 class _SharedKernelClient(PapermillNotebookClient):

@@ -1,5 +1,5 @@
-"""Imported at kernel start-up (IPKernelApp.exec_lines) so a spare kernel has the playbook's
-libraries loaded before its customer arrives; importing pandas and friends costs ~1 s."""
+"""Imported once by the kernel fork server (forkserver.py), so every kernel forked from it starts
+with the playbook's libraries loaded; importing pandas and friends costs ~1 s per process."""
 import importlib
 
 for _name in ("pandas", "requests", "ipywidgets", "yaml", "helpers.client", "helpers.operations", "helpers.tables",

@@ -31,7 +31,7 @@ from .actions import (CONSUMER_TEST_TEXT, GUIDE_API_VERSION, MAX_WAMID_LENGTH, N
                       WINDOW_SECONDS, access_token, assets, earlier_terms_failure, migration, now_epoch, phone_numbers,
                       plan, receive_message, register, resolve_phone_number, send_test_message, status_timeline,
                       step_action, subscribe_waba, subscriptions_table, terms, versions_table, webhooks, window_open)
-from .local_receiver import (LOCAL_RUNS, _pid_alive, default_webhook_db, ensure_local_receiver, stop_local_receiver,
+from .local_receiver import (LOCAL_RUNS, default_webhook_db, ensure_local_receiver, stop_local_receiver,
                              webhook_db_path)
 from .params import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
                      parameters_cell)
@@ -45,7 +45,6 @@ __all__ = [
     "ROOT", "Step", "TERMS_REMEDY", "terms_not_accepted", "error_frame", "clean_params", "sandbox_control",
     # local_receiver
     "LOCAL_RUNS", "default_webhook_db", "webhook_db_path", "ensure_local_receiver", "stop_local_receiver",
-    "_pid_alive",  # the tests check the receiver's process is gone
     # actions
     "GUIDE_API_VERSION", "WINDOW_SECONDS", "MAX_WAMID_LENGTH", "NUMBER_FIELDS", "WABA_ASSET_FIELDS",
     "CONSUMER_TEST_TEXT", "resolve_phone_number", "now_epoch", "step_action", "plan", "assets", "terms",

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import requests
 
 from .. import validate
+from .._processes import free_port, pid_alive
 from .step import ROOT, Step
 
 LOCAL_RUNS = ROOT / "runs" / "local"
@@ -39,18 +39,6 @@ def _receiver_state_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".receiver.json")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:  # a zombie (exited child not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
-
-
 def _handshake_ok(callback_url: str, verify_token: str, timeout: float = 2.0) -> bool:
     try:
         answer = requests.get(callback_url, params={"hub.mode": "subscribe", "hub.verify_token": verify_token,
@@ -58,12 +46,6 @@ def _handshake_ok(callback_url: str, verify_token: str, timeout: float = 2.0) ->
         return answer.status_code == 200 and answer.text == "4711"
     except requests.RequestException:
         return False
-
-
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def ensure_local_receiver(db_path: str | Path, *, verify_token_env: str, app_secret_env: str,
@@ -81,18 +63,17 @@ def ensure_local_receiver(db_path: str | Path, *, verify_token_env: str, app_sec
     if state_path.exists():
         try:
             state = json.loads(state_path.read_text(encoding="utf-8"))
-            if _pid_alive(int(state["pid"])) and _handshake_ok(state["callback_url"], verify_token):
+            if pid_alive(int(state["pid"])) and _handshake_ok(state["callback_url"], verify_token):
                 return {**state, "reused": True}
         except (OSError, ValueError, KeyError):
             pass
         stop_local_receiver(db_path)
-    port = _free_port()
+    port = free_port()
     log_path = db_path.with_name(db_path.name + ".receiver.log")
     command = [sys.executable, "-m", "helpers", "webhooks", "serve", "--port", str(port), "--host", "127.0.0.1",
                "--verify-token-env", verify_token_env, "--app-secret-env", app_secret_env, "--db", str(db_path)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log,
+    with open(log_path, "ab") as log:  # cwd=ROOT: `python -m helpers` finds the package from there
+        process = subprocess.Popen(command, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     callback_url = f"http://127.0.0.1:{port}/webhook"
     deadline = time.monotonic() + startup_timeout
@@ -118,14 +99,14 @@ def stop_local_receiver(db_path: str | Path, timeout: float = 5.0) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     stopped = False
-    if _pid_alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
             stopped = True
         deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError, OSError):

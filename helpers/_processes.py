@@ -1,0 +1,43 @@
+"""Small process and port utilities shared by the launchers (lab, the local webhook receiver,
+the kernel fork server)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free right now (for a child process that binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether the process runs; a zombie (exited, not yet reaped) does not."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def kill(pid: int) -> None:
+    """SIGKILL the process, if it is still there."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL the process group, if it is still there."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
