@@ -1,0 +1,102 @@
+"""Build `index.json`, the compact part of Meta's spec that the sandbox is made from.
+
+Run `python -m helpers.spec` after replacing the vendored YAML; tests/contract/test_spec_index.py
+fails while the committed index and the YAML disagree.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+# Graph node type -> the spec's path prefix for that node and the schemas that describe it
+# (the node's own GET answer and the items of the edges that list it).
+NODES = {
+    "WhatsAppBusinessPhoneNumber": {
+        "paths": ["/{Version}/{Phone-Number-ID}"],
+        "schemas": ["PhoneNumberInfo", "WhatsAppBusinessAccountPhoneNumber"],
+    },
+    "WhatsAppBusinessAccount": {
+        "paths": ["/{Version}/{WABA-ID}", "/{Version}/{WhatsApp-Business-Account-ID}"],
+        "schemas": ["WhatsAppBusinessAccount"],
+    },
+}
+SCHEMAS = "#/components/schemas/"
+HTTP_METHODS = ("get", "post", "delete", "put", "patch")
+
+
+def build(doc: dict[str, Any], source_bytes: bytes) -> dict[str, Any]:
+    schemas = doc["components"]["schemas"]
+    paths = doc["paths"]
+    index: dict[str, Any] = {
+        "source": {"file": "business-messaging-api_v23.0.yaml", "version": doc["info"]["version"],
+                   "sha256": hashlib.sha256(source_bytes).hexdigest()},
+        "nodes": {name: _node(spec, schemas, paths) for name, spec in NODES.items()},
+        "operations": sorted(f"{method.upper()} {path}" for path, item in paths.items()
+                             for method in HTTP_METHODS if method in item),
+        "message_types": sorted(schemas["Message"]["discriminator"]["mapping"]),
+        "business_profile": _business_profile(schemas),
+        "phone_numbers_filtering": _filtering(paths["/{Version}/{WABA-ID}/phone_numbers"]["get"]),
+        "webhook_fields": _webhook_fields(doc),
+    }
+    return index
+
+
+def _node(spec: dict, schemas: dict, paths: dict) -> dict:
+    fields: dict[str, dict] = {}
+    for schema_name in spec["schemas"]:
+        for field, prop in schemas[schema_name].get("properties", {}).items():
+            entry = fields.setdefault(field, {"schemas": [], "type": None, "enum": [], "enum_at": []})
+            entry["schemas"].append(schema_name)
+            resolved, at = _resolve(prop, schemas, f"{SCHEMAS}{schema_name}/properties/{field}")
+            entry["type"] = entry["type"] or resolved.get("type")
+            if "enum" in resolved:
+                entry["enum"] = sorted(set(entry["enum"]) | {v for v in resolved["enum"] if v is not None})
+                entry["enum_at"].append(at)
+    edges: dict[str, list[str]] = {}
+    for prefix in spec["paths"]:
+        for path, item in paths.items():
+            rest = path[len(prefix):]
+            if path.startswith(prefix + "/") and rest.count("/") == 1:
+                edges.setdefault(rest[1:], sorted({*edges.get(rest[1:], []),
+                                                   *(m.upper() for m in HTTP_METHODS if m in item)}))
+    return {"schemas": spec["schemas"], "fields": dict(sorted(fields.items())), "edges": dict(sorted(edges.items()))}
+
+
+def _resolve(prop: dict, schemas: dict, at: str) -> tuple[dict, str]:
+    while "$ref" in prop:
+        name = prop["$ref"].removeprefix(SCHEMAS)
+        prop, at = schemas[name], SCHEMAS + name
+    return prop, at
+
+
+def _business_profile(schemas: dict) -> dict:
+    profile = schemas["WhatsAppBusinessProfile"]
+    fields = {}
+    for name, prop in profile["properties"].items():
+        resolved, _ = _resolve(prop, schemas, "")
+        fields[name] = {key: resolved[key] for key in ("type", "minLength", "maxLength", "maxItems", "format", "enum")
+                        if key in resolved}
+        if "items" in resolved:
+            fields[name]["items"] = {k: v for k, v in resolved["items"].items() if k in ("type", "maxLength", "format")}
+    return {"fields": fields}
+
+
+def _filtering(operation: dict) -> dict:
+    for param in operation["parameters"]:
+        if param.get("name") == "filtering":
+            text = param["description"]
+            supported = text.split("Supported fields:", 1)[1].split("\n", 1)[0]
+            example = json.loads(param["schema"].get("example") or param.get("example"))
+            return {"fields": [f.strip() for f in supported.split(",") if f.strip()],
+                    "operators": sorted({f["operator"] for f in example})}
+    raise ValueError("the phone_numbers operation has no filtering parameter")
+
+
+def _webhook_fields(doc: dict) -> list[str]:
+    fields = set(doc["components"]["schemas"]["Change"]["properties"]["field"]["enum"])
+    examples = doc["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    for example in examples.values():
+        for entry in example["value"].get("entry", []):
+            fields.update(change["field"] for change in entry.get("changes", []))
+    return sorted(fields)
