@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from sandbox_fixtures import *  # noqa: F401,F403
 from sandbox_fixtures import (CONSUMER, EXAMPLE_WABA, LIVE_PHONE, UK_CONSUMER, signature_ok, wait_for)
@@ -35,7 +36,9 @@ def test_incoming_message_shape_and_signature(graph, sb, receiver):
     value = change["value"]
     assert value["messaging_product"] == "whatsapp"
     assert value["metadata"] == {"display_phone_number": "15550100006", "phone_number_id": LIVE_PHONE}
-    assert value["contacts"] == [{"profile": {"name": "Alex Rivera"}, "wa_id": "16505550100"}]
+    (contact,) = value["contacts"]
+    assert contact["profile"] == {"name": "Alex Rivera"} and contact["wa_id"] == "16505550100"
+    assert re.fullmatch(r"US\.[0-9]{20}", contact["user_id"])  # the business-scoped user ID
     (message,) = value["messages"]
     assert message == {"from": "16505550100", "id": sent["id"], "timestamp": message["timestamp"], "type": "text",
                        "text": {"body": "Does it come in äöå?"}}

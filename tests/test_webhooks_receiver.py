@@ -107,6 +107,8 @@ MALFORMED = {
     "unknown field": as_meta_sends(payloads.notification({"x": 1}, field="brand_new_field")),
     "message without id": as_meta_sends(payloads.notification({"messages": [{"from": "16505551234"}]})),
     "value not an object": as_meta_sends(payloads.notification("just text")),  # type: ignore[arg-type]
+    "group change without groups": as_meta_sends(payloads.notification(
+        {"messaging_product": "whatsapp", "groups": "Y2FwaV9ncm91cDo"}, field="group_lifecycle_update")),
     "deeply nested": b"[" * 100_000 + b"]" * 100_000,
     "invalid UTF-8": b'{"object":"whatsapp_business_account","entry":"\xff\xfe"}',
     "empty": b"",

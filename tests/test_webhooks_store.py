@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
+from contextlib import closing
 
 import pandas as pd
 import pytest
 
 from helpers.errors import ConfigError
-from helpers.webhooks import WebhookStore, payloads
-from webhook_fixtures import as_meta_sends, post, receiver, store, webhook_env  # noqa: F401
+from helpers.webhooks import WebhookReceiver, WebhookStore, payloads
+from webhook_fixtures import (APP_SECRET_ENV, VERIFY_TOKEN_ENV, as_meta_sends, post, receiver, store,  # noqa: F401
+                              webhook_env)
 
 CONSUMER = "16505551234"
 OTHER_PHONE_NUMBER_ID = "109876543210987"
@@ -26,10 +29,10 @@ def test_a_new_store_reads_empty_tables_with_their_columns(tmp_path):
     assert fresh.messages().empty and fresh.statuses().empty and fresh.events().empty
     assert list(fresh.messages().columns) == [
         "id", "from", "user_id", "type", "text", "media_id", "timestamp", "phone_number_id", "waba_id",
-        "display_phone_number", "contact_name", "received_at"]
+        "display_phone_number", "contact_name", "received_at", "context_id", "group_id", "errors", "error_code"]
     assert list(fresh.statuses().columns) == [
         "message_id", "status", "timestamp", "recipient_id", "recipient_user_id", "errors", "error_code", "billable",
-        "pricing_model", "pricing_type", "category", "phone_number_id", "waba_id", "received_at"]
+        "pricing_model", "pricing_type", "category", "phone_number_id", "waba_id", "received_at", "group_id"]
     assert fresh.latest_statuses().empty
 
 
@@ -66,6 +69,125 @@ def test_business_scoped_user_ids(receiver, store):
     assert store.messages()["user_id"].tolist() == ["US.13491208655302741918"]
     assert store.messages(from_number="US.13491208655302741918")["id"].tolist() == ["wamid.bsuid"]
     assert store.statuses()["recipient_user_id"].tolist() == ["US.13491208655302741918"]
+
+
+BSUID = "US.13491208655302741918"
+PARENT_BSUID = "US.ENT.11815799212886844830"
+GROUP_ID = "Y2FwaV9ncm91cDoxODA1NTU1MDE3MjoxMjAzNjMyMjI3NzE5NjMwNjcZD"
+
+
+def incoming(message_id: str, kind: str, **fields) -> dict:
+    """A consumer's message of any type: a text message with its content swapped for `fields`."""
+    notification = payloads.text_message(message_id=message_id, timestamp=1750030000)
+    message = notification["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["text"]
+    message.update(type=kind, **fields)
+    return notification
+
+
+def test_every_message_type_gets_a_readable_text(receiver, store):
+    deliver(receiver,
+            incoming("wamid.audio", "audio", audio={"mime_type": "audio/ogg; codecs=opus", "id": "1111",
+                                                    "voice": True}),
+            incoming("wamid.video", "video", video={"caption": "Unboxing", "mime_type": "video/mp4", "id": "2222"}),
+            incoming("wamid.doc", "document", document={"filename": "invoice.pdf", "mime_type": "application/pdf",
+                                                        "id": "3333"}),
+            incoming("wamid.sticker", "sticker", sticker={"mime_type": "image/webp", "animated": False, "id": "4444"}),
+            incoming("wamid.flow", "interactive", context={"from": payloads.DISPLAY_PHONE_NUMBER, "id": "wamid.sent"},
+                     interactive={"type": "nfm_reply",
+                                  "nfm_reply": {"name": "flow", "body": "Sent", "response_json": "{}"}}),
+            incoming("wamid.unremoved", "reaction", reaction={"message_id": "wamid.sent", "emoji": ""}),
+            incoming("wamid.unknown", "unknown", errors=[{"code": 131051, "title": "Message type unknown"}]),
+            incoming("wamid.place", "location", location={"latitude": 52.52, "longitude": 13.405,
+                                                          "address": "Pariser Platz, Berlin"}))
+    rows = store.messages().set_index("id")
+    assert rows.loc[["wamid.audio", "wamid.video", "wamid.doc", "wamid.sticker"], "media_id"].tolist() == [
+        "1111", "2222", "3333", "4444"]
+    assert rows.loc["wamid.video", "text"] == "Unboxing"
+    assert rows.loc["wamid.doc", "text"] == "invoice.pdf"  # a document without caption: its file name
+    assert pd.isna(rows.loc["wamid.audio", "text"]) and pd.isna(rows.loc["wamid.sticker", "text"])
+    assert (rows.loc["wamid.flow", "text"], rows.loc["wamid.flow", "context_id"]) == ("Sent", "wamid.sent")
+    assert (rows.loc["wamid.unremoved", "text"], rows.loc["wamid.unremoved", "context_id"]) == ("", "wamid.sent")
+    assert (rows.loc["wamid.unknown", "text"], rows.loc["wamid.unknown", "error_code"]) == ("Message type unknown",
+                                                                                            131051)
+    assert json.loads(rows.loc["wamid.unknown", "errors"])[0]["code"] == 131051
+    assert rows.loc["wamid.place", "text"] == "52.52,13.405 Pariser Platz, Berlin"  # no name: the address
+    assert rows["error_code"].dtype == "Int64" and rows["error_code"].isna().sum() == 7
+    assert not store.events()["flagged"].any()
+
+
+def test_group_messages_and_username_only_senders(receiver, store):
+    in_group = incoming("wamid.in-group", "text", text={"body": "hi all"}, group_id=GROUP_ID)
+    username_only = payloads.text_message("no number", message_id="wamid.username")
+    value = username_only["entry"][0]["changes"][0]["value"]
+    del value["messages"][0]["from"], value["contacts"][0]["wa_id"]  # a username user shares no phone number
+    value["messages"][0]["from_user_id"] = BSUID
+    value["contacts"][0].update(user_id=BSUID, parent_user_id=PARENT_BSUID)
+    deliver(receiver, in_group, username_only)
+    rows = store.messages().set_index("id")
+    assert rows.loc["wamid.in-group", "group_id"] == GROUP_ID
+    assert (rows.loc["wamid.username", "user_id"], rows.loc["wamid.username", "contact_name"]) == (
+        BSUID, payloads.CONSUMER_NAME)
+    assert pd.isna(rows.loc["wamid.username", "from"])
+    assert store.messages(from_number=BSUID)["id"].tolist() == ["wamid.username"]
+
+
+def test_statuses_with_contacts_take_the_recipients_business_scoped_id(receiver, store):
+    # Current status payloads name the recipient in `contacts` (wa_id, user_id, parent_user_id).
+    with_contacts = payloads.status("wamid.to-person", "delivered", timestamp=1750030073)
+    with_contacts["entry"][0]["changes"][0]["value"]["contacts"] = [
+        {"wa_id": CONSUMER, "user_id": BSUID, "parent_user_id": PARENT_BSUID}]
+    deliver(receiver, with_contacts)
+    row = store.statuses().iloc[0]
+    assert (row["recipient_id"], row["recipient_user_id"]) == (CONSUMER, BSUID)
+    assert pd.isna(row["group_id"])
+    assert not store.events()["flagged"].any()
+
+
+def test_statuses_of_group_messages(receiver, store):
+    # Live Meta: recipient_id is the group, the person is recipient_participant_id.
+    live = payloads.status("wamid.to-group", "read", timestamp=1750030080)
+    value = live["entry"][0]["changes"][0]["value"]
+    value["statuses"][0].update(recipient_id=GROUP_ID, recipient_type="group", recipient_participant_id=CONSUMER)
+    value["contacts"] = [{"wa_id": CONSUMER, "user_id": BSUID}]
+    # The spec's Statuses schema: a separate group_id beside the person's recipient_id.
+    spec_shaped = payloads.status("wamid.to-group-2", "sent", timestamp=1750030081)
+    spec_shaped["entry"][0]["changes"][0]["value"]["statuses"][0]["group_id"] = GROUP_ID
+    deliver(receiver, live, spec_shaped)
+    statuses = store.statuses().set_index("message_id")
+    assert statuses["group_id"].tolist() == [GROUP_ID, GROUP_ID]
+    assert statuses.loc["wamid.to-group", "recipient_user_id"] == BSUID
+    assert statuses.loc["wamid.to-group-2", "recipient_id"] == CONSUMER
+    assert store.wait_for_status("wamid.to-group", "delivered", timeout=5)["group_id"] == GROUP_ID
+
+
+def test_a_store_file_from_before_the_new_columns_is_upgraded(webhook_env, tmp_path):
+    db = tmp_path / "old.sqlite"
+    # The messages and statuses tables as the first release created them, with one row each.
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executescript("""
+            CREATE TABLE messages (id TEXT PRIMARY KEY, "from" TEXT, user_id TEXT, type TEXT, text TEXT,
+                media_id TEXT, timestamp TEXT, phone_number_id TEXT, waba_id TEXT, display_phone_number TEXT,
+                contact_name TEXT, event_id INTEGER NOT NULL, received_at REAL NOT NULL);
+            CREATE TABLE statuses (id INTEGER PRIMARY KEY, message_id TEXT NOT NULL, status TEXT NOT NULL,
+                timestamp TEXT NOT NULL, recipient_id TEXT, recipient_user_id TEXT, errors TEXT, error_code INTEGER,
+                billable INTEGER, pricing_model TEXT, pricing_type TEXT, category TEXT, phone_number_id TEXT,
+                waba_id TEXT, event_id INTEGER NOT NULL, received_at REAL NOT NULL,
+                UNIQUE (message_id, status, timestamp));
+            INSERT INTO messages (id, "from", type, text, event_id, received_at)
+                VALUES ('wamid.old', '16505551234', 'text', 'from before', 1, 1750000000);
+            INSERT INTO statuses (message_id, status, timestamp, event_id, received_at)
+                VALUES ('wamid.old-sent', 'sent', '1750000000', 1, 1750000000);
+        """)
+    old = WebhookStore(db)
+    assert old.messages()[["id", "text"]].values.tolist() == [["wamid.old", "from before"]]
+    assert old.messages()["context_id"].isna().all() and old.statuses()["group_id"].isna().all()
+    with WebhookReceiver(db, VERIFY_TOKEN_ENV, APP_SECRET_ENV) as rx:
+        reply = incoming("wamid.new", "button", context={"from": payloads.DISPLAY_PHONE_NUMBER, "id": "wamid.old-sent"},
+                         button={"payload": "STOP", "text": "Stop promotions"})
+        deliver(rx, reply)
+    assert old.messages()["id"].tolist() == ["wamid.old", "wamid.new"]
+    assert old.messages().iloc[1][["text", "context_id"]].tolist() == ["Stop promotions", "wamid.old-sent"]
 
 
 def test_statuses_and_latest_status(receiver, store):

@@ -42,11 +42,20 @@ class SandboxControl:
         """The whole message: code, text ('WhatsApp code 123-456'), method, language, sent_at, expires_at."""
         return self._call("GET", f"verification_codes/{phone_number_id}")
 
-    def consumer_message(self, phone_number_id: str, from_number: str, text: str, name: str | None = None) -> dict:
-        """A consumer sends a text to a business number (opens the 24-hour window). Returns its wamid as 'id'."""
-        payload = {"phone_number_id": str(phone_number_id), "from": from_number, "text": text}
+    def consumer_message(self, phone_number_id: str, from_number: str, text: str | None = None,
+                         name: str | None = None, *, type: str = "text", content: dict | None = None) -> dict:
+        """A consumer writes to a business number (opens the 24-hour window). Returns its wamid as 'id'.
+
+        `type`: text (the default), image (text is the caption), location, reaction (content.message_id),
+        button_reply / list_reply (text is the title, content.id the reply id), contacts.
+        """
+        payload: dict = {"phone_number_id": str(phone_number_id), "from": from_number, "type": type}
+        if text is not None:
+            payload["text"] = text
         if name:
             payload["name"] = name
+        if content:
+            payload["content"] = content
         return self._call("POST", "consumer_messages", payload)
 
     def signup_code(self, waba_id: str, app_id: str) -> str:

@@ -10,19 +10,21 @@ import base64
 import binascii
 import datetime as dt
 import inspect
+import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..versions import DEFAULT_API_VERSION, VERSIONS
 from . import graph_errors as err
+from . import spec_model
 from .service import SandboxService
 from .state import MANAGEMENT, MESSAGING, Token, list_param, object_param
 
 WABA_DEFAULT_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace")
 PHONE_DEFAULT_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating",
                         "platform_type", "throughput", "webhook_configuration", "id")
-NODE_TYPES = {"waba": "WhatsAppBusinessAccount", "phone": "WhatsAppBusinessPhoneNumber", "app": "Application"}
+NODE_TYPES = {"waba": spec_model.WABA, "phone": spec_model.PHONE_NUMBER, "app": "Application"}
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 
@@ -68,6 +70,8 @@ class GraphAPI:
         edge = parts[1] if len(parts) == 2 else None
         methods = ROUTES.get((kind, edge))
         if methods is None:
+            if edge and kind != "app" and call.method in spec_model.edges(NODE_TYPES[kind]).get(edge, ()):
+                raise err.not_emulated(call.method, edge)
             if call.method == "GET" and edge:
                 raise err.nonexisting_field(edge, NODE_TYPES[kind])
             raise err.unsupported_request(call.method, parts[0])
@@ -105,14 +109,16 @@ class GraphAPI:
 
     def get_waba(self, call: Call, token: Token, waba_id: str) -> dict:
         waba = self._waba(call, token, waba_id)
-        return select_fields(self.state.waba_fields(waba), call.params.get("fields"), WABA_DEFAULT_FIELDS, NODE_TYPES["waba"])
+        return select_fields(self.state.waba_fields(waba, token), call.params.get("fields"), WABA_DEFAULT_FIELDS,
+                             NODE_TYPES["waba"])
 
     def list_phone_numbers(self, call: Call, token: Token, waba_id: str) -> dict:
         waba = self._waba(call, token, waba_id)
-        phones = self.state.waba_phones(waba)
+        conditions = phone_filters(call.params.get("filtering"))
+        getters = [self.state.phone_fields(p, token.app_id) for p in self.state.waba_phones(waba)]
+        getters = [g for g in getters if all(_matches(g[f](), op, value) for f, op, value in conditions)]
         fields = call.params.get("fields")
-        rows = [select_fields(self.state.phone_fields(p, token.app_id), fields, PHONE_DEFAULT_FIELDS,
-                              NODE_TYPES["phone"]) for p in phones]
+        rows = [select_fields(g, fields, PHONE_DEFAULT_FIELDS, NODE_TYPES["phone"]) for g in getters]
         return paginate(call, rows, f"{waba.id}/phone_numbers")
 
     def get_subscribed_apps(self, call: Call, token: Token, waba_id: str) -> dict:
@@ -176,8 +182,17 @@ class GraphAPI:
     def deregister(self, call: Call, token: Token, phone_id: str) -> dict:
         return self.state.deregister(self._phone(call, token, phone_id))
 
+    def get_business_profile(self, call: Call, token: Token, phone_id: str) -> dict:
+        phone = self._phone(call, token, phone_id)
+        return self.state.business_profile(phone, call.params.get("fields"))
+
+    def update_business_profile(self, call: Call, token: Token, phone_id: str) -> dict:
+        return self.state.update_business_profile(self._phone(call, token, phone_id), call.params)
+
     def send_message(self, call: Call, token: Token, phone_id: str) -> dict:
         phone = self._phone(call, token, phone_id, MESSAGING)
+        if "status" in call.params and "to" not in call.params:  # mark as read (and the typing indicator)
+            return self.state.mark_read(phone, call.params)
         response, plan = self.state.send_message(phone, call.params)
         self.service.report_statuses(phone, plan)
         return response
@@ -217,6 +232,8 @@ ROUTES: dict[tuple[str, str | None], dict[str, Callable]] = {
     ("phone", "register"): {"POST": GraphAPI.register},
     ("phone", "deregister"): {"POST": GraphAPI.deregister},
     ("phone", "messages"): {"POST": GraphAPI.send_message},
+    ("phone", "whatsapp_business_profile"): {"GET": GraphAPI.get_business_profile,
+                                             "POST": GraphAPI.update_business_profile},
     ("app", "subscriptions"): {"GET": GraphAPI.get_app_subscriptions, "POST": GraphAPI.set_app_subscription,
                                "DELETE": GraphAPI.delete_app_subscription},
 }
@@ -236,18 +253,52 @@ def served_version(requested: str | None, today: dt.date) -> str:
 
 
 def select_fields(getters: dict[str, Callable[[], Any]], fields: Any, defaults: tuple[str, ...], node_type: str) -> dict:
+    """The requested fields (or the defaults); a field Meta does not serve on the node gets its #100."""
     names = _field_names(fields) if fields else list(defaults)
     if "id" not in names:
         names.append("id")
+    known = spec_model.node_fields(node_type)
     result = {}
     for name in names:
-        getter = getters.get(name)
-        if getter is None:
+        if name not in known:
             raise err.nonexisting_field(name, node_type)
-        value = getter()
-        if value is not None:
+        value = getters[name]()
+        if value is not None:  # as Meta, a field without a value is left out
             result[name] = value
     return result
+
+
+def phone_filters(filtering: Any) -> list[tuple[str, str, Any]]:
+    """`filtering=[{"field", "operator", "value"}]` on phone_numbers, checked against the spec's fields and operators."""
+    if filtering in (None, "", []):
+        return []
+    rules = spec_model.phone_numbers_filtering()
+    try:
+        conditions = json.loads(filtering) if isinstance(filtering, str) else filtering
+    except ValueError:
+        raise err.invalid_parameter("filtering must be a JSON array of {field, operator, value}.") from None
+    if not isinstance(conditions, list) or not all(isinstance(c, dict) for c in conditions):
+        raise err.invalid_parameter("filtering must be a JSON array of {field, operator, value}.")
+    out = []
+    for condition in conditions:
+        name, operator = condition.get("field"), str(condition.get("operator", "")).upper()
+        if name not in rules["fields"]:
+            raise err.param_enum("filtering[field]", rules["fields"], str(name))
+        if operator not in rules["operators"]:
+            raise err.param_enum("filtering[operator]", rules["operators"], operator)
+        if "value" not in condition:
+            raise err.parameter_required("filtering[value]")
+        out.append((name, operator, condition["value"]))
+    return out
+
+
+def _matches(actual: Any, operator: str, expected: Any) -> bool:
+    """EQUAL, the one operator the spec names; booleans compare as booleans, the rest as text."""
+    if isinstance(actual, bool) and not isinstance(expected, bool):
+        expected = str(expected).strip().lower() in ("true", "1")
+    elif not isinstance(actual, bool):
+        actual, expected = str(actual), str(expected)
+    return operator == "EQUAL" and actual == expected
 
 
 def paginate(call: Call, rows: list[dict], edge: str) -> dict:

@@ -117,6 +117,12 @@ def nonexisting_field(field: str, node_type: str) -> GraphError:
     return GraphError(100, f"(#100) Tried accessing nonexisting field ({field}) on node type ({node_type})")
 
 
+def not_emulated(method: str, edge: str) -> GraphError:
+    """An edge Meta serves that the sandbox does not emulate: said plainly, not disguised as a wrong ID."""
+    return GraphError(100, f"(#100) {method} /{edge} is part of Meta's API but not emulated by the sandbox "
+                           "(docs/sandbox.md lists what is).")
+
+
 def parameter_required(name: str) -> GraphError:
     return GraphError(100, f"(#100) The parameter {name} is required.")
 

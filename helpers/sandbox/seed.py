@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .clock import SandboxClock
+from . import spec_model
 from .state import App, Business, PhoneNumber, SandboxState, Token, Waba
 
 DEFAULT_SEED = Path(__file__).with_name("seed.yaml")
@@ -81,6 +82,14 @@ class Seed:
                 backup_data=self._secret(backup, "data") if backup else None,
                 backup_password=self._secret(backup, "password") if backup else None,
             )
+            for name, value in (("code_verification_status", number.code_verification_status),
+                                ("status", number.status), ("name_status", number.name_status),
+                                ("quality_rating", number.quality_rating), ("account_mode", number.account_mode),
+                                ("host_platform", number.platform_type)):
+                allowed = spec_model.allowed(spec_model.PHONE_NUMBER, name)
+                if value not in allowed:
+                    raise SeedError(f"phone number {number.id} in seed {self.path}: {name} {value!r} is not a value "
+                                    f"Meta uses ({', '.join(sorted(allowed))})")
             if number.registered:
                 number.last_onboarded_time = state.now()
             state.phones[number.id] = number

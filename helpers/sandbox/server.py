@@ -173,7 +173,9 @@ CONTROL_PATHS = {
     "GET /_sandbox/clock": "the sandbox clock: {now, frozen}",
     "POST /_sandbox/clock": "{advance: seconds} and/or {freeze: true|false}",
     "GET /_sandbox/verification_codes/{phone_number_id}": "the last code 'sent by SMS' (request_code)",
-    "POST /_sandbox/consumer_messages": "{phone_number_id, from, text, name?}: a consumer writes to a business number",
+    "POST /_sandbox/consumer_messages": "{phone_number_id, from, text?, name?, type?, content?}: a consumer writes to "
+                                        "a business number (type: text, image, location, reaction, button_reply, "
+                                        "list_reply, contacts)",
     "POST /_sandbox/signup_codes": "{waba_id, app_id}: an Embedded Signup code (single-use, 30 s)",
     "POST /_sandbox/tokens": "{business_id, app_id, scopes?, target_ids?, expires_in?, type?}: 'Generate token'",
     "POST /_sandbox/terms/{business_id}": "{accepted?: true}: accept the Terms of Service (WhatsApp Manager banner)",
@@ -224,16 +226,22 @@ class VerificationCodeHandler(ControlHandler):
 class ConsumerMessageHandler(ControlHandler):
     def do_post(self) -> None:
         p = self.params()
-        for name in ("phone_number_id", "from", "text"):
+        kind = str(p.get("type") or "text")
+        for name in ("phone_number_id", "from") + (("text",) if kind == "text" else ()):
             if not p.get(name):
                 raise ControlError(400, f"{name} is required")
+        content = p.get("content") or {}
+        if not isinstance(content, dict):
+            raise ControlError(400, "content must be a JSON object")
         state = self.service.state
-        value = state.consumer_message(str(p["phone_number_id"]), str(p["from"]), str(p["text"]), p.get("name"))
+        value = state.consumer_message(str(p["phone_number_id"]), str(p["from"]),
+                                       None if p.get("text") is None else str(p["text"]), p.get("name"),
+                                       kind=kind, content=content)
         phone = state.phones[str(p["phone_number_id"])]
         callbacks = self.service.report_inbound(phone, value)
         message = value["messages"][0]
         self.reply({"id": message["id"], "from": message["from"], "timestamp": message["timestamp"],
-                    "phone_number_id": phone.id, "webhook_callbacks": callbacks})
+                    "type": message["type"], "phone_number_id": phone.id, "webhook_callbacks": callbacks})
 
 
 class SignupCodeHandler(ControlHandler):

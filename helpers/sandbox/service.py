@@ -93,14 +93,17 @@ class SandboxService:
         if not targets:
             return
         notifications = []
+        # Current status payloads name the recipient twice: recipient_id and contacts[], with the business-scoped ID.
+        user_id = self.state.business_scoped_id(phone, plan.recipient)
         for step in plan.statuses:
             status = {"id": plan.wamid, "status": step["status"], "timestamp": str(int(self.clock.now())),
-                      "recipient_id": plan.recipient}
+                      "recipient_id": plan.recipient, "recipient_user_id": user_id}
             if "pricing" in step:
                 status["pricing"] = step["pricing"]
             if "error" in step:
                 status["errors"] = [err.webhook_error(*step["error"])]
-            value = {"messaging_product": "whatsapp", "metadata": self.state.metadata(phone), "statuses": [status]}
+            value = {"messaging_product": "whatsapp", "metadata": self.state.metadata(phone),
+                     "contacts": [{"wa_id": plan.recipient, "user_id": user_id}], "statuses": [status]}
             notifications += self.delivery.notify(targets, phone.waba_id, "messages", value, f"status:{step['status']}")
         self.delivery.send_soon(notifications)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import datetime as dt
 import json
 import re
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import graph_errors as err
+from . import spec_model
 from .clock import SandboxClock
 from .graph_errors import GraphError
 
@@ -32,10 +34,17 @@ SIGNUP_CODE_TTL = 30.0               # Embedded Signup codes are short-lived
 CUSTOMER_SERVICE_WINDOW = DAY
 THROUGHPUT_MPS = {"STANDARD": 80, "HIGH": 1000, "NOT_APPLICABLE": 80}
 COEXISTENCE_MPS = 20
-MESSAGE_TYPES = ("text", "template", "image", "audio", "video", "document", "sticker", "location",
-                 "contacts", "interactive", "reaction")
 MAX_TEXT_BODY = 4096
 _PHONE_DIGITS = re.compile(r"^[0-9]{6,15}$")
+# Consumers can send these (each shaped like Meta's sample of that type in the spec).
+CONSUMER_MESSAGE_TYPES = ("text", "image", "location", "reaction", "button_reply", "list_reply", "contacts")
+# Live Meta's limits where they differ from the spec's schema (helpers/spec/live_meta.yaml).
+BUSINESS_PROFILE_LIMITS = {"description": 512}
+# The deprecated per-number tier that answers for each portfolio-level limit (no 2K tier existed before).
+LEGACY_LIMIT_TIER = {"TIER_250": "TIER_250", "TIER_2K": "TIER_1K", "TIER_10K": "TIER_10K", "TIER_100K": "TIER_100K",
+                     "TIER_UNLIMITED": "TIER_UNLIMITED"}
+UNIFIED_CERT_STATUS = {"APPROVED": "APPROVED", "AVAILABLE_WITHOUT_REVIEW": "APPROVED",
+                       "PENDING_REVIEW": "NAME_PENDING_REVIEW", "DECLINED": "NAME_NOT_APPROVED"}
 _COUNTRIES = (("44", "GB"), ("1", "US"), ("91", "IN"), ("52", "MX"), ("55", "BR"), ("49", "DE"), ("33", "FR"))
 
 
@@ -44,6 +53,8 @@ class Business:
     id: str
     name: str
     terms_of_service_accepted: bool = True
+    messaging_limit: str = "TIER_2K"      # portfolio-level since Oct 2025 (TIER_250 ... TIER_UNLIMITED)
+    country: str = "US"
 
 
 @dataclass
@@ -81,6 +92,7 @@ class Waba:
     message_template_namespace: str = ""
     templates: list[dict] = field(default_factory=list)
     subscribed_apps: dict[str, dict] = field(default_factory=dict)  # app_id -> {override_callback_uri, verify_token}
+    account_review_status: str = "APPROVED"
 
 
 @dataclass
@@ -111,6 +123,8 @@ class PhoneNumber:
     pin_locked_until: float = 0
     verification: dict | None = None   # {code, expires_at, used}
     last_sms: dict | None = None       # what the "SMS" said, for the control API
+    business_profile: dict = field(default_factory=dict)
+    received: list[str] = field(default_factory=list)   # wamids of consumers' messages, for mark-as-read
 
     @property
     def digits(self) -> str:
@@ -314,21 +328,44 @@ class SandboxState:
 
     # ---- WABA -------------------------------------------------------------------------------
 
-    def waba_fields(self, waba: Waba) -> dict[str, Callable[[], Any]]:
+    def waba_fields(self, waba: Waba, token: Token) -> dict[str, Callable[[], Any]]:
+        """A getter per field of the WABA node (spec_model.node_fields(WABA)); None leaves the field out."""
         business = self.businesses[waba.business_id]
+        partner = self.apps[token.app_id].business_id if token.app_id in self.apps else business.id
         return {
             "id": lambda: waba.id,
             "name": lambda: waba.name,
             "currency": lambda: waba.currency,
             "timezone_id": lambda: waba.timezone_id,
+            "country": lambda: business.country,
             "message_template_namespace": lambda: waba.message_template_namespace,
-            "account_review_status": lambda: "APPROVED",
-            "business_verification_status": lambda: "verified",
-            "ownership_type": lambda: "SELF",
+            "account_review_status": lambda: waba.account_review_status,
+            "business_verification_status": lambda: "VERIFIED",
+            # A WABA reached through another business's app is a client's WABA shared with the partner.
+            "ownership_type": lambda: "SELF_OWNED" if partner == business.id else "CLIENT_OWNED",
             "owner_business_info": lambda: {"name": business.name, "id": business.id},
-            "on_behalf_of_business_info": lambda: {"name": business.name, "id": business.id, "status": "APPROVED",
-                                                   "type": "SELF"},
+            "on_behalf_of_business_info": lambda: {"name": business.name, "id": business.id},
+            "purchase_order_number": lambda: None,
+            "audiences": lambda: None,
+            "dcc_config": lambda: None,
+            "is_enabled_for_insights": lambda: False,
+            "health_status": lambda: self._waba_health(waba),
+            # Edges asked for as fields come back as connections, as everywhere in the Graph API.
+            "phone_numbers": lambda: {"data": [{"id": p.id, "display_phone_number": p.display_phone_number,
+                                                "verified_name": p.verified_name} for p in self.waba_phones(waba)]},
+            "subscribed_apps": lambda: self.subscribed_apps(waba),
+            "message_templates": lambda: {"data": [self.template_view(waba, t) for t in waba.templates]},
+            "schedules": lambda: {"data": []},
         }
+
+    def template_view(self, waba: Waba, template: dict) -> dict:
+        return {"name": template["name"], "language": template["language"], "category": template["category"],
+                "status": template.get("status", "APPROVED"), "id": template.get("id") or _template_id(waba, template)}
+
+    def _waba_health(self, waba: Waba) -> dict:
+        entities = [{"entity_type": "WABA", "id": waba.id, "can_send_message": "AVAILABLE"},
+                    {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
+        return {"can_send_message": "AVAILABLE", "entities": entities}
 
     def subscribed_apps(self, waba: Waba) -> dict:
         data = []
@@ -365,33 +402,42 @@ class SandboxState:
         return sorted((p for p in self.phones.values() if p.waba_id == waba.id), key=lambda p: p.id)
 
     def phone_fields(self, phone: PhoneNumber, app_id: str) -> dict[str, Callable[[], Any]]:
+        """A getter per field of the phone number node (spec_model.node_fields(PHONE_NUMBER)); None leaves it out."""
         dial, country = _country(phone.digits)
+        limit = self.businesses[self.wabas[phone.waba_id].business_id].messaging_limit
         return {
             "id": lambda: phone.id,
             "display_phone_number": lambda: phone.display_phone_number,
             "verified_name": lambda: phone.verified_name,
             "code_verification_status": lambda: phone.code_verification_status,
             "quality_rating": lambda: phone.quality_rating,
+            "quality_score": lambda: {"score": "UNKNOWN" if phone.quality_rating == "NA" else phone.quality_rating},
             "platform_type": lambda: phone.platform_type,
             "throughput": lambda: {"level": phone.throughput_level},
             "webhook_configuration": lambda: self._webhook_configuration(phone, app_id),
             "name_status": lambda: phone.name_status,
             "new_name_status": lambda: "NONE",
+            "unified_cert_status": lambda: UNIFIED_CERT_STATUS.get(phone.name_status),
             "status": lambda: phone.status,
             "account_mode": lambda: phone.account_mode,
             "is_official_business_account": lambda: False,
             "is_pin_enabled": lambda: phone.pin is not None,
             "is_on_biz_app": lambda: phone.is_on_biz_app,
-            "messaging_limit_tier": lambda: "TIER_2K",
-            "whatsapp_business_manager_messaging_limit": lambda: "TIER_2K",
+            "is_preverified_number": lambda: False,
+            "eligibility_for_api_business_global_search": lambda: "NON_ELIGIBLE_UNDEFINED",
+            "messaging_limit_tier": lambda: LEGACY_LIMIT_TIER[limit],
+            "whatsapp_business_manager_messaging_limit": lambda: limit,
             "search_visibility": lambda: "VISIBLE" if phone.registered else "NON_VISIBLE",
             "health_status": lambda: self._health_status(phone),
             "country_code": lambda: country,
             "country_dial_code": lambda: dial,
             "data_localization_region": lambda: phone.data_localization_region,
-            "host_platform": lambda: "CLOUD_API" if phone.platform_type == "CLOUD_API" else phone.platform_type,
+            "host_platform": lambda: phone.platform_type,
             "username": lambda: None,
             "last_onboarded_time": lambda: _iso(phone.last_onboarded_time) if phone.last_onboarded_time else None,
+            "conversational_automation": lambda: {"enable_welcome_message": False, "prompts": [], "commands": []},
+            "certificate": lambda: None,
+            "new_certificate": lambda: None,
         }
 
     def _webhook_configuration(self, phone: PhoneNumber, app_id: str) -> dict | None:
@@ -554,8 +600,8 @@ class SandboxState:
         if not _PHONE_DIGITS.match(to):
             raise err.whatsapp(131009, "Parameter 'to' is not a valid phone number.")
         kind = str(params.get("type") or "text")
-        if kind not in MESSAGE_TYPES:
-            raise err.param_enum("type", list(MESSAGE_TYPES), kind)
+        if kind not in spec_model.message_types():
+            raise err.param_enum("type", list(spec_model.message_types()), kind)
         content = object_param(params, kind)
         template = self._check_content(phone, kind, content)
         if to == phone.digits:
@@ -623,8 +669,13 @@ class SandboxState:
                    "category": category}
         return [{"status": status, "pricing": pricing} for status in ("sent", "delivered", "read")]
 
-    def consumer_message(self, phone_id: str, sender: str, text: str, name: str | None = None) -> dict:
-        """A consumer writes to a business number: opens the 24-hour window; returns the webhook value."""
+    def consumer_message(self, phone_id: str, sender: str, text: str | None = None, name: str | None = None,
+                         kind: str = "text", content: dict | None = None) -> dict:
+        """A consumer writes to a business number: opens the 24-hour window; returns the webhook value.
+
+        `kind` is one of CONSUMER_MESSAGE_TYPES; `content` fills in that type's object (defaults shaped
+        like Meta's samples in the spec), `text` is the body of a text or the caption of an image.
+        """
         phone = self.phones.get(str(phone_id))
         if phone is None:
             raise ValueError(f"no phone number with id {phone_id}")
@@ -633,14 +684,91 @@ class SandboxState:
         wa_id = re.sub(r"\D", "", str(sender))
         if not _PHONE_DIGITS.match(wa_id):
             raise ValueError("from must be a phone number with country code, e.g. +16505550100")
+        if kind not in CONSUMER_MESSAGE_TYPES:
+            raise ValueError(f"type must be one of {', '.join(CONSUMER_MESSAGE_TYPES)}")
         now = self.now()
         self.consumers.setdefault(wa_id, name or "WhatsApp User")
         self.windows[f"{phone.id}:{wa_id}"] = now
-        message = {"from": wa_id, "id": new_wamid(wa_id), "timestamp": str(int(now)), "type": "text",
-                   "text": {"body": str(text)}}
-        return {"messaging_product": "whatsapp", "metadata": self.metadata(phone),
-                "contacts": [{"profile": {"name": name or self.consumers[wa_id]}, "wa_id": wa_id}],
+        message = {"from": wa_id, "id": new_wamid(wa_id), "timestamp": str(int(now)),
+                   **consumer_content(kind, text, content or {}, phone)}
+        phone.received = [*phone.received[-199:], message["id"]]
+        contact = {"profile": {"name": name or self.consumers[wa_id]}, "wa_id": wa_id,
+                   "user_id": self.business_scoped_id(phone, wa_id)}
+        return {"messaging_product": "whatsapp", "metadata": self.metadata(phone), "contacts": [contact],
                 "messages": [message]}
+
+    def business_scoped_id(self, phone: PhoneNumber, wa_id: str) -> str:
+        """The 2026 business-scoped user ID: stable per business portfolio and consumer, e.g. US.1349..."""
+        business_id = self.wabas[phone.waba_id].business_id
+        digits = str(int(hashlib.sha256(f"{business_id}:{wa_id}".encode()).hexdigest()[:16], 16)).zfill(20)[:20]
+        return f"{_country(wa_id)[1]}.{digits}"
+
+    def mark_read(self, phone: PhoneNumber, params: dict) -> dict:
+        """Mark a consumer's message read, optionally showing the typing indicator: {"success": true}."""
+        _require_whatsapp_product(params)
+        if str(params.get("status")) != "read":
+            raise err.param_enum("status", ["read"], str(params.get("status")))
+        message_id = params.get("message_id")
+        if not message_id:
+            raise err.parameter_required("message_id")
+        if str(message_id) not in phone.received:
+            raise err.invalid_parameter(f"message_id {message_id} is not a message this phone number received.")
+        typing = object_param(params, "typing_indicator")
+        if typing is not None and typing.get("type") != "text":
+            raise err.param_enum("typing_indicator[type]", ["text"], str(typing.get("type")))
+        return {"success": True}
+
+    # ---- business profile -------------------------------------------------------------------
+
+    def business_profile(self, phone: PhoneNumber, fields: Any) -> dict:
+        profile = {"messaging_product": "whatsapp", **phone.business_profile}
+        profile.setdefault("vertical", "UNDEFINED")
+        if fields:
+            wanted = set(list_param(fields)) | {"messaging_product"}
+            known = set(spec_model.business_profile_fields())
+            for name in wanted - known:
+                raise err.nonexisting_field(name, "WhatsAppBusinessProfile")
+            profile = {k: v for k, v in profile.items() if k in wanted}
+        return {"data": [profile]}
+
+    def update_business_profile(self, phone: PhoneNumber, params: dict) -> dict:
+        """Meta's checks on each field (lengths, email, websites, vertical), then all-or-nothing."""
+        _require_whatsapp_product(params)
+        rules = spec_model.business_profile_fields()
+        update: dict[str, Any] = {}
+        for name in ("about", "address", "description", "email"):
+            if name in params:
+                value = str(params[name])
+                limit = BUSINESS_PROFILE_LIMITS.get(name, rules[name].get("maxLength"))
+                if name == "about" and not value:
+                    raise err.invalid_parameter("about must not be empty.")
+                if limit and len(value) > limit:
+                    raise GraphError(100, f"(#100) Param {name} must be at most {limit} characters long.")
+                if name == "email" and value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+                    raise err.invalid_parameter("email must be a valid email address")
+                update[name] = value
+        if "websites" in params:
+            websites = list_param(params["websites"])
+            if len(websites) > rules["websites"]["maxItems"]:
+                raise GraphError(100, f"(#100) Param websites must have at most {rules['websites']['maxItems']} items.")
+            for site in websites:
+                if not re.match(r"https?://[^\s/]+", site) or len(site) > rules["websites"]["items"]["maxLength"]:
+                    raise err.invalid_parameter(f"websites: {site!r} must be an http:// or https:// URL of at most "
+                                                f"{rules['websites']['items']['maxLength']} characters.")
+            update["websites"] = websites
+        if "vertical" in params:
+            verticals = rules["vertical"]["enum"]
+            if str(params["vertical"]) not in verticals:
+                raise err.param_enum("vertical", verticals, str(params["vertical"]))
+            update["vertical"] = str(params["vertical"])
+        if "profile_picture_handle" in params:
+            handle = str(params["profile_picture_handle"])
+            if not handle:
+                raise err.invalid_parameter("profile_picture_handle must be the handle of an uploaded picture.")
+            digest = hashlib.sha256(handle.encode()).hexdigest()[:16]
+            update["profile_picture_url"] = f"https://pps.whatsapp.net/v/t61.24694-24/{digest}_n.jpg"
+        phone.business_profile.update(update)
+        return {"success": True}
 
     def metadata(self, phone: PhoneNumber) -> dict:
         return {"display_phone_number": phone.digits, "phone_number_id": phone.id}
@@ -757,6 +885,49 @@ def _country(digits: str) -> tuple[str, str]:
         if digits.startswith(dial):
             return dial, country
     return digits[:2], "ZZ"
+
+
+def consumer_content(kind: str, text: str | None, content: dict, phone: PhoneNumber) -> dict:
+    """The type-specific part of an incoming message, as in Meta's webhook samples."""
+    if kind == "text":
+        return {"type": "text", "text": {"body": str(text if text is not None else content.get("body", ""))}}
+    if kind == "image":
+        image = {"caption": text or content.get("caption", ""), "mime_type": content.get("mime_type", "image/jpeg"),
+                 "sha256": content.get("sha256") or base64.b64encode(secrets.token_bytes(32)).decode(),
+                 "id": str(content.get("id") or 1000000000000000 + secrets.randbelow(10**15))}
+        return {"type": "image", "image": {k: v for k, v in image.items() if v != ""}}
+    if kind == "location":
+        location = {"latitude": float(content.get("latitude", 37.44221496582)),
+                    "longitude": float(content.get("longitude", -122.16165924072))}
+        location.update({k: str(content[k]) for k in ("name", "address") if content.get(k)})
+        return {"type": "location", "location": location}
+    if kind == "reaction":
+        target = content.get("message_id")
+        if not target:
+            raise ValueError("a reaction needs content.message_id: the wamid it reacts to")
+        return {"type": "reaction", "reaction": {"message_id": str(target), "emoji": str(content.get("emoji", "\U0001F44D"))}}
+    if kind in ("button_reply", "list_reply"):
+        reply = {"id": str(content.get("id", "option-1")), "title": str(text or content.get("title", "Yes"))}
+        if kind == "list_reply" and content.get("description"):
+            reply["description"] = str(content["description"])
+        context = {"from": phone.digits, "id": str(content.get("context_id") or new_wamid(phone.digits))}
+        return {"context": context, "type": "interactive", "interactive": {"type": kind, kind: reply}}
+    # contacts: one shared contact card
+    name = str(content.get("formatted_name") or text or "Lucía Gómez")
+    card_phone = str(content.get("phone", "+1 (983) 555-2319"))
+    phone_entry = {"phone": card_phone, "type": str(content.get("phone_type", "MOBILE"))}
+    digits = re.sub(r"\D", "", card_phone)
+    if content.get("wa_id", digits):
+        phone_entry["wa_id"] = str(content.get("wa_id", digits))
+    first, _, last = name.partition(" ")
+    card_name = {"formatted_name": name, "first_name": first, **({"last_name": last} if last else {})}
+    return {"type": "contacts", "contacts": [{"name": card_name, "phones": [phone_entry]}]}
+
+
+def _template_id(waba: Waba, template: dict) -> str:
+    # Stable per WABA, name and language, shaped like Meta's numeric template IDs.
+    digest = hashlib.sha256(f"{waba.id}:{template['name']}:{template['language']}".encode()).hexdigest()
+    return str(700000000000000 + int(digest[:12], 16) % 100000000000000)
 
 
 def _iso(epoch: float) -> str:

@@ -100,3 +100,26 @@ def _webhook_fields(doc: dict) -> list[str]:
         for entry in example["value"].get("entry", []):
             fields.update(change["field"] for change in entry.get("changes", []))
     return sorted(fields)
+
+
+def differences_table(differences: list[dict]) -> str:
+    """docs/sandbox.md's "Known differences from the spec" table, from live_meta.yaml."""
+    lines = ["| id | where | the spec says | live Meta, and the sandbox | source |", "|---|---|---|---|---|"]
+    for diff in differences:
+        if "node" in diff:
+            where, says = f"`{diff['field']}` on {diff['node']}", "(no such field in the node's schemas)"
+        elif "where" in diff:
+            places = diff["where"] if isinstance(diff["where"], list) else [diff["where"]]
+            names = sorted({p.removeprefix(SCHEMAS) for p in places})
+            where = ", ".join(f"`{n}`" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            values = ", ".join(f"`{v}`" for v in diff.get("values", []))
+            says = f"`{diff['check']}` refuses {values or 'it'} (in {', '.join(diff['applies_to'])})"
+            if diff.get("spec_example"):
+                says += "; Meta's own example fails the same way: " + "; ".join(diff["spec_example"])
+        else:
+            where, says = "shape", "(omits it, or shapes it otherwise)"
+        sources = " ; ".join(f"<{s.strip()}>" if s.strip().startswith("http") else s.strip()
+                             for s in diff["source"].split(" ; "))
+        cells = [f"`{diff['id']}`", where, says, diff["live"], sources]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

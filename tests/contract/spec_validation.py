@@ -122,8 +122,13 @@ def request_schema(method: str, template: str) -> str | None:
 
 # ---- differences ---------------------------------------------------------------------------------
 
-def differences() -> list[dict]:
-    return [d for d in spec.live_meta() if "where" in d]
+CONTEXTS = ("responses", "webhooks", "requests")
+
+
+def differences(context: str) -> list[dict]:
+    """The schema differences listed for one context: responses, webhooks or requests."""
+    assert context in CONTEXTS, context
+    return [d for d in spec.live_meta() if "where" in d and context in d["applies_to"]]
 
 
 def _offending(error: ValidationError) -> set[str]:
@@ -145,7 +150,8 @@ def _json_type(value: Any) -> str:
 def _explained(error: ValidationError, diffs: Iterable[dict]) -> str | None:
     where = _pointers().get(id(error.schema))
     for diff in diffs:
-        if diff["where"] == where and diff["check"] == error.validator:
+        places = diff["where"] if isinstance(diff["where"], list) else [diff["where"]]
+        if where in places and diff["check"] == error.validator:
             values = {str(v) for v in diff.get("values", [])}
             if not values or _offending(error) <= values:
                 return diff["id"]
@@ -160,6 +166,9 @@ def _residual(errors: Iterable[ValidationError], diffs: list[dict]) -> tuple[lis
             branches: dict[Any, list[ValidationError]] = defaultdict(list)
             for sub in error.context:
                 branches[sub.relative_schema_path[0]].append(sub)
+            chosen = _discriminated(error)
+            if chosen is not None:  # OpenAPI's discriminator names the one branch that applies
+                branches = {chosen: branches.get(chosen, [])}
             outcomes = [_residual(subs, diffs) for subs in branches.values()]
             passing = [ids for rest, ids in outcomes if not rest]
             if len(passing) == 1 or (passing and error.validator == "anyOf"):
@@ -178,11 +187,36 @@ def _residual(errors: Iterable[ValidationError], diffs: list[dict]) -> tuple[lis
     return left, used
 
 
-def problems(instance: Any, pointer: str, diffs: list[dict] | None = None) -> tuple[list[str], set[str]]:
-    """Errors no listed difference explains (as readable lines), and the differences used."""
-    diffs = differences() if diffs is None else diffs
+def _discriminated(error: ValidationError) -> int | None:
+    discriminator = error.schema.get("discriminator") if isinstance(error.schema, dict) else None
+    if not discriminator or not isinstance(error.instance, dict):
+        return None
+    target = discriminator.get("mapping", {}).get(error.instance.get(discriminator["propertyName"]))
+    for i, branch in enumerate(error.validator_value):
+        if branch.get("$ref") == target:
+            return i
+    return None
+
+
+def problems(instance: Any, pointer: str, context: str | list[dict]) -> tuple[list[str], set[str]]:
+    """Errors no difference listed for `context` explains (as readable lines), and the differences used.
+
+    `context` is "responses", "webhooks" or "requests", or an explicit list of differences.
+    """
+    diffs = differences(context) if isinstance(context, str) else context
     left, used = _residual(validator(pointer).iter_errors(instance), diffs)
     return [describe(e) for e in left], used
+
+
+def explains_some_error(instance: Any, pointer: str, diff: dict) -> bool:
+    """Whether `diff` explains at least one of the errors (at any depth) of instance against pointer."""
+    pending = list(validator(pointer).iter_errors(instance))
+    while pending:
+        error = pending.pop()
+        if _explained(error, [diff]):
+            return True
+        pending += error.context or []
+    return False
 
 
 def describe(error: ValidationError) -> str:
