@@ -204,8 +204,11 @@ class LabSession:
 
     def kernel_environment(self) -> dict[str, str]:
         """The children's (and so the kernels') environment: ours plus the demo secrets and pointers."""
+        from .sandbox.peer import peer_env
+
         env = dict(os.environ)
         env.update(self._sandbox.demo_env() if self._sandbox else {})
+        env.update(peer_env(self.sandbox_url) if self._sandbox else {})  # steps read the SMS, consumer through it
         python_path = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env.update({
             "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),

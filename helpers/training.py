@@ -82,7 +82,7 @@ class Drills:
                  webhook_db: str = "", api_version: str = "") -> None:
         from .client import GraphClient
         from .errors import ConfigError
-        from .sandbox import SandboxControl
+        from .sandbox.peer import SandboxPeer
         from .versions import DEFAULT_API_VERSION
 
         context = training_context()
@@ -90,7 +90,10 @@ class Drills:
         if not self.graph_url:
             raise ConfigError("graph_url is empty: start the lab with `make lab`, or give the sandbox's URL "
                               "(python -m helpers sandbox prints it).")
-        self.control = SandboxControl(self.graph_url)
+        # Drills drive the sandbox itself (scenarios, tokens, clock), so they hold its control API; the
+        # steps they run get it only as their peer, as under the lab or the runner.
+        self.peer = SandboxPeer(self.graph_url)
+        self.control = self.peer.control
         try:
             self.control.now()
         except Exception:
@@ -197,7 +200,7 @@ class Drill:
         params = {"profile": str(self.drills.profile_path), "graph_url": self.drills.graph_url,
                   "api_version": self.drills.api_version, "interactive": False,
                   "run_dir": str(self.drills.run_dir / self.name), **overrides}
-        return steps.Step.start(step_name, params, show=False)
+        return steps.Step.start(step_name, params, show=False, peer=self.drills.peer)
 
     def run_step(self, step_name: str, action: Callable[[Any], dict[str, Any]], **overrides: Any) -> dict[str, Any]:
         """Run a step's action and its last cell (finish: asserts success, writes the passed record)."""

@@ -109,9 +109,11 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    """One sandbox per test module, its demo secrets in the environment."""
+    """One sandbox per test module, its demo secrets and its peer (helpers.peers) in the environment,
+    as the lab and the batch runner start one."""
     from helpers.sandbox import Sandbox
-    with Sandbox() as sb, environment(sb.demo_env()):
+    from helpers.sandbox.peer import peer_env
+    with Sandbox() as sb, environment({**sb.demo_env(), **peer_env(sb.url)}):
         yield sb
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from helpers.lab import (DEFAULT_PROFILE, ENV_PROFILE, SESSION_MARKER, session_processes, step_notebooks,
                          training_context)
+from helpers.peers import ENV_PEER, ENV_PEER_URL
 from helpers.profiles import load_profile
 from helpers.sandbox import Sandbox
 
@@ -124,6 +125,8 @@ def test_make_lab_serves_jupyterlab_on_the_sandbox_and_ctrl_c_stops_everything(t
     demo = Sandbox().demo_env()
     assert kernel_env["WHATSAPP_TOKEN"] == demo["WHATSAPP_TOKEN"]
     assert kernel_env[ENV_PROFILE] == info["profile"]
+    assert kernel_env[ENV_PEER] == "helpers.sandbox.peer:SandboxPeer"  # steps get the SMS and consumer from it
+    assert kernel_env[ENV_PEER_URL] == info["sandbox_url"]
     assert str(REPO_ROOT) in kernel_env["PYTHONPATH"].split(os.pathsep)
 
     # Nothing the session wrote holds a secret value.

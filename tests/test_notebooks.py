@@ -15,7 +15,9 @@ import nbformat
 import pytest
 
 from helpers import steps
+from helpers.peers import ENV_PEER, ENV_PEER_URL
 from helpers.sandbox import Sandbox
+from helpers.sandbox.peer import peer_env
 from notebook_fixtures import (CUSTOMERS, NOTEBOOKS, ROOT, STEP_NAMES, declared_parameters, ensure_venv_kernel,
                                environment, execute_step, find_secrets, run_steps, secret_values)
 
@@ -27,7 +29,8 @@ RECORD_KEYS = {"step", "customer", "status", "started_at", "finished_at", "durat
 @pytest.fixture(scope="module")
 def sandbox():
     ensure_venv_kernel()
-    with Sandbox() as sb, environment({**sb.demo_env(), "WRONG_PIN": WRONG_PIN}):
+    # As the lab and the runner do: the demo secrets, and the sandbox named as the steps' peer.
+    with Sandbox() as sb, environment({**sb.demo_env(), **peer_env(sb.url), "WRONG_PIN": WRONG_PIN}):
         yield sb
 
 
@@ -134,6 +137,7 @@ def test_records_carry_the_ids_and_facts_later_steps_use(example_run):
     assert register["facts"]["after"]["status"] == "CONNECTED"
     assert register["facts"]["after"]["platform_type"] == "CLOUD_API"
     received = r["09_receive_message"]["facts"]
+    assert received["simulated"] is True  # the sandbox peer played the consumer
     assert received["text"] == "Hello!" and received["message_id"].startswith("wamid.")
     assert received["window_ends_at"]
     sent = r["10_send_test_message"]
@@ -154,6 +158,23 @@ def test_rerunning_subscribe_and_register_is_safe(example_run, sandbox):
     register, _, error = execute_step("08_register", again, values)
     assert error is None and register["status"] == "passed"
     assert register["facts"]["already_registered"] is True
+
+
+def test_08_verifies_with_the_code_its_kernel_gets_from_the_sandbox_peer(sandbox, runs_root, monkeypatch):
+    values = {"profile": str(CUSTOMERS / "example.yaml"), "graph_url": sandbox.url,
+              "phone_number_id": "400000000000002"}  # NOT_VERIFIED
+    # Without the peer variables the kernel has no one to read the SMS: a person is asked for the code.
+    with monkeypatch.context() as env:
+        env.delenv(ENV_PEER)
+        env.delenv(ENV_PEER_URL)
+        record, output, error = execute_step("08_register", runs_root / "verify-person", values)
+    assert error is not None and record["status"] == "failed"
+    assert record["facts"]["failed_action"] == "verify the code"
+    assert "Code from the SMS" in record["error"]["message"] and "verification_code" in record["error"]["message"]
+    # With them (the fixture's environment), the sandbox peer reads it and the number gets registered.
+    record, _, error = execute_step("08_register", runs_root / "verify-sandbox", values)
+    assert error is None and record["status"] == "passed", record.get("error")
+    assert record["facts"]["verified_now"] is True and record["facts"]["registered"] is True
 
 
 # ---- failing paths and the legacy path -------------------------------------------------------------

@@ -4,11 +4,13 @@ file the batch wrote for every secret value."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from helpers.peers import ENV_PEER
 from helpers.runner import run_batch
 from helpers.sandbox import Sandbox
 
@@ -36,7 +38,9 @@ def secret_values() -> list[str]:
 
 def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_steps(profiles, tmp_path):
     paths = [str(profiles / f"{n}.yaml") for n in ("example", "bluefin", "coral")]
+    peer_before = os.environ.get(ENV_PEER)
     first = run_batch(paths, out=str(tmp_path / "runs"), sandbox=True, workers=2, progress=False)
+    assert os.environ.get(ENV_PEER) == peer_before  # the batch's sandbox, gone now, is no longer named
     table = pd.read_csv(first["batch_dir"] / "summary.csv", dtype=str, keep_default_na=False).set_index("customer")
     assert first["passed"] is False
     assert table.loc["example", "status"] == "passed" and table.loc["coral", "status"] == "passed"
@@ -47,6 +51,8 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
     assert table.loc["bluefin", "09_receive_message"] == "not run"
     html = (first["batch_dir"] / "summary.html").read_text()
     assert "133005" in html and "2 of 3 customers passed" in html
+    received = json.loads((first["batch_dir"] / "example" / "09_receive_message.json").read_text())["facts"]
+    assert received["simulated"] is True  # the kernels found the batch's sandbox as their peer
     found = json.loads((first["batch_dir"] / "example" / "06_phone_numbers.json").read_text())["outputs"]
     assert found["phone_number_id"] == "400000000000001"
 

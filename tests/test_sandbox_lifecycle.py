@@ -108,18 +108,23 @@ def test_cli_prints_url_and_exports_and_serves_until_terminated(tmp_path):
         first = process.stdout.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+)", first)
         assert match, first + process.stderr.read() if process.poll() is not None else first
-        exports = {}
+        lines = [first]
         for line in iter(process.stdout.readline, ""):
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].strip().partition("=")
-                exports[name] = value
-            if line.startswith("Press Ctrl-C"):
+            lines.append(line)
+            if line.startswith("# Press Ctrl-C"):
                 break
+        # Every line is shell: comments or exports, so the whole block can be pasted or eval'd.
+        assert all(line.startswith(("# ", "export ")) for line in lines), lines
+        shell = subprocess.run(["bash", "-euc", "".join(lines) + "env -0"], env={"PATH": os.environ["PATH"]},
+                               capture_output=True, text=True, check=True)
+        exports = dict(item.split("=", 1) for item in shell.stdout.split("\0") if "=" in item)
         return process, match.group(1), exports
 
     process, url, exports = start()
     try:
         assert {"WHATSAPP_TOKEN", "WHATSAPP_PIN", "BLUEFIN_TOKEN", "WHATSAPP_VERIFY_TOKEN"} <= set(exports)
+        assert exports["PLAYBOOK_PEER"] == "helpers.sandbox.peer:SandboxPeer" and exports["PLAYBOOK_PEER_URL"] == url
+        assert exports["PLAYBOOK_GRAPH_URL"] == url
         graph = Graph(url, exports)
         assert graph.get(EXAMPLE_WABA).status_code == 200
         assert graph.register(DEMO_PHONE).status_code == 200

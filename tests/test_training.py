@@ -33,7 +33,7 @@ def training_run(sandbox, tmp_path_factory):
         for name, value in sandbox.demo_env().items():
             env.setenv(name, value)  # what the lab gives its kernels
         for name in ("PLAYBOOK_PROFILE", "PLAYBOOK_SANDBOX_URL", "PLAYBOOK_GRAPH_URL", "PLAYBOOK_CALLBACK_URL",
-                     "PLAYBOOK_WEBHOOK_DB", "PLAYBOOK_RUN_DIR"):
+                     "PLAYBOOK_WEBHOOK_DB", "PLAYBOOK_RUN_DIR", "PLAYBOOK_PEER", "PLAYBOOK_PEER_URL"):
             env.delenv(name, raising=False)
         papermill.execute_notebook(
             str(TRAINING), str(output), kernel_name="python3", cwd=str(TRAINING.parent), progress_bar=False,

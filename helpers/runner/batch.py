@@ -103,6 +103,7 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
     up still reach a receiver.
     """
     from ..sandbox import Sandbox
+    from ..sandbox.peer import peer_environment
     from ..webhooks import WebhookReceiver
 
     state = batch_dir / "sandbox-state.sqlite"
@@ -113,6 +114,7 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
     stack.callback(sandbox.stop)
     demo = sandbox.demo_env()
     os.environ.update(demo)  # sandbox-only fake secrets; workers inherit them, scans look for them
+    stack.enter_context(peer_environment(sandbox.url))  # the steps' SMS and consumer: this sandbox
     receivers: dict[tuple[str, str], Any] = {}
     overrides = {}
     for path, profile in profiles.items():

@@ -3,7 +3,8 @@ with the playbook's libraries loaded; importing pandas and friends costs ~1 s pe
 import importlib
 
 for _name in ("pandas", "requests", "ipywidgets", "yaml", "helpers.client", "helpers.operations", "helpers.tables",
-              "helpers.steps", "helpers.forms", "helpers.plan", "helpers.webhooks", "helpers.sandbox.control"):
+              "helpers.steps", "helpers.forms", "helpers.plan", "helpers.webhooks", "helpers.peers",
+              "helpers.sandbox.peer"):
     try:
         importlib.import_module(_name)
     except Exception:  # a step that needs it will report the real error

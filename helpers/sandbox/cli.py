@@ -1,7 +1,9 @@
 """`python -m helpers sandbox`: serve the Graph API emulator until Ctrl-C.
 
-Prints the URL and `export NAME=value` lines for the demo secrets. Those values are fake and
-only work against the sandbox, which is why printing them here is fine.
+Prints the URL and `export NAME=value` lines for the demo secrets and for the peer variables
+(helpers.peers: the steps then read the "SMS" and play the consumer through this sandbox). The
+secrets are fake and only work against the sandbox, which is why printing them here is fine.
+Every line printed is valid shell (the rest are # comments), so the block can be pasted or eval'd.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import shlex
 import sys
 
 from .._serving import serve_forever
+from .peer import peer_env
 from .seed import SeedError
 from .server import make_app
 from .service import SandboxService
@@ -36,11 +39,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     def banner(url: str) -> None:
-        print(f"Sandbox Graph API serving at {url}  (graph_url; control API under {url}/_sandbox/)")
+        print(f"# Sandbox Graph API serving at {url}  (graph_url; control API under {url}/_sandbox/)")
         print("# Demo environment (sandbox-only fake values):")
         for name, value in sorted(service.demo_env().items()):
             print(f"export {name}={shlex.quote(value)}")
-        print("Press Ctrl-C to stop.", flush=True)
+        print("# graph_url for the notebooks, and the steps' peer (reads the SMS code, plays the consumer); no secrets:")
+        print(f"export PLAYBOOK_GRAPH_URL={shlex.quote(url)}")
+        for name, value in peer_env(url).items():
+            print(f"export {name}={shlex.quote(value)}")
+        print("# Press Ctrl-C to stop.", flush=True)
 
     try:
         serve_forever(make_app(service), args.host, args.port, banner=banner,

@@ -35,14 +35,14 @@ from .local_receiver import (LOCAL_RUNS, default_webhook_db, ensure_local_receiv
                              webhook_db_path)
 from .params import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
                      parameters_cell)
-from .step import ROOT, TERMS_REMEDY, Step, clean_params, error_frame, sandbox_control, terms_not_accepted
+from .step import ROOT, TERMS_REMEDY, Step, clean_params, error_frame, terms_not_accepted
 
 __all__ = [
     # params
     "Param", "StepSpec", "PARAMS", "SHARED", "SECRET_ENV_PARAMS", "ENV_FALLBACKS", "STEPS", "notebook_parameters",
     "parameters_cell",
     # step
-    "ROOT", "Step", "TERMS_REMEDY", "terms_not_accepted", "error_frame", "clean_params", "sandbox_control",
+    "ROOT", "Step", "TERMS_REMEDY", "terms_not_accepted", "error_frame", "clean_params",
     # local_receiver
     "LOCAL_RUNS", "default_webhook_db", "webhook_db_path", "ensure_local_receiver", "stop_local_receiver",
     # actions

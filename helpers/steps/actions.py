@@ -56,13 +56,12 @@ def _status_of(number: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def now_epoch(step: Step) -> float:
-    """Now on the clock that timestamps the messages: the sandbox's when on the sandbox."""
-    if step.sandbox is not None:
-        try:
-            return float(step.sandbox.now())
-        except Exception:
-            pass
-    return time.time()
+    """Now on the clock that timestamps the messages: the peer's (an emulator's clock), else this machine's."""
+    try:
+        now = step.peer.now()
+    except Exception:  # its clock unreachable: this machine's is the best guess for the window
+        now = None
+    return float(now) if now is not None else time.time()
 
 
 def _epoch(value: Any) -> float | None:
@@ -286,10 +285,11 @@ def webhooks(step: Step) -> dict[str, Any]:
     receiver = None
     callback_url = p.get("callback_url")
     if not callback_url:
-        if not step.on_sandbox:
-            with step.action("check the callback URL"):
+        with step.action("check the callback URL"):
+            if not step.peer.local_callbacks:
                 raise ConfigError("callback_url is empty. Meta needs an internet-facing HTTPS endpoint: give its URL "
-                                  "(the local receiver is only started against the sandbox).")
+                                  "(a local receiver is only started for a Graph API on this machine that is named "
+                                  "as the peer, such as the sandbox: see docs/sandbox.md).")
         with step.action("start the local webhook receiver"):
             receiver = ensure_local_receiver(webhook_db_path(step), verify_token_env=p["verify_token_env"],
                                              app_secret_env=p["app_secret_env"])
@@ -434,7 +434,7 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
     """Step 5: verify the number if needed, register it with the PIN, confirm with a GET.
 
     The verification code comes from `verification_code`, else `code_source(phone_number_id)`
-    (a form), else the sandbox's control API (its "SMS").
+    (a form), else `step.peer` (an emulator's "SMS"); against Meta the person enters it.
     """
     p = step.params
     with step.action("read the number"):
@@ -455,11 +455,12 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
         with step.action("verify the code"):
             if not code and code_source is not None:
                 code = code_source(phone_id)
-            if not code and step.sandbox is not None:
-                code = str(step.sandbox.verification_code(phone_id))
+            if not code:
+                code = step.peer.verification_code(phone_id)
             if not code:
                 raise ConfigError(f"number {phone_id} needs verifying: a code was sent by SMS to "
-                                  f"{number.get('display_phone_number')}. Enter it as verification_code and run again.")
+                                  f"{number.get('display_phone_number')}. Enter it in the form's 'Code from the SMS' "
+                                  "field (or as the verification_code parameter) and run again.")
             ops.verify_code(step.client, phone_id, code)
             verified_now = True
             step.params["verification_code"] = ""  # single-use
@@ -482,7 +483,7 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
 # ---- 09 receive a message -----------------------------------------------------------------------
 @step_action
 def receive_message(step: Step, *, text: str = CONSUMER_TEST_TEXT) -> dict[str, Any]:
-    """Step 6: the consumer writes (the sandbox's simulator, or a person); wait for it in the webhook store."""
+    """Step 6: the consumer writes (the peer, else a person asked to); wait for it in the webhook store."""
     from ..webhooks import WebhookStore
 
     p = step.params
@@ -493,11 +494,9 @@ def receive_message(step: Step, *, text: str = CONSUMER_TEST_TEXT) -> dict[str, 
     db = webhook_db_path(step)
     store = WebhookStore(db)
     since = time.time() - 1.0
-    simulated = step.sandbox is not None
-    if simulated:
-        with step.action("the consumer sends a message (sandbox simulator)"):
-            step.sandbox.consumer_message(phone_id, consumer, text)
-    else:
+    with step.action("the consumer sends a message"):
+        simulated = step.peer.consumer_writes(phone_id, consumer, text)
+    if not simulated:
         _markdown(f"**Now send a WhatsApp message from {consumer} to the business number** "
                   f"(waiting up to {p['wait_seconds']:g} s).")
     with step.action("wait for the message in the webhook store"):
@@ -558,7 +557,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
         final = store.wait_for_status(wamid, "delivered", timeout=p["wait_seconds"])
         if final["status"] != "failed":
             with contextlib.suppress(TimeoutError):
-                final = store.wait_for_status(wamid, "read", timeout=min(p["wait_seconds"], 10.0 if step.on_sandbox else 3.0))
+                final = store.wait_for_status(wamid, "read", timeout=min(p["wait_seconds"], 10.0 if step.peer.consumer_reads else 3.0))
     timeline = status_timeline(store, wamid, sent_clock)
     statuses = timeline["status"].tolist()
     step.fact(kind=kind, window_open=is_open, window_ends_at=ends, message_id_length=len(wamid),

@@ -6,7 +6,11 @@ api_version. Never a secret value: values of the environment variables the step 
 scrubbed from it before writing.
 
 Also here: `clean_params` (the format checks of parameter values), `error_frame` (a failure as a
-table), `terms_not_accepted` and `sandbox_control` (is graph_url the playbook's sandbox?).
+table) and `terms_not_accepted`.
+
+What happens outside the Graph API (the SMS with the code, the consumer's message) comes from
+`step.peer` (helpers.peers): a person against Meta, or the peer that the process which started an
+emulator named. Nothing here knows the sandbox.
 """
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ import math
 import os
 import re
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -26,6 +29,7 @@ import pandas as pd
 from .. import tables, validate
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, MissingSecretError
+from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .params import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, notebook_parameters
 
@@ -104,7 +108,7 @@ class Step:
     """One step notebook's run: its parameters, Graph client, actions and result record."""
 
     def __init__(self, name: str, params: dict[str, Any], *, profile: Mapping[str, Any] | None = None,
-                 sources: Mapping[str, str] | None = None) -> None:
+                 sources: Mapping[str, str] | None = None, peer: Peer | None = None) -> None:
         self.name = name
         self.spec = _spec(name)
         self.params = dict(params)
@@ -119,25 +123,27 @@ class Step:
         }
         self._client: GraphClient | None = None
         self._client_key: tuple | None = None
-        self._sandbox: Any = None
-        self._sandbox_checked_for: str | None = None
+        self._given_peer = peer
+        self._peer: Peer | None = None
+        self._peer_for: str | None = None
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def start(cls, name: str, namespace: Mapping[str, Any], *, show: bool = True) -> "Step":
+    def start(cls, name: str, namespace: Mapping[str, Any], *, show: bool = True, peer: Peer | None = None) -> "Step":
         """Read parameters from the notebook's namespace (or a dict), fill and validate them.
 
         A parameter left at its default takes, in order: the profile's value, an earlier step's
         output recorded in run_dir, a PLAYBOOK_* environment variable (profile, graph_url,
         run_dir, callback_url, webhook_db). Headless runs (interactive=False) must have every
-        required ID and secret; interactive ones may fill them in the form.
+        required ID and secret; interactive ones may fill them in the form. `peer`, when given,
+        is used instead of `peer_for(graph_url)` (a caller that knows who plays the other side).
         Raises ConfigError (after writing a failed record when run_dir is known).
         """
         declared = [p.name for p in notebook_parameters(name)]
         names = declared + [n for n in PARAMS if n in namespace and n not in declared]
         raw = {n: namespace.get(n, PARAMS[n].default) for n in names}
         sources = {n: ("given" if not _same(raw[n], PARAMS[n].default) else "default") for n in names}
-        step = cls(name, raw, sources=sources)
+        step = cls(name, raw, sources=sources, peer=peer)
         try:
             step._fill_and_validate()
         except ConfigError as exc:
@@ -259,17 +265,14 @@ class Step:
         return self._client
 
     @property
-    def sandbox(self):
-        """A SandboxControl when graph_url is the playbook's sandbox (on loopback, answering /_sandbox/), else None."""
+    def peer(self) -> Peer:
+        """Who reads the SMS and plays the consumer: the given peer, else peer_for(graph_url) (a person by default)."""
+        if self._given_peer is not None:
+            return self._given_peer
         url = self.params["graph_url"]
-        if self._sandbox_checked_for != url:
-            self._sandbox_checked_for = url
-            self._sandbox = sandbox_control(url)
-        return self._sandbox
-
-    @property
-    def on_sandbox(self) -> bool:
-        return self.sandbox is not None
+        if self._peer is None or self._peer_for != url:
+            self._peer, self._peer_for = peer_for(url), url
+        return self._peer
 
     # -- actions, outputs, records ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -391,12 +394,16 @@ class Step:
         return pd.DataFrame(rows, columns=["parameter", "value", "from"])
 
     def show_parameters(self) -> None:
+        peer = self._peer_name()
         _markdown(f"**{self.name}** ({self.spec.guide_part}: {self.spec.title}) for customer **{self.customer}**"
-                  + (" — against the **sandbox**" if self._looks_local() else ""))
+                  + (f" — against the **{peer}**" if peer != "person" else ""))
         _display(self.parameters_table().set_index("parameter"))
 
-    def _looks_local(self) -> bool:
-        return urllib.parse.urlsplit(self.params["graph_url"]).hostname in ("127.0.0.1", "localhost", "::1")
+    def _peer_name(self) -> str:
+        try:
+            return self.peer.name
+        except ConfigError:  # a misnamed PLAYBOOK_PEER: the action that needs the peer reports it
+            return "person"
 
     def __repr__(self) -> str:
         return f"Step({self.name!r}, customer={self.customer!r}, status={self.record['status']!r})"
@@ -487,17 +494,3 @@ def clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if key in out and out[key] is not None:
             out[key] = str(out[key])
     return out
-
-
-# ---- the sandbox ----------------------------------------------------------------------------
-def sandbox_control(graph_url: str):
-    """SandboxControl for graph_url when it is the playbook's sandbox on loopback, else None."""
-    if urllib.parse.urlsplit(graph_url).hostname not in ("127.0.0.1", "localhost", "::1"):
-        return None
-    try:
-        from ..sandbox import SandboxControl
-        control = SandboxControl(graph_url)
-        control.now()
-        return control
-    except Exception:
-        return None
