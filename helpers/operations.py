@@ -23,6 +23,7 @@ PHONE_NUMBER_FIELDS = (
     "whatsapp_business_manager_messaging_limit", "webhook_configuration", "health_status",
     "search_visibility", "country_code", "country_dial_code", "host_platform", "last_onboarded_time",
 )
+MAX_PAGE_SIZE = 100  # the spec's maximum for `limit` on /{WABA_ID}/phone_numbers
 WABA_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace", "account_review_status",
                "business_verification_status", "ownership_type", "owner_business_info", "on_behalf_of_business_info")
 
@@ -196,8 +197,8 @@ def list_phone_numbers(client: GraphClient, waba_id: str, *, fields: Iterable[st
                        limit: int | None = None) -> list[dict[str, Any]]:
     """Every phone number of the WABA, across all pages (GET /{waba_id}/phone_numbers)."""
     waba_id = validate.graph_id(waba_id, "waba_id")
-    if limit is not None and not (isinstance(limit, int) and 0 < limit <= 1000):
-        raise validate.ConfigError("limit must be a whole number from 1 to 1000 (the page size).")
+    if limit is not None and not (isinstance(limit, int) and 0 < limit <= MAX_PAGE_SIZE):
+        raise validate.ConfigError(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE} (the page size).")
     return list(client.paginate(f"{waba_id}/phone_numbers", fields=list(fields), limit=limit))
 
 
@@ -233,15 +234,17 @@ def request_code(client: GraphClient, phone_number_id: str, *, code_method: str 
     code_method = str(code_method).upper()
     if code_method not in ("SMS", "VOICE"):
         raise validate.ConfigError("code_method must be SMS or VOICE.")
-    return client.post(f"{phone_number_id}/request_code", params={"code_method": code_method, "language": language})
+    # A JSON body, as the spec's request schema and required Content-Type header describe (the
+    # query string works on live Graph too, but arrives without the Content-Type the spec requires).
+    return client.post(f"{phone_number_id}/request_code", json={"code_method": code_method, "language": language})
 
 
 def verify_code(client: GraphClient, phone_number_id: str, code: str) -> dict[str, Any]:
-    """POST /{phone_number_id}/verify_code with the code received (digits; dashes allowed)."""
+    """POST /{phone_number_id}/verify_code with the code received (6 digits; dashes allowed)."""
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     digits = str(code or "").replace("-", "").replace(" ", "")
-    if not digits.isdigit() or not 4 <= len(digits) <= 8:
-        raise validate.ConfigError("code must be the digits from the SMS or call, e.g. 123830 or 123-830.")
+    if not (digits.isdigit() and len(digits) == 6):  # Meta's codes are 6 digits (the spec's pattern too)
+        raise validate.ConfigError("code must be the 6 digits from the SMS or call, e.g. 123830 or 123-830.")
     return client.post(f"{phone_number_id}/verify_code", data={"code": digits})
 
 
@@ -252,17 +255,14 @@ def register_phone_number(client: GraphClient, phone_number_id: str, *, pin_env:
     """POST /{phone_number_id}/register with the 6-digit two-step PIN.
 
     With `backup_data` and `backup_password_env` it migrates a number from the On-Premises
-    API (legacy). `data_localization_region` (2-letter ISO code) turns on Local Storage.
+    API (legacy). `data_localization_region` (one of validate.LOCAL_STORAGE_REGIONS) turns on Local Storage.
     """
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     body: dict[str, Any] = {"messaging_product": "whatsapp",
                             "pin": validate.pin(validate.secret_from_env(pin_env, "two-step verification PIN"),
                                                 f"the PIN in {pin_env}")}
     if data_localization_region:
-        region = str(data_localization_region).strip().upper()
-        if len(region) != 2 or not region.isalpha():
-            raise validate.ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
-        body["data_localization_region"] = region
+        body["data_localization_region"] = validate.local_storage_region(data_localization_region)
     if backup_data or backup_password_env:
         if not (backup_data and backup_password_env):
             raise validate.ConfigError("migration needs both backup_data (from the On-Premises backup) and backup_password_env.")

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from . import validate
 from .errors import ConfigError
 
 # Throughput per registered number (reference section 3; Meta's throughput page, May 2026).
@@ -124,10 +125,8 @@ def compliance_table(compliance: Iterable[str], data_localization_region: str = 
         else:
             rows.append((need, "Not covered by the guide's facts (GDPR, SOC 2, hosting in North America and Europe, "
                                "local storage). Confirm with Meta before committing.", "check"))
-    region = str(data_localization_region or "").strip().upper()
+    region = validate.local_storage_region(data_localization_region) if data_localization_region else ""
     if region:
-        if len(region) != 2 or not region.isalpha():
-            raise ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
         rows.append((f"local storage in {region}", f"Register the number with data_localization_region={region} "
                      "(notebook 08); messages at rest then stay in that country.", "yes"))
     rows.append(("hosting (always)", "Cloud API servers are in North America and Europe; Meta pays for hosting.", "info"))

@@ -22,6 +22,23 @@ class ApiVersionWarning(UserWarning):
     """The API version has expired or expires within 90 days."""
 
 
+def local_storage_regions() -> tuple[str, ...]:
+    """The countries Local Storage can keep data in: the spec's WhatsAppDataLocalizationRegion enum."""
+    from . import spec  # only when asked: the webhook receiver imports this module and never needs the spec
+    return tuple(spec.index()["local_storage_regions"])
+
+
+def local_storage_region(value) -> str:
+    """A Local Storage country (data_localization_region): 2 letters, one Meta offers; upper-cased."""
+    region = str(value).strip().upper()
+    if len(region) != 2 or not region.isalpha():
+        raise ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
+    if region not in local_storage_regions():
+        raise ConfigError(f"data_localization_region {region} is not a country Local Storage offers; use one of "
+                          + ", ".join(local_storage_regions()) + ".")
+    return region
+
+
 def graph_id(value, name: str = "id") -> str:
     """A Graph object ID: a non-empty string of digits (ints are accepted and turned into strings)."""
     if isinstance(value, bool) or value is None:

@@ -66,3 +66,7 @@ def business_profile_fields() -> dict[str, dict]:
 
 def phone_numbers_filtering() -> dict[str, list[str]]:
     return spec.index()["phone_numbers_filtering"]
+
+
+def local_storage_regions() -> tuple[str, ...]:
+    return tuple(spec.index()["local_storage_regions"])

@@ -512,8 +512,8 @@ class SandboxState:
             raise err.parameter_required("pin")
         pin = _require_pin(params["pin"])
         region = params.get("data_localization_region")
-        if region is not None and not re.fullmatch(r"[A-Z]{2}", str(region)):
-            raise err.invalid_parameter("data_localization_region must be a 2-letter ISO 3166 country code, e.g. DE.")
+        if region is not None and str(region) not in spec_model.local_storage_regions():
+            raise err.param_enum("data_localization_region", list(spec_model.local_storage_regions()), str(region))
         backup = object_param(params, "backup")
         self._count_registration_call(phone.register_calls, "Registration")
         if not self.businesses[self.wabas[phone.waba_id].business_id].terms_of_service_accepted:

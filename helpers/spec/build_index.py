@@ -38,6 +38,7 @@ def build(doc: dict[str, Any], source_bytes: bytes) -> dict[str, Any]:
         "business_profile": _business_profile(schemas),
         "phone_numbers_filtering": _filtering(paths["/{Version}/{WABA-ID}/phone_numbers"]["get"]),
         "webhook_fields": _webhook_fields(doc),
+        "local_storage_regions": sorted(schemas["WhatsAppDataLocalizationRegion"]["enum"]),
     }
     return index
 

@@ -474,10 +474,7 @@ def clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{key} must be a list, e.g. ['GDPR', 'SOC 2'].")
             out[key] = [str(v) for v in value]
     if not _is_empty(out.get("data_localization_region")):
-        region = str(out["data_localization_region"]).strip().upper()
-        if len(region) != 2 or not region.isalpha():
-            raise ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
-        out["data_localization_region"] = region
+        out["data_localization_region"] = validate.local_storage_region(out["data_localization_region"])
     if not _is_empty(out.get("verification_code")):
         code = re.sub(r"[\s-]", "", str(out["verification_code"]))
         if not code.isdigit() or not 4 <= len(code) <= 8:

@@ -66,8 +66,12 @@ def test_a_wrong_payload_is_caught():
 
 
 def _spec_example(reference: str):
-    """ "webhook NAME" or "METHOD TEMPLATE STATUS NAME" -> (instance, schema pointer, context)."""
+    """ "webhook NAME", "request METHOD TEMPLATE NAME" or "METHOD TEMPLATE STATUS NAME" -> (instance, pointer, context)."""
     doc = sv.document()
+    if reference.startswith("request "):
+        method, template, name = reference.removeprefix("request ").split(" ", 2)
+        examples = sv.operation(method, template)["requestBody"]["content"]["application/json"]["examples"]
+        return examples[name]["value"], sv.request_schema(method, template), "requests"
     if reference.startswith("webhook "):
         examples = doc["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"]["examples"]
         return examples[reference.removeprefix("webhook ")]["value"], PAYLOAD, "webhooks"
