@@ -103,7 +103,8 @@ class GraphAPI:
 
     def _exchange_code(self, call: Call) -> dict:
         p = call.params
-        return self.state.exchange_code(_str(p.get("client_id")), _str(p.get("client_secret")), _str(p.get("code")))
+        return self.state.exchange_code(_str(p.get("client_id")), _str(p.get("client_secret")), _str(p.get("code")),
+                                        _str(p.get("grant_type")))
 
     # ---- WABA -------------------------------------------------------------------------------
 

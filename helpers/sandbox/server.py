@@ -72,7 +72,7 @@ class GraphHandler(tornado.web.RequestHandler):
             override = str(call.params.pop("method", "")).upper()
             if self.request.method == "POST" and override in ("GET", "DELETE"):
                 call.method = override  # Graph's method override: secrets travel in a POST body
-            if token is None and call.params.get("access_token"):
+            if not in_query and call.params.get("access_token"):  # a form/JSON access_token wins too
                 call.token = str(call.params["access_token"])
             result = await self.api.dispatch(call)
             self._finish_json(200, result, call)
@@ -88,13 +88,15 @@ class GraphHandler(tornado.web.RequestHandler):
             service.changed()
 
     def _token(self) -> tuple[str | None, bool]:
+        # An access_token parameter wins over the Authorization header, as at Meta: clients that keep
+        # a user token on their session pass the app token this way for app-level calls.
+        values = self.request.query_arguments.get("access_token")
+        if values:
+            return values[-1].decode("utf-8", "replace"), True
         header = self.request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() in ("bearer", "oauth") and value.strip():
             return value.strip(), False
-        values = self.request.query_arguments.get("access_token")
-        if values:
-            return values[-1].decode("utf-8", "replace"), True
         return None, False
 
     def _finish_json(self, status: int, body: dict, call: Call | None) -> None:

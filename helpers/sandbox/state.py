@@ -304,15 +304,21 @@ class SandboxState:
                                    "used": False}
         return {"code": code, "expires_at": self.signup_codes[code]["expires_at"]}
 
-    def exchange_code(self, client_id: str | None, client_secret: str | None, code: str | None) -> dict:
+    def exchange_code(self, client_id: str | None, client_secret: str | None, code: str | None,
+                      grant_type: str | None = None) -> dict:
+        """GET /oauth/access_token: an Embedded Signup code for a business token, or (grant_type
+        client_credentials) the app's own access token."""
+        needed = ("client_id", "client_secret") + (() if grant_type == "client_credentials" else ("code",))
         for name, value in (("client_id", client_id), ("client_secret", client_secret), ("code", code)):
-            if not value:
+            if name in needed and not value:
                 raise err.parameter_required(name)
         app = self.apps.get(str(client_id))
         if app is None:
             raise GraphError(101, "Error validating application. Invalid application ID.")
         if not secrets.compare_digest(app.secret, str(client_secret)):
             raise err.client_secret_invalid()
+        if grant_type == "client_credentials":
+            return {"access_token": f"{app.id}|{app.secret}", "token_type": "bearer"}
         grant = self.signup_codes.get(str(code))
         if grant is None or grant["app_id"] != app.id:
             raise err.code_invalid()
@@ -435,7 +441,8 @@ class SandboxState:
             "host_platform": lambda: phone.platform_type,
             "username": lambda: None,
             "last_onboarded_time": lambda: _iso(phone.last_onboarded_time) if phone.last_onboarded_time else None,
-            "conversational_automation": lambda: {"enable_welcome_message": False, "prompts": [], "commands": []},
+            "conversational_automation": lambda: {"enable_welcome_message": False, "prompts": [], "commands": [],
+                                                  "id": phone.id},
             "certificate": lambda: None,
             "new_certificate": lambda: None,
         }
