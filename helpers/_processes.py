@@ -1,10 +1,27 @@
-"""Small process and port utilities shared by the launchers (lab, the local webhook receiver,
-the kernel fork server)."""
+"""Small process, port and environment utilities shared by the launchers (lab, the local webhook
+receiver, the kernel fork server, the sandbox's peer)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+from typing import Iterator, Mapping
+
+
+@contextlib.contextmanager
+def temporary_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """These variables in os.environ for the block (children started inside inherit them), then restored."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update({name: str(value) for name, value in values.items()})
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def free_port(host: str = "127.0.0.1") -> int:

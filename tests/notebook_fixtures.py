@@ -1,7 +1,6 @@
 """Helpers for the notebook tests: run step notebooks under papermill as the batch runner does, scan for secrets."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -11,6 +10,8 @@ from typing import Any, Iterator, Mapping
 
 import papermill
 import pytest
+
+from helpers._processes import temporary_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -92,19 +93,7 @@ def find_secrets(text: str, secrets: Mapping[str, str]) -> list[str]:
     return hits
 
 
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (kernels started inside inherit them), then restore."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+environment = temporary_environ  # kernels started inside the block inherit the variables
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ so helpers/steps never imports the sandbox.
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Iterator
 
-from ..peers import ENV_PEER, ENV_PEER_URL, Peer, peer_env as _peer_env
+from .._processes import temporary_environ
+from ..peers import Peer, peer_env as _peer_env
 from .control import SandboxControl
 
 FACTORY = f"{__name__}:SandboxPeer"
@@ -49,13 +49,5 @@ def peer_env(graph_url: str) -> dict[str, str]:
 def peer_environment(graph_url: str) -> Iterator[dict[str, str]]:
     """The sandbox's peer variables in os.environ for the block (children inherit them), then restored."""
     values = peer_env(graph_url)
-    saved = {name: os.environ.get(name) for name in (ENV_PEER, ENV_PEER_URL)}
-    os.environ.update(values)
-    try:
+    with temporary_environ(values):
         yield values
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old

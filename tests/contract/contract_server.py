@@ -22,12 +22,11 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import tornado.web
 
 import spec_validation as sv
-from helpers import spec
 from helpers._serving import BackgroundServer
 
 CONTEXT = "requests"  # the live_meta.yaml context of request differences
@@ -194,41 +193,33 @@ def coerce(value: Any, pointer: str | None) -> Any:
     return value
 
 
-def _property_names(body_pointer: str) -> set[str]:
-    """Every top-level property a body schema declares, in any of its allOf/oneOf/anyOf branches."""
-    names: set[str] = set()
-    stack, seen = [body_pointer], set()
-    while stack:
-        pointer = stack.pop()
+def _schema_nodes(body_pointer: str) -> Iterator[tuple[str, dict]]:
+    """(pointer, schema) for a body schema and every branch it reaches through $ref, allOf, oneOf, anyOf."""
+    queue, seen = [body_pointer], set()
+    while queue:
+        pointer = queue.pop(0)
         if pointer in seen:
             continue
         seen.add(pointer)
         node = sv.resolve(pointer)
         if "$ref" in node:
-            stack.append(node["$ref"])
+            queue.append(node["$ref"])
             continue
-        names |= set(node.get("properties", {}))
+        yield pointer, node
         for key in ("allOf", "oneOf", "anyOf"):
-            stack.extend(f"{pointer}/{key}/{i}" for i in range(len(node.get(key, []))))
-    return names
+            queue.extend(f"{pointer}/{key}/{i}" for i in range(len(node.get(key, []))))
+
+
+def _property_names(body_pointer: str) -> set[str]:
+    """Every top-level property a body schema declares, in any of its allOf/oneOf/anyOf branches."""
+    return {name for _, node in _schema_nodes(body_pointer) for name in node.get("properties", {})}
 
 
 def _property_pointer(body_pointer: str, name: str) -> str | None:
     """Pointer to a top-level property's schema in a body schema (through $ref, allOf, oneOf, anyOf)."""
-    stack, seen = [body_pointer], set()
-    while stack:
-        pointer = stack.pop(0)
-        if pointer in seen:
-            continue
-        seen.add(pointer)
-        node = sv.resolve(pointer)
-        if "$ref" in node:
-            stack.append(node["$ref"])
-            continue
+    for pointer, node in _schema_nodes(body_pointer):
         if name in node.get("properties", {}):
             return f"{pointer}/properties/{sv.escape(name)}"
-        for key in ("allOf", "oneOf", "anyOf"):
-            stack.extend(f"{pointer}/{key}/{i}" for i in range(len(node.get(key, []))))
     return None
 
 
