@@ -15,7 +15,7 @@ from .client import GraphClient
 
 REQUIRED_SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
 
-# Every phone number field the playbook shows (shared/cloudapi-reference.md section 1.5).
+# Every phone number field the playbook shows (docs/meta-facts.md and the spec in helpers/spec/).
 PHONE_NUMBER_FIELDS = (
     "id", "display_phone_number", "verified_name", "code_verification_status", "quality_rating",
     "platform_type", "throughput", "status", "name_status", "new_name_status", "account_mode",

@@ -1,7 +1,7 @@
 """Phase 1 of the guide (notebook 00): per customer, new or migrate, and can Cloud API carry it?
 
 Pure functions over a customer's answers, each returning a pandas DataFrame. Facts are
-today's (shared/cloudapi-reference.md); where the guide says otherwise, the guide's figure
+today's (docs/meta-facts.md); where the guide says otherwise, the guide's figure
 is named beside the current one.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Catalogue of Graph error codes met during onboarding: what each means and what to do.
 
-Source: shared/cloudapi-reference.md section 2 (Meta's error-code table and the Graph
+Source: docs/meta-facts.md, "Errors" (Meta's error-code table and the Graph
 error docs). Keyed by code, or by (code, subcode) where the subcode changes the advice.
 `retryable` says whether the client retries the call by itself (transient codes only).
 """

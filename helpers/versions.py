@@ -1,4 +1,4 @@
-"""Graph API versions and their expiry dates (shared/cloudapi-reference.md section 4)."""
+"""Graph API versions and their expiry dates (docs/meta-facts.md, "Graph API versions", from Meta's changelog)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,6 +1,6 @@
 """The error envelopes the sandbox answers with, worded and coded as Meta's Graph API does.
 
-Source: shared/cloudapi-reference.md sections 1 and 2. Deliberately independent of
+Source: docs/meta-facts.md (errors) and the spec in helpers/spec/. Deliberately independent of
 helpers/remedies.py: the sandbox plays Meta, so it knows Meta's texts, never the playbook's advice.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Real-shaped webhook notifications, as Meta sends them (shared/cloudapi-reference.md §1.9).
+"""Real-shaped webhook notifications, as Meta sends them (the samples in helpers/spec/ and docs/meta-facts.md).
 
 Each builder returns the notification as a dict; `encode` turns it into the bytes Meta puts
 on the wire (compact JSON, non-ASCII escaped as \\uXXXX), which is what gets signed.
