@@ -13,6 +13,7 @@ import sys
 
 from .._serving import serve_forever
 from .peer import peer_env
+from .latency import Latency
 from .seed import SeedError
 from .server import make_app
 from .service import SandboxService
@@ -27,19 +28,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--seed", default=None, help="seed YAML (default: the built-in seed)")
     parser.add_argument("--state", default=None, help="SQLite file that keeps the state across restarts")
+    parser.add_argument("--latency-ms", default=None, metavar="MS",
+                        help="delay every Graph response, as Meta's ~100-300 ms: a fixed value (150) or a range "
+                             "drawn per request (100-300)")
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        service = SandboxService(args.seed, args.state)
+        latency = Latency.parse(args.latency_ms)
+    except ValueError as exc:
+        print(f"sandbox: --latency-ms: {exc}", file=sys.stderr)
+        return 2
+    try:
+        service = SandboxService(args.seed, args.state, latency)
     except SeedError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
 
     def banner(url: str) -> None:
-        print(f"# Sandbox Graph API serving at {url}  (graph_url; control API under {url}/_sandbox/)")
+        print(f"# Sandbox Graph API serving at {url}  (graph_url; control API under {url}/_sandbox/)"
+              + (f"; every Graph response delayed {latency}" if latency.high_ms else ""))
         print("# Demo environment (sandbox-only fake values):")
         for name, value in sorted(service.demo_env().items()):
             print(f"export {name}={shlex.quote(value)}")

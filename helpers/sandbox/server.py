@@ -3,6 +3,7 @@ and `Sandbox`, which serves them in-process on a background thread.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -17,6 +18,7 @@ from . import graph_errors as err
 from .control import SandboxControl
 from .graph_api import Call, GraphAPI, served_version
 from .graph_errors import GraphError
+from .latency import Latency
 from .scenarios import catalogue, describe
 from .service import SandboxService
 from .state import list_param
@@ -75,10 +77,12 @@ class GraphHandler(tornado.web.RequestHandler):
             if not in_query and call.params.get("access_token"):  # a form/JSON access_token wins too
                 call.token = str(call.params["access_token"])
             result = await self.api.dispatch(call)
+            await self._at_metas_pace()
             self._finish_json(200, result, call)
         except GraphError as error:
             if error.www_authenticate:
                 self.set_header("WWW-Authenticate", error.www_authenticate)
+            await self._at_metas_pace()
             self._finish_json(error.http_status, error.envelope(self.trace_id), call)
         except Exception:  # never a stack trace to the client: Graph's generic error instead
             log.exception("sandbox error on %s %s", self.request.method, self.request.path)
@@ -86,6 +90,11 @@ class GraphHandler(tornado.web.RequestHandler):
             self._finish_json(500, error.envelope(self.trace_id), call)
         if self.request.method != "GET":
             service.changed()
+
+    async def _at_metas_pace(self) -> None:
+        delay = self.api.service.latency.draw()
+        if delay:
+            await asyncio.sleep(delay)  # the loop serves other requests meanwhile, as Meta's servers would
 
     def _token(self) -> tuple[str | None, bool]:
         # An access_token parameter wins over the Authorization header, as at Meta: clients that keep
@@ -375,8 +384,8 @@ class Sandbox:
     """
 
     def __init__(self, seed: str | Path | None = None, state_path: str | Path | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
-        self.service = SandboxService(seed, state_path)
+                 host: str = "127.0.0.1", port: int = 0, latency_ms: str | float | None = None) -> None:
+        self.service = SandboxService(seed, state_path, Latency.parse(latency_ms))
         self._server = BackgroundServer(make_app(self.service), host, port, on_start=self.service.on_start,
                                         on_stop=self.service.on_stop, name="sandbox")
         self._control: SandboxControl | None = None

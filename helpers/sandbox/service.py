@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import scenarios
 from .clock import SandboxClock
+from .latency import Latency
 from .persistence import StateStore
 from .seed import Seed
 from .state import PhoneNumber, SandboxState, StatusPlan
@@ -21,8 +22,10 @@ SAVE_DELAY = 0.25  # seconds: changes within this are written together
 
 
 class SandboxService:
-    def __init__(self, seed: str | Path | None = None, state_path: str | Path | None = None) -> None:
+    def __init__(self, seed: str | Path | None = None, state_path: str | Path | None = None,
+                 latency: Latency | None = None) -> None:
         self.seed = Seed(seed)
+        self.latency = latency or Latency()
         self.clock = SandboxClock()
         self.delivery = WebhookDelivery(self.clock)
         self.store = StateStore(state_path) if state_path else None
