@@ -17,14 +17,16 @@ from typing import Any, Callable
 
 from ..versions import DEFAULT_API_VERSION, VERSIONS
 from . import graph_errors as err
-from . import spec_model
+from . import partner, spec_model, templates
 from .service import SandboxService
 from .state import MANAGEMENT, MESSAGING, Token, list_param, object_param
 
 WABA_DEFAULT_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace")
 PHONE_DEFAULT_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating",
                         "platform_type", "throughput", "webhook_configuration", "id")
-NODE_TYPES = {"waba": spec_model.WABA, "phone": spec_model.PHONE_NUMBER, "app": "Application"}
+NODE_TYPES = {"waba": spec_model.WABA, "phone": spec_model.PHONE_NUMBER, "business": spec_model.BUSINESS,
+              "app": "Application", "credit_line": "ExtendedCredit"}
+SPEC_NODES = ("waba", "phone", "business")   # the kinds whose fields and edges come from the spec
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 
@@ -70,7 +72,7 @@ class GraphAPI:
         edge = parts[1] if len(parts) == 2 else None
         methods = ROUTES.get((kind, edge))
         if methods is None:
-            if edge and kind != "app" and call.method in spec_model.edges(NODE_TYPES[kind]).get(edge, ()):
+            if edge and kind in SPEC_NODES and call.method in spec_model.edges(NODE_TYPES[kind]).get(edge, ()):
                 raise err.not_emulated(call.method, edge)
             if call.method == "GET" and edge:
                 raise err.nonexisting_field(edge, NODE_TYPES[kind])
@@ -88,6 +90,10 @@ class GraphAPI:
             return "phone"
         if object_id in self.state.apps:
             return "app"
+        if object_id in self.state.businesses:
+            return "business"
+        if partner.credit_line_owner(self.state, object_id) is not None:
+            return "credit_line"
         return None
 
     def _only(self, call: Call, methods, name: str, handler: Callable[[Call], dict]) -> dict:
@@ -198,6 +204,57 @@ class GraphAPI:
         self.service.report_statuses(phone, plan)
         return response
 
+    # ---- the partner's business portfolio -----------------------------------------------------
+
+    def get_business(self, call: Call, token: Token, business_id: str) -> dict:
+        business = partner.business_for(self.state, token, business_id, call.method)
+        return select_fields(partner.business_fields(business), call.params.get("fields"), ("id", "name"),
+                             NODE_TYPES["business"])
+
+    def get_extended_credits(self, call: Call, token: Token, business_id: str) -> dict:
+        return partner.extended_credits(partner.business_for(self.state, token, business_id, call.method))
+
+    def list_owned_wabas(self, call: Call, token: Token, business_id: str) -> dict:
+        business = partner.business_for(self.state, token, business_id, call.method)
+        return self._waba_page(call, token, partner.owned_wabas(self.state, business),
+                               f"{business.id}/owned_whatsapp_business_accounts")
+
+    def list_client_wabas(self, call: Call, token: Token, business_id: str) -> dict:
+        business = partner.business_for(self.state, token, business_id, call.method)
+        return self._waba_page(call, token, partner.client_wabas(self.state, business),
+                               f"{business.id}/client_whatsapp_business_accounts")
+
+    def _waba_page(self, call: Call, token: Token, wabas: list, edge: str) -> dict:
+        fields = call.params.get("fields")
+        rows = [select_fields(self.state.waba_fields(w, token), fields, ("id", "name"), NODE_TYPES["waba"])
+                for w in wabas]
+        return paginate(call, rows, edge)
+
+    def share_credit_line(self, call: Call, token: Token, credit_line_id: str) -> dict:
+        return partner.share_and_attach(self.state, token, credit_line_id, call.params)
+
+    def get_assigned_users(self, call: Call, token: Token, waba_id: str) -> dict:
+        waba = self._waba(call, token, waba_id)
+        return paginate(call, partner.assigned_users(self.state, waba, call.params), f"{waba.id}/assigned_users")
+
+    def assign_user(self, call: Call, token: Token, waba_id: str) -> dict:
+        return partner.assign_user(self.state, self._waba(call, token, waba_id), call.params)
+
+    def unassign_user(self, call: Call, token: Token, waba_id: str) -> dict:
+        return partner.unassign_user(self.state, self._waba(call, token, waba_id), call.params)
+
+    # ---- message templates ------------------------------------------------------------------
+
+    def list_templates(self, call: Call, token: Token, waba_id: str) -> dict:
+        waba = self._waba(call, token, waba_id)
+        return paginate(call, templates.listing(waba, call.params), f"{waba.id}/message_templates")
+
+    def create_template(self, call: Call, token: Token, waba_id: str) -> dict:
+        return templates.create(self.state, self._waba(call, token, waba_id), call.params)
+
+    def delete_template(self, call: Call, token: Token, waba_id: str) -> dict:
+        return templates.delete(self._waba(call, token, waba_id), call.params)
+
     # ---- app webhook subscriptions ----------------------------------------------------------
 
     async def set_app_subscription(self, call: Call, token: Token, app_id: str) -> dict:
@@ -227,6 +284,15 @@ ROUTES: dict[tuple[str, str | None], dict[str, Callable]] = {
     ("waba", "phone_numbers"): {"GET": GraphAPI.list_phone_numbers},
     ("waba", "subscribed_apps"): {"GET": GraphAPI.get_subscribed_apps, "POST": GraphAPI.subscribe_app,
                                   "DELETE": GraphAPI.unsubscribe_app},
+    ("waba", "assigned_users"): {"GET": GraphAPI.get_assigned_users, "POST": GraphAPI.assign_user,
+                                 "DELETE": GraphAPI.unassign_user},
+    ("waba", "message_templates"): {"GET": GraphAPI.list_templates, "POST": GraphAPI.create_template,
+                                    "DELETE": GraphAPI.delete_template},
+    ("business", None): {"GET": GraphAPI.get_business},
+    ("business", "extendedcredits"): {"GET": GraphAPI.get_extended_credits},
+    ("business", "owned_whatsapp_business_accounts"): {"GET": GraphAPI.list_owned_wabas},
+    ("business", "client_whatsapp_business_accounts"): {"GET": GraphAPI.list_client_wabas},
+    ("credit_line", "whatsapp_credit_sharing_and_attach"): {"POST": GraphAPI.share_credit_line},
     ("phone", None): {"GET": GraphAPI.get_phone, "POST": GraphAPI.update_phone},
     ("phone", "request_code"): {"POST": GraphAPI.request_code},
     ("phone", "verify_code"): {"POST": GraphAPI.verify_code},
@@ -332,8 +398,9 @@ def _page_url(call: Call, edge: str, limit: int, **cursor: str) -> str:
     query: dict[str, Any] = {}
     if call.token_in_query and call.token:
         query["access_token"] = call.token  # Graph repeats a query-string token; a header token stays out
-    if call.params.get("fields"):
-        query["fields"] = call.params["fields"]
+    for name in ("fields", "business", "name", "status", "filtering"):  # the page's own selection carries over
+        if call.params.get(name) not in (None, ""):
+            query[name] = call.params[name]
     query["limit"] = limit
     query.update(cursor)
     return f"{call.base_url}/{call.version_or_default}/{edge}?{urllib.parse.urlencode(query)}"

@@ -23,6 +23,7 @@ WHATSAPP_ERRORS: dict[int, tuple[str, int]] = {
     131030: ("Recipient phone number not in allowed list", 400),
     131045: ("Incorrect certificate", 500),
     131047: ("Re-engagement message", 400),
+    131042: ("Business eligibility payment issue", 400),
     132001: ("Template name does not exist in the translation", 400),
     133005: ("Two step verification PIN Mismatch", 400),
     133006: ("Phone number re-verification needed", 400),

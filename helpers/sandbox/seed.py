@@ -44,7 +44,9 @@ class Seed:
         for consumer in self.data.get("consumers") or []:
             state.consumers[_text(consumer, "wa_id")] = str(consumer.get("name") or "WhatsApp User")
         for biz in self.data["businesses"]:
-            business = Business(_text(biz, "id"), _text(biz, "name"), bool(biz.get("terms_of_service_accepted", True)))
+            business = Business(_text(biz, "id"), _text(biz, "name"), bool(biz.get("terms_of_service_accepted", True)),
+                                credit_lines=[{"id": _text(c, "id"), "legal_entity_name": str(c.get("legal_entity_name") or biz["name"])}
+                                              for c in biz.get("extended_credits") or []])
             state.businesses[business.id] = business
             for app in biz.get("apps") or []:
                 state.apps[_text(app, "id")] = App(_text(app, "id"), _text(app, "name"), business.id,
@@ -60,7 +62,12 @@ class Seed:
                     currency=str(data.get("currency", "USD")), timezone_id=str(data.get("timezone_id", "1")),
                     message_template_namespace=str(data.get("message_template_namespace", "")),
                     templates=[{"name": str(t["name"]), "language": str(t.get("language", "en_US")),
-                                "category": str(t.get("category", "UTILITY")).upper()} for t in data.get("templates") or []])
+                                "category": str(t.get("category", "UTILITY")).upper(), "status": "APPROVED"}
+                               for t in data.get("templates") or []],
+                    shared_with=[str(b) for b in data.get("shared_with") or []],
+                    payment_method=None if data.get("payment_method", "OWN") in (None, "none") else str(data.get("payment_method", "OWN")),
+                    assigned_users={str(a["user"]): [str(t) for t in a.get("tasks") or ["MANAGE"]]
+                                    for a in data.get("assigned_users") or []})
         state.wabas[waba.id] = waba
         for phone in data.get("phone_numbers") or []:
             backup = phone.get("backup") or {}

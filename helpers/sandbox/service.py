@@ -8,7 +8,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from . import scenarios
+from . import scenarios, templates
 from .clock import SandboxClock
 from .latency import Latency
 from .persistence import StateStore
@@ -44,6 +44,7 @@ class SandboxService:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     async def on_start(self) -> None:
+        self.delivery.on_tick = self.finish_template_reviews
         self.delivery.start()
 
     async def on_stop(self) -> None:
@@ -109,6 +110,14 @@ class SandboxService:
                      "contacts": [{"wa_id": plan.recipient, "user_id": user_id}], "statuses": [status]}
             notifications += self.delivery.notify(targets, phone.waba_id, "messages", value, f"status:{step['status']}")
         self.delivery.send_soon(notifications)
+
+    def finish_template_reviews(self) -> None:
+        """Templates whose review is due on the sandbox clock: approved or rejected, and the apps told."""
+        for waba, value in templates.due_reviews(self.state):
+            targets = self.state.waba_webhook_targets(waba, "message_template_status_update")
+            self.delivery.send_soon(self.delivery.notify(targets, waba.id, "message_template_status_update", value,
+                                                         f"template:{value['event'].lower()}", entry_time=True))
+            self.changed()
 
     def report_inbound(self, phone: PhoneNumber, value: dict) -> int:
         """Deliver an incoming message; returns how many callbacks it goes to."""

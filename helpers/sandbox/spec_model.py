@@ -15,6 +15,7 @@ from .. import spec
 
 PHONE_NUMBER = "WhatsAppBusinessPhoneNumber"
 WABA = "WhatsAppBusinessAccount"
+BUSINESS = "Business"
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,7 @@ def phone_numbers_filtering() -> dict[str, list[str]]:
 
 def local_storage_regions() -> tuple[str, ...]:
     return tuple(spec.index()["local_storage_regions"])
+
+
+def waba_permission_tasks() -> tuple[str, ...]:
+    return tuple(spec.index()["waba_permission_tasks"])

@@ -55,6 +55,7 @@ class Business:
     terms_of_service_accepted: bool = True
     messaging_limit: str = "TIER_2K"      # portfolio-level since Oct 2025 (TIER_250 ... TIER_UNLIMITED)
     country: str = "US"
+    credit_lines: list[dict] = field(default_factory=list)   # the partner's extended credit: [{id, legal_entity_name}]
 
 
 @dataclass
@@ -93,6 +94,10 @@ class Waba:
     templates: list[dict] = field(default_factory=list)
     subscribed_apps: dict[str, dict] = field(default_factory=dict)  # app_id -> {override_callback_uri, verify_token}
     account_review_status: str = "APPROVED"
+    shared_with: list[str] = field(default_factory=list)      # partner businesses the client WABA is shared with
+    payment_method: str | None = "OWN"                        # None: no way to pay (a partner's client before its credit line)
+    credit_allocation: dict | None = None                     # {allocation_config_id, credit_line_id, currency}
+    assigned_users: dict[str, list[str]] = field(default_factory=dict)   # system user id -> tasks
 
 
 @dataclass
@@ -205,7 +210,8 @@ class SandboxState:
             return False
         if token.target_ids is not None:
             return waba.id in token.target_ids
-        return token.business_id == waba.business_id
+        # An admin system user reaches its business's WABAs and the client WABAs shared with it.
+        return token.business_id == waba.business_id or token.business_id in waba.shared_with
 
     def waba_for(self, token: Token, waba_id: str, method: str, scope: str = MANAGEMENT) -> Waba:
         waba = self.wabas.get(waba_id)
@@ -336,6 +342,7 @@ class SandboxState:
 
     def waba_fields(self, waba: Waba, token: Token) -> dict[str, Callable[[], Any]]:
         """A getter per field of the WABA node (spec_model.node_fields(WABA)); None leaves the field out."""
+        from .templates import view as template_view  # templates.py builds on this module
         business = self.businesses[waba.business_id]
         partner = self.apps[token.app_id].business_id if token.app_id in self.apps else business.id
         return {
@@ -356,22 +363,27 @@ class SandboxState:
             "dcc_config": lambda: None,
             "is_enabled_for_insights": lambda: False,
             "health_status": lambda: self._waba_health(waba),
+            "primary_funding_id": lambda: (waba.credit_allocation or {}).get("credit_line_id"),
             # Edges asked for as fields come back as connections, as everywhere in the Graph API.
             "phone_numbers": lambda: {"data": [{"id": p.id, "display_phone_number": p.display_phone_number,
                                                 "verified_name": p.verified_name} for p in self.waba_phones(waba)]},
             "subscribed_apps": lambda: self.subscribed_apps(waba),
-            "message_templates": lambda: {"data": [self.template_view(waba, t) for t in waba.templates]},
+            "message_templates": lambda: {"data": [template_view(waba, t) for t in waba.templates]},
             "schedules": lambda: {"data": []},
         }
 
-    def template_view(self, waba: Waba, template: dict) -> dict:
-        return {"name": template["name"], "language": template["language"], "category": template["category"],
-                "status": template.get("status", "APPROVED"), "id": template.get("id") or _template_id(waba, template)}
-
     def _waba_health(self, waba: Waba) -> dict:
-        entities = [{"entity_type": "WABA", "id": waba.id, "can_send_message": "AVAILABLE"},
+        entities = [self._waba_entity(waba),
                     {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
-        return {"can_send_message": "AVAILABLE", "entities": entities}
+        return {"can_send_message": _worst(e["can_send_message"] for e in entities), "entities": entities}
+
+    def _waba_entity(self, waba: Waba) -> dict:
+        entity: dict[str, Any] = {"entity_type": "WABA", "id": waba.id, "can_send_message": "AVAILABLE"}
+        if waba.payment_method is None:
+            entity["can_send_message"] = "LIMITED"
+            entity["additional_info"] = ["The WhatsApp Business Account has no valid payment method: only free "
+                                         "messages can be sent. Share and attach a credit line, or add a payment method."]
+        return entity
 
     def subscribed_apps(self, waba: Waba) -> dict:
         data = []
@@ -466,10 +478,9 @@ class SandboxState:
             phone_entity["can_send_message"] = "BLOCKED"
             phone_entity["errors"] = [{"error_code": 133010, "error_description": "Phone number is not registered on Cloud API.",
                                        "possible_solution": "Register the phone number with POST /{PHONE_NUMBER_ID}/register."}]
-        entities = [phone_entity,
-                    {"entity_type": "WABA", "id": waba.id, "can_send_message": "AVAILABLE"},
+        entities = [phone_entity, self._waba_entity(waba),
                     {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
-        return {"can_send_message": phone_entity["can_send_message"], "entities": entities}
+        return {"can_send_message": _worst(e["can_send_message"] for e in entities), "entities": entities}
 
     def set_pin(self, phone: PhoneNumber, pin: Any) -> dict:
         pin = _require_pin(pin)
@@ -536,6 +547,8 @@ class SandboxState:
             raise err.invalid_parameter("This phone number is registered on the On-Premises API. To move it to Cloud "
                                         "API, register with backup {data, password} from the On-Premises client.")
         self._check_pin(phone, pin)
+        # Re-registering a coexistence number takes it away from the WhatsApp Business app, as at Meta.
+        phone.is_on_biz_app = False
         if phone.registered and phone.platform_type == "CLOUD_API" and backup is None:
             phone.data_localization_region = region or phone.data_localization_region
             return {"success": True}
@@ -647,8 +660,8 @@ class SandboxState:
         if not code:
             raise err.parameter_required("template['language']['code']")
         for template in self.wabas[phone.waba_id].templates:
-            if template["name"] == name and template["language"] == code:
-                return template
+            if template["name"] == name and template["language"] == code and template.get("status", "APPROVED") == "APPROVED":
+                return template  # only an approved template can be sent; one in review "does not exist" yet
         raise err.whatsapp(132001, f"template name ({name}) does not exist in {code}")
 
     def _take_throughput(self, phone: PhoneNumber) -> None:
@@ -672,6 +685,9 @@ class SandboxState:
                                                             "passed since the customer last replied to this number.")}]
         category = template["category"].lower() if template else "service"
         free = window_open and category in ("service", "utility")
+        if not free and self.wabas[phone.waba_id].payment_method is None:
+            return [{"status": "failed", "error": (131042, "Message failed to send because there were one or more "
+                                                            "errors related to your payment method.")}]
         pricing = {"billable": not free, "pricing_model": "PMP", "type": "free_customer_service" if free else "regular",
                    "category": category}
         return [{"status": status, "pricing": pricing} for status in ("sent", "delivered", "read")]
@@ -795,6 +811,16 @@ class SandboxState:
             targets.append((url, app.secret, app.id))
         return targets
 
+    def waba_webhook_targets(self, waba: Waba, field_name: str) -> list[tuple[str, str, str]]:
+        """Account-level events: WABA override > app callback, for each subscribed app with that field."""
+        targets = []
+        for app_id, sub in waba.subscribed_apps.items():
+            app_sub = self.apps[app_id].subscriptions.get("whatsapp_business_account")
+            if app_sub and field_name in app_sub["fields"]:
+                targets.append((sub.get("override_callback_uri") or app_sub["callback_url"], self.apps[app_id].secret,
+                                app_id))
+        return targets
+
     def set_app_subscription(self, app: App, obj: str, callback_url: str, verify_token: str, fields: list[str]) -> dict:
         current = app.subscriptions.get(obj, {"fields": []})
         merged = list(dict.fromkeys(current["fields"] + fields))
@@ -894,6 +920,11 @@ def _country(digits: str) -> tuple[str, str]:
     return digits[:2], "ZZ"
 
 
+def _worst(states) -> str:
+    order = ("AVAILABLE", "LIMITED", "BLOCKED")
+    return max(states, key=order.index, default="AVAILABLE")
+
+
 def consumer_content(kind: str, text: str | None, content: dict, phone: PhoneNumber) -> dict:
     """The type-specific part of an incoming message, as in Meta's webhook samples."""
     if kind == "text":
@@ -929,12 +960,6 @@ def consumer_content(kind: str, text: str | None, content: dict, phone: PhoneNum
     first, _, last = name.partition(" ")
     card_name = {"formatted_name": name, "first_name": first, **({"last_name": last} if last else {})}
     return {"type": "contacts", "contacts": [{"name": card_name, "phones": [phone_entry]}]}
-
-
-def _template_id(waba: Waba, template: dict) -> str:
-    # Stable per WABA, name and language, shaped like Meta's numeric template IDs.
-    digest = hashlib.sha256(f"{waba.id}:{template['name']}:{template['language']}".encode()).hexdigest()
-    return str(700000000000000 + int(digest[:12], 16) % 100000000000000)
 
 
 def _iso(epoch: float) -> str:

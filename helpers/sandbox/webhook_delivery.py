@@ -17,6 +17,7 @@ import json
 import secrets
 import urllib.parse
 from dataclasses import dataclass
+from typing import Callable
 import tornado.httpclient
 import tornado.ioloop
 
@@ -43,10 +44,13 @@ class Notification:
     attempt: int = 0
 
 
-def notification_body(waba_id: str, field: str, value: dict) -> bytes:
-    """The exact bytes Meta posts: compact JSON, non-ASCII escaped as \\uXXXX."""
-    envelope = {"object": "whatsapp_business_account",
-                "entry": [{"id": waba_id, "changes": [{"value": value, "field": field}]}]}
+def notification_body(waba_id: str, field: str, value: dict, time: float | None = None) -> bytes:
+    """The exact bytes Meta posts: compact JSON, non-ASCII escaped as \\uXXXX. Account-level fields carry entry.time."""
+    entry: dict = {"id": waba_id}
+    if time is not None:
+        entry["time"] = int(time)
+    entry["changes"] = [{"value": value, "field": field}]
+    envelope = {"object": "whatsapp_business_account", "entry": [entry]}
     return json.dumps(envelope, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
@@ -59,6 +63,7 @@ class WebhookDelivery:
         self._tasks: set[asyncio.Task] = set()
         self._client: tornado.httpclient.AsyncHTTPClient | None = None
         self._ticker: tornado.ioloop.PeriodicCallback | None = None
+        self.on_tick: Callable[[], None] | None = None   # other work due on the sandbox clock (template reviews)
 
     # ---- lifecycle (on the server's loop) ---------------------------------------------------
 
@@ -123,10 +128,10 @@ class WebhookDelivery:
     # ---- notifications ----------------------------------------------------------------------
 
     def notify(self, targets: list[tuple[str, str, str]], waba_id: str, field: str, value: dict,
-               kind: str) -> list[Notification]:
+               kind: str, entry_time: bool = False) -> list[Notification]:
         """One notification per target (URL, app secret, app id); not sent yet."""
-        body = notification_body(waba_id, field, value)
         now = self.clock.now()
+        body = notification_body(waba_id, field, value, now if entry_time else None)
         return [Notification(event_id=secrets.token_hex(8), url=url, app_secret=secret, body=body, kind=kind,
                              first_at=now) for url, secret, _ in targets]
 
@@ -165,6 +170,8 @@ class WebhookDelivery:
 
     def run_due(self) -> None:
         """Start the retries that are due on the sandbox clock (called every 50 ms and after the clock moves)."""
+        if self.on_tick is not None:
+            self.on_tick()
         now = self.clock.now()
         while self._retries and self._retries[0][0] <= now:
             _, _, notification = heapq.heappop(self._retries)

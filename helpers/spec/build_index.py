@@ -20,6 +20,12 @@ NODES = {
         "paths": ["/{Version}/{WABA-ID}", "/{Version}/{WhatsApp-Business-Account-ID}"],
         "schemas": ["WhatsAppBusinessAccount"],
     },
+    # The business portfolio: its GET answer's schema is written inline in the operation.
+    "Business": {
+        "paths": ["/{Version}/{Business-ID}"],
+        "schemas": [],
+        "responses": ["/{Version}/{Business-ID}"],
+    },
 }
 SCHEMAS = "#/components/schemas/"
 HTTP_METHODS = ("get", "post", "delete", "put", "patch")
@@ -39,17 +45,22 @@ def build(doc: dict[str, Any], source_bytes: bytes) -> dict[str, Any]:
         "phone_numbers_filtering": _filtering(paths["/{Version}/{WABA-ID}/phone_numbers"]["get"]),
         "webhook_fields": _webhook_fields(doc),
         "local_storage_regions": sorted(schemas["WhatsAppDataLocalizationRegion"]["enum"]),
+        "waba_permission_tasks": list(schemas["WhatsAppBusinessAccountPermissionTask"]["enum"]),
     }
     return index
 
 
 def _node(spec: dict, schemas: dict, paths: dict) -> dict:
     fields: dict[str, dict] = {}
-    for schema_name in spec["schemas"]:
-        for field, prop in schemas[schema_name].get("properties", {}).items():
+    sources = [(name, schemas[name], f"{SCHEMAS}{name}") for name in spec["schemas"]]
+    for path in spec.get("responses", []):
+        schema = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        sources.append((f"GET {path}", schema, f"#/paths/{path.replace('/', '~1')}/get/responses/200/content/application~1json/schema"))
+    for schema_name, schema, pointer in sources:
+        for field, prop in schema.get("properties", {}).items():
             entry = fields.setdefault(field, {"schemas": [], "type": None, "enum": [], "enum_at": []})
             entry["schemas"].append(schema_name)
-            resolved, at = _resolve(prop, schemas, f"{SCHEMAS}{schema_name}/properties/{field}")
+            resolved, at = _resolve(prop, schemas, f"{pointer}/properties/{field}")
             entry["type"] = entry["type"] or resolved.get("type")
             if "enum" in resolved:
                 entry["enum"] = sorted(set(entry["enum"]) | {v for v in resolved["enum"] if v is not None})

@@ -18,7 +18,11 @@ from sandbox_fixtures import (BLUEFIN_PHONE, CONSUMER, DEMO_PHONE, EXAMPLE_APP, 
                               sb, wait_for)
 import spec_validation as sv
 
-NODE_TEMPLATES = {"phone": "/{Version}/{Phone-Number-ID}", "waba": "/{Version}/{WABA-ID}"}
+NODE_TEMPLATES = {"phone": "/{Version}/{Phone-Number-ID}", "waba": "/{Version}/{WABA-ID}",
+                  "business": "/{Version}/{Business-ID}"}
+# Edges the spec writes under another name for the node's ID.
+EDGE_TEMPLATES = {("waba", "assigned_users"): "/{Version}/{WhatsApp-Business-Account-ID}/assigned_users"}
+CORAL_WABA, CREDIT_LINE, PARTNER_USER = "200000000000004", "610000000000001", "500000000000001"
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Exchange:
         if self.route is None or self.route[0] not in NODE_TEMPLATES:
             return None
         kind, edge = self.route
-        return NODE_TEMPLATES[kind] + (f"/{edge}" if edge else "")
+        return EDGE_TEMPLATES.get(self.route) or NODE_TEMPLATES[kind] + (f"/{edge}" if edge else "")
 
 
 @dataclass
@@ -152,6 +156,36 @@ def run_tour(tour: Tour, sb, receiver) -> None:
               json={"messaging_product": "whatsapp", "vertical": "SPACESHIPS"})
     tour.call("POST", profile, f"{LIVE_PHONE}/whatsapp_business_profile", 400,
               json={"messaging_product": "whatsapp", "about": "a" * 140})
+    # the partner's side: its portfolio, credit line, system user on the customer's WABA, templates
+    business = ("business", None)
+    tour.call("GET", business, "100000000000001", 200)
+    tour.call("GET", business, "100000000000002", 400)  # another business's portfolio
+    tour.call("GET", ("business", "extendedcredits"), "100000000000001/extendedcredits", 200)
+    tour.call("GET", ("business", "owned_whatsapp_business_accounts"),
+              "100000000000001/owned_whatsapp_business_accounts", 200, params={"fields": "id,name,currency"})
+    tour.call("GET", ("business", "client_whatsapp_business_accounts"),
+              "100000000000001/client_whatsapp_business_accounts", 200)
+    attach = ("credit_line", "whatsapp_credit_sharing_and_attach")
+    tour.call("POST", attach, f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach", 400,
+              params={"waba_currency": "JPY", "waba_id": CORAL_WABA})
+    tour.call("POST", attach, f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach", 200,
+              params={"waba_currency": "EUR", "waba_id": CORAL_WABA})
+    assigned = ("waba", "assigned_users")
+    tour.call("GET", assigned, f"{CORAL_WABA}/assigned_users", 400)  # business= is required
+    tour.call("POST", assigned, f"{CORAL_WABA}/assigned_users", 400, data={"user": PARTNER_USER, "tasks": "['FLY']"})
+    tour.call("POST", assigned, f"{CORAL_WABA}/assigned_users", 200, data={"user": PARTNER_USER, "tasks": "['MANAGE']"})
+    tour.call("GET", assigned, f"{CORAL_WABA}/assigned_users", 200, params={"business": "100000000000001"})
+    tour.call("DELETE", assigned, f"{CORAL_WABA}/assigned_users", 200, params={"user": PARTNER_USER})
+    templates = ("waba", "message_templates")
+    tour.call("POST", templates, f"{EXAMPLE_WABA}/message_templates", 200, json={
+        "name": "order_update", "language": "en_US", "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Your order {{1}} has shipped."}]})
+    tour.call("POST", templates, f"{EXAMPLE_WABA}/message_templates", 400, json={
+        "name": "Order Update!", "language": "en_US", "category": "UTILITY", "components": [{"type": "BODY", "text": "x"}]})
+    tour.call("GET", templates, f"{EXAMPLE_WABA}/message_templates", 200)
+    tour.call("GET", templates, f"{EXAMPLE_WABA}/message_templates", 200, params={"name": "order_update"})
+    tour.call("DELETE", templates, f"{EXAMPLE_WABA}/message_templates", 200, params={"name": "order_update"})
+    tour.call("DELETE", templates, f"{EXAMPLE_WABA}/message_templates", 400, params={"name": "order_update"})
     # a spec edge the sandbox does not emulate, and one that does not exist at all
     tour.call("GET", None, f"{LIVE_PHONE}/call_permissions", 400)
     tour.call("GET", None, f"{LIVE_PHONE}/no_such_edge", 400)

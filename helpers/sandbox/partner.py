@@ -1,0 +1,130 @@
+"""A Solution Partner's side of onboarding: the business portfolio, its credit line, system users
+assigned to a customer's WABA. Meta's rules over the sandbox's state, each raising Meta's error.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from . import graph_errors as err
+from . import spec_model
+from .state import Business, SandboxState, Token, Waba, list_param
+
+# The currencies a shared credit line can bill a customer's WABA in.
+CREDIT_CURRENCIES = ("USD", "EUR", "INR", "IDR", "GBP", "AUD")
+
+
+def business_for(state: SandboxState, token: Token, business_id: str, method: str) -> Business:
+    business = state.businesses.get(business_id)
+    if business is None or token.type == "APP" or token.business_id != business_id:
+        raise err.unsupported_request(method, business_id)
+    return business
+
+
+def business_fields(business: Business) -> dict:
+    return {"id": lambda: business.id, "name": lambda: business.name, "timezone_id": lambda: 0}
+
+
+def credit_line_owner(state: SandboxState, credit_line_id: str) -> Business | None:
+    for business in state.businesses.values():
+        if any(line["id"] == credit_line_id for line in business.credit_lines):
+            return business
+    return None
+
+
+def extended_credits(business: Business) -> dict:
+    return {"data": [{"id": line["id"], "legal_entity_name": line.get("legal_entity_name", business.name)}
+                     for line in business.credit_lines]}
+
+
+def owned_wabas(state: SandboxState, business: Business) -> list[Waba]:
+    return sorted((w for w in state.wabas.values() if w.business_id == business.id), key=lambda w: w.id)
+
+
+def client_wabas(state: SandboxState, business: Business) -> list[Waba]:
+    return sorted((w for w in state.wabas.values() if business.id in w.shared_with), key=lambda w: w.id)
+
+
+def share_and_attach(state: SandboxState, token: Token, credit_line_id: str, params: dict) -> dict:
+    """POST /{credit_line_id}/whatsapp_credit_sharing_and_attach?waba_currency=&waba_id= (the partner's token)."""
+    owner = credit_line_owner(state, credit_line_id)
+    if owner is None or token.type == "APP" or token.business_id != owner.id:
+        raise err.unsupported_request("POST", credit_line_id)
+    currency, waba_id = params.get("waba_currency"), params.get("waba_id")
+    if not currency:
+        raise err.parameter_required("waba_currency")
+    if str(currency) not in CREDIT_CURRENCIES:
+        raise err.param_enum("waba_currency", list(CREDIT_CURRENCIES), str(currency))
+    if not waba_id:
+        raise err.parameter_required("waba_id")
+    waba = state.wabas.get(str(waba_id))
+    if waba is None or (waba.business_id != owner.id and owner.id not in waba.shared_with):
+        raise err.invalid_parameter(f"waba_id {waba_id} is not a WhatsApp Business Account shared with business "
+                                    f"{owner.id}: the customer must finish Embedded Signup with your app first.")
+    if waba.credit_allocation is None or waba.credit_allocation["credit_line_id"] != credit_line_id:
+        digest = hashlib.sha256(f"{credit_line_id}:{waba.id}".encode()).hexdigest()
+        waba.credit_allocation = {"allocation_config_id": str(580000000000000 + int(digest[:12], 16) % 10**14),
+                                  "credit_line_id": credit_line_id, "currency": str(currency)}
+    waba.payment_method = "CREDIT_LINE"
+    return {"allocation_config_id": waba.credit_allocation["allocation_config_id"], "waba_id": waba.id}
+
+
+# ---- system users assigned to a WABA ------------------------------------------------------------
+
+def _system_users(state: SandboxState, waba: Waba) -> dict[str, Token]:
+    """The system users of the businesses that reach this WABA (its owner and the partners it is shared with)."""
+    businesses = {waba.business_id, *waba.shared_with}
+    return {t.user_id: t for t in state.tokens.values()
+            if t.type == "SYSTEM_USER" and t.user_id and t.business_id in businesses}
+
+
+def assigned_users(state: SandboxState, waba: Waba, params: dict) -> list[dict]:
+    business = params.get("business")
+    if not business:
+        raise err.parameter_required("business")
+    if str(business) not in state.businesses:
+        raise err.invalid_parameter(f"business {business} is not a business portfolio.")
+    users = _system_users(state, waba)
+    rows = []
+    for user_id, tasks in sorted(waba.assigned_users.items()):
+        token = users.get(user_id)
+        owner = state.businesses[token.business_id] if token else None
+        row: dict[str, Any] = {"id": user_id, "name": _user_name(user_id), "user_type": "SYSTEM_USER",
+                               "tasks": list(tasks)}
+        if owner is not None:
+            row["business"] = {"id": owner.id, "name": owner.name}
+        rows.append(row)
+    return rows
+
+
+def assign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
+    user = params.get("user")
+    if not user:
+        raise err.parameter_required("user")
+    if params.get("tasks") in (None, "", []):
+        raise err.parameter_required("tasks")
+    raw = params["tasks"]
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        raw = raw.replace("'", '"')  # Meta's own examples send tasks=['MANAGE']
+    tasks = list_param(raw)
+    allowed = spec_model.waba_permission_tasks()
+    for task in tasks:
+        if task not in allowed:
+            raise err.param_enum("tasks", list(allowed), task)
+    if str(user) not in _system_users(state, waba):
+        raise err.invalid_parameter(f"user {user} is not a system user of a business this WhatsApp Business Account "
+                                    "belongs to or is shared with.")
+    waba.assigned_users[str(user)] = list(dict.fromkeys(tasks))
+    return {"success": True}
+
+
+def unassign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
+    user = params.get("user")
+    if not user:
+        raise err.parameter_required("user")
+    waba.assigned_users.pop(str(user), None)
+    return {"success": True}
+
+
+def _user_name(user_id: str) -> str:
+    return f"System User {user_id[-4:]}"

@@ -1,0 +1,114 @@
+"""A Solution Partner's side: credit line, system users on a customer's WABA, templates, coexistence, health."""
+from __future__ import annotations
+
+import json
+
+from sandbox_fixtures import (CONSUMER, EXAMPLE_APP, EXAMPLE_BUSINESS, EXAMPLE_WABA, LIVE_PHONE, error_of,  # noqa: F401
+                              graph, receiver, sandbox, sb, wait_for)
+
+CORAL_WABA, CORAL_LIVE_PHONE, COEXISTENCE_PHONE = "200000000000004", "400000000000022", "400000000000023"
+CREDIT_LINE, PARTNER_USER = "610000000000001", "500000000000001"
+
+
+def attach(graph, currency="EUR", waba=CORAL_WABA):
+    return graph.post(f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach",
+                      params={"waba_currency": currency, "waba_id": waba})
+
+
+def test_the_partner_finds_its_credit_line_and_client_wabas(graph):
+    assert graph.get(f"{EXAMPLE_BUSINESS}/extendedcredits").json() == {
+        "data": [{"id": CREDIT_LINE, "legal_entity_name": "Example Co Partner Services"}]}
+    clients = graph.get(f"{EXAMPLE_BUSINESS}/client_whatsapp_business_accounts").json()["data"]
+    assert [w["id"] for w in clients] == [CORAL_WABA]
+    owned = graph.get(f"{EXAMPLE_BUSINESS}/owned_whatsapp_business_accounts").json()["data"]
+    assert [w["id"] for w in owned] == [EXAMPLE_WABA, "200000000000003"]
+    assert error_of(graph.get("100000000000002/extendedcredits"))["code"] == 100  # not the token's business
+    assert error_of(graph.get(f"{EXAMPLE_BUSINESS}/extendedcredits", token="BLUEFIN_TOKEN"))["error_subcode"] == 33
+
+
+def test_without_the_credit_line_paid_messages_fail_and_health_says_why(graph, sb, receiver):
+    assert graph.set_app_callback(receiver.url("app")).status_code == 200
+    assert graph.post(f"{CORAL_WABA}/subscribed_apps").status_code == 200
+    health = graph.get(CORAL_LIVE_PHONE, params={"fields": "health_status"}).json()["health_status"]
+    assert health["can_send_message"] == "LIMITED"
+    (waba_entity,) = [e for e in health["entities"] if e["entity_type"] == "WABA"]
+    assert "payment method" in waba_entity["additional_info"][0]
+    sent = graph.send_template(CORAL_LIVE_PHONE)  # a utility template outside the window is paid
+    assert sent.status_code == 200
+    failed = wait_for(lambda: [p for p in receiver.posts_to("app") if b'"failed"' in p["body"]], what="a failed status")
+    status = json.loads(failed[0]["body"])["entry"][0]["changes"][0]["value"]["statuses"][0]
+    assert status["errors"][0]["code"] == 131042
+
+    assert attach(graph).json() == {"allocation_config_id": attach(graph).json()["allocation_config_id"],
+                                    "waba_id": CORAL_WABA}  # attaching again gives the same allocation
+    assert graph.get(CORAL_WABA, params={"fields": "primary_funding_id"}).json()["primary_funding_id"] == CREDIT_LINE
+    assert graph.get(CORAL_LIVE_PHONE, params={"fields": "health_status"}).json()["health_status"][
+        "can_send_message"] == "AVAILABLE"
+    receiver.posts.clear()
+    assert graph.send_template(CORAL_LIVE_PHONE).status_code == 200
+    wait_for(lambda: [p for p in receiver.posts_to("app") if b'"read"' in p["body"]], what="the read status")
+    assert not [p for p in receiver.posts_to("app") if b'"failed"' in p["body"]]
+
+
+def test_credit_line_errors(graph):
+    assert error_of(attach(graph, currency="JPY"))["message"].startswith("(#100) Param waba_currency must be one of {USD")
+    assert "not a WhatsApp Business Account shared with" in error_of(attach(graph, waba="200000000000002"))[
+        "error_data"]["details"]
+    assert error_of(graph.post(f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach", token="CORAL_TOKEN",
+                               params={"waba_currency": "EUR", "waba_id": CORAL_WABA}))["error_subcode"] == 33
+
+
+def test_assigning_the_partners_system_user_to_the_customers_waba(graph):
+    path = f"{CORAL_WABA}/assigned_users"
+    before = graph.get(path, params={"business": EXAMPLE_BUSINESS}).json()["data"]
+    assert PARTNER_USER not in [u["id"] for u in before]
+    assert graph.post(path, data={"user": PARTNER_USER, "tasks": "['MANAGE']"}).json() == {"success": True}
+    (row,) = [u for u in graph.get(path, params={"business": EXAMPLE_BUSINESS}).json()["data"] if u["id"] == PARTNER_USER]
+    assert row["tasks"] == ["MANAGE"] and row["business"]["id"] == EXAMPLE_BUSINESS and row["user_type"] == "SYSTEM_USER"
+    granular = graph.post(path, json={"user": PARTNER_USER, "tasks": ["MANAGE_TEMPLATES", "MANAGE_PHONE", "MANAGE_BILLING"]})
+    assert granular.status_code == 200
+    assert error_of(graph.post(path, data={"user": PARTNER_USER, "tasks": "['ROOT']"}))["message"].startswith(
+        "(#100) Param tasks must be one of {MANAGE")
+    assert "not a system user" in error_of(graph.post(path, data={"user": "500000000000011", "tasks": "['MANAGE']"}))[
+        "error_data"]["details"]  # Bluefin's system user: Coral's WABA is not shared with Bluefin
+    assert error_of(graph.get(path))["message"] == "(#100) The parameter business is required."
+
+
+def test_a_template_is_reviewed_on_the_sandbox_clock_and_the_app_is_told(graph, sb, receiver):
+    assert graph.post(f"{EXAMPLE_APP}/subscriptions", token=None, params={
+        "object": "whatsapp_business_account", "callback_url": receiver.url("app"),
+        "fields": "messages,message_template_status_update", "verify_token": graph.env["WHATSAPP_VERIFY_TOKEN"],
+        "access_token": graph.app_token()}).status_code == 200
+    assert graph.post(f"{EXAMPLE_WABA}/subscribed_apps").status_code == 200
+    path = f"{EXAMPLE_WABA}/message_templates"
+    ok = graph.post(path, json={"name": "appointment_reminder", "language": "en_US", "category": "UTILITY",
+                                "components": [{"type": "BODY", "text": "See you on {{1}} at {{2}}."}]}).json()
+    bad = graph.post(path, json={"name": "spring_promo", "language": "en_US", "category": "UTILITY",
+                                 "components": [{"type": "BODY", "text": "Spring sale: 20% discount!"}]}).json()
+    assert ok["status"] == bad["status"] == "PENDING" and ok["category"] == "UTILITY"
+    send = {"messaging_product": "whatsapp", "to": CONSUMER, "type": "template",
+            "template": {"name": "appointment_reminder", "language": {"code": "en_US"}}}
+    assert error_of(graph.post(f"{LIVE_PHONE}/messages", json=send))["code"] == 132001  # not approved yet
+    sb.control.advance_clock(61)
+    updates = wait_for(lambda: (u := [json.loads(p["body"]) for p in receiver.posts_to("app")
+                                      if b"message_template_status_update" in p["body"]]) and len(u) == 2 and u,
+                       what="two template status updates")
+    events = {u["entry"][0]["changes"][0]["value"]["message_template_name"]: u["entry"][0]["changes"][0]["value"]
+              for u in updates}
+    assert events["appointment_reminder"]["event"] == "APPROVED" and events["appointment_reminder"]["reason"] == "NONE"
+    assert events["spring_promo"] == {**events["spring_promo"], "event": "REJECTED", "reason": "INCORRECT_CATEGORY"}
+    assert all(isinstance(u["entry"][0]["time"], int) for u in updates)
+    listed = {t["name"]: t for t in graph.get(path).json()["data"]}
+    assert listed["appointment_reminder"]["status"] == "APPROVED" and listed["spring_promo"]["status"] == "REJECTED"
+    assert graph.post(f"{LIVE_PHONE}/messages", json=send).status_code == 200
+    again = error_of(graph.post(path, json={"name": "appointment_reminder", "language": "en_US", "category": "UTILITY",
+                                            "components": [{"type": "BODY", "text": "x"}]}))
+    assert again["error_subcode"] == 2388024
+
+
+def test_a_coexistence_number_stops_being_shared_when_registered_again(graph):
+    fields = {"fields": "is_on_biz_app,throughput,platform_type"}
+    before = graph.get(COEXISTENCE_PHONE, params=fields).json()
+    assert before["is_on_biz_app"] is True and before["platform_type"] == "CLOUD_API"
+    assert graph.register(COEXISTENCE_PHONE, pin_env="CORAL_PIN", token="CORAL_TOKEN").status_code == 200
+    assert graph.get(COEXISTENCE_PHONE, params=fields).json()["is_on_biz_app"] is False
