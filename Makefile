@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test browser clean lab voila
+.PHONY: demo test test-airflow browser clean lab voila
 
 DEMO_CUSTOMERS := customers/example.yaml customers/bluefin.yaml customers/coral.yaml
 
@@ -12,6 +12,17 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.dev browser
 	$(PY) -m pytest
+
+# The Airflow DAG (integrations/airflow/), run by Airflow itself against the sandbox, in its own environment.
+AIRFLOW_VENV := .venv-airflow
+test-airflow: $(AIRFLOW_VENV)/.installed
+	$(AIRFLOW_VENV)/bin/python -m pytest integrations/airflow
+
+$(AIRFLOW_VENV)/.installed: requirements-airflow.txt requirements.txt pyproject.toml
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-airflow.txt
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
 
 # The browser tests drive Debian's Chromium (never `playwright install`: browser downloads are
 # blocked); installed when missing. The emoji font only makes the screenshots' verdict marks legible.
@@ -41,4 +52,4 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) runs artifacts
+	rm -rf $(VENV) $(AIRFLOW_VENV) runs artifacts
