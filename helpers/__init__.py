@@ -10,3 +10,4 @@ from .errors import (  # noqa: E402
     NetworkError,
     PlaybookError,
 )
+from .client import GraphClient  # noqa: E402  (design.md's contract: helpers.GraphClient)

@@ -242,9 +242,7 @@ def request_code(client: GraphClient, phone_number_id: str, *, code_method: str 
 def verify_code(client: GraphClient, phone_number_id: str, code: str) -> dict[str, Any]:
     """POST /{phone_number_id}/verify_code with the code received (6 digits; dashes allowed)."""
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
-    digits = str(code or "").replace("-", "").replace(" ", "")
-    if not (digits.isdigit() and len(digits) == 6):  # Meta's codes are 6 digits (the spec's pattern too)
-        raise validate.ConfigError("code must be the 6 digits from the SMS or call, e.g. 123830 or 123-830.")
+    digits = validate.verification_code(code)
     return client.post(f"{phone_number_id}/verify_code", data={"code": digits})
 
 

@@ -2,31 +2,23 @@
 
 A profile's keys are the notebooks' parameter names plus `customer` (the slug used for run
 folders). Secrets are never values here, only the names of the environment variables that
-hold them (`*_env` keys). Loading validates everything before any network call.
+hold them (`*_env` keys). Loading validates everything before any network call, with the rules of the
+parameter registry (helpers.parameters).
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import validate
+from .parameters import PROFILE_KEYS, PROFILE_RULES
+from .parameters import SECRET_ENV_PARAMS as ENV_KEYS  # noqa: F401  (the runner's name for them)
 from .errors import ConfigError
 
-ID_KEYS = ("business_id", "waba_id", "app_id", "phone_number_id")
-ENV_KEYS = ("token_env", "pin_env", "app_secret_env", "verify_token_env", "backup_password_env")
-TEXT_KEYS = ("customer", "graph_url", "api_version", "display_phone_number", "consumer_number", "message_text",
-             "callback_url", "onboarding", "data_localization_region", "backup_data", "template_name",
-             "template_language", "notes")
-NUMBER_KEYS = ("expected_peak_mps", "wait_seconds")
-LIST_KEYS = ("compliance", "features")
-KNOWN_KEYS = frozenset(ID_KEYS + ENV_KEYS + TEXT_KEYS + NUMBER_KEYS + LIST_KEYS + ("shares_whatsapp_business_app",))
 # Keys that would hold a secret's value: refused with a pointer to the *_env key to use.
 SECRET_VALUE_KEYS = {"token": "token_env", "access_token": "token_env", "pin": "pin_env", "app_secret": "app_secret_env",
                      "verify_token": "verify_token_env", "backup_password": "backup_password_env", "password": "backup_password_env"}
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def load_profile(path: str | Path) -> dict[str, Any]:
@@ -49,40 +41,15 @@ def load_profile(path: str | Path) -> dict[str, Any]:
 
 
 def validate_profile(raw: dict[str, Any]) -> dict[str, Any]:
+    """The profile's values, each checked and normalised by its entry in the parameter registry."""
     profile: dict[str, Any] = {}
     for key, value in raw.items():
         if key in SECRET_VALUE_KEYS:
             raise ConfigError(f"'{key}' would put a secret in the profile. Put the value in an environment variable "
                               f"and name that variable with '{SECRET_VALUE_KEYS[key]}' instead.")
-        if key not in KNOWN_KEYS:
-            raise ConfigError(f"unknown key '{key}'. Known keys: {', '.join(sorted(KNOWN_KEYS))}.")
+        if key not in PROFILE_KEYS:
+            raise ConfigError(f"unknown key '{key}'. Known keys: {', '.join(sorted(PROFILE_KEYS))}.")
         if value is None or value == "":
             continue
-        if key in ID_KEYS:
-            value = validate.graph_id(value, key)
-        elif key in ENV_KEYS:
-            value = validate.env_name(value, key)
-        elif key == "customer":
-            value = str(value)
-            if not _SLUG.match(value):
-                raise ConfigError("customer must be a slug: lowercase letters, digits, '-' and '_' (used for run folders).")
-        elif key == "api_version":
-            value = validate.api_version(value)
-        elif key == "graph_url":
-            value = validate.url(value, "graph_url")
-        elif key in ("display_phone_number", "consumer_number"):
-            validate.phone_number(value, key)
-            value = str(value)
-        elif key == "onboarding" and value not in ("new", "migrate"):
-            raise ConfigError("onboarding must be 'new' or 'migrate'.")
-        elif key in NUMBER_KEYS:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{key} must be a non-negative number.")
-        elif key in LIST_KEYS:
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list):
-                raise ConfigError(f"{key} must be a list, e.g. [GDPR, SOC 2].")
-            value = [str(v) for v in value]
-        profile[key] = value
+        profile[key] = PROFILE_RULES[key].clean(value)
     return profile

@@ -9,7 +9,7 @@ import re
 import warnings
 
 from .errors import ConfigError, MissingSecretError
-from .versions import version_status
+from .versions import DEFAULT_API_VERSION, LATEST_KNOWN_VERSION, version_status
 
 _DIGITS = re.compile(r"^[0-9]+$")
 _PIN = re.compile(r"^[0-9]{6}$")
@@ -59,6 +59,14 @@ def pin(value: str, name: str = "PIN") -> str:
     return text
 
 
+def verification_code(value) -> str:
+    """The code from the SMS or voice call: 6 digits (Meta's codes, the spec's pattern); dashes and spaces allowed."""
+    digits = re.sub(r"[\s-]", "", "" if value is None else str(value))
+    if not (digits.isdigit() and len(digits) == 6):
+        raise ConfigError("verification_code must be the 6 digits from the SMS or call, e.g. 123830 or 123-830.")
+    return digits
+
+
 def phone_number(value, name: str = "phone number") -> str:
     """A phone number: digits with country code, an optional leading +; spaces, dashes and dots allowed."""
     text = re.sub(r"[\s\-().]", "", "" if value is None else str(value))
@@ -69,11 +77,14 @@ def phone_number(value, name: str = "phone number") -> str:
 
 
 def api_version(value: str) -> str:
-    """'vNN.0'; warns (ApiVersionWarning) when it has expired or expires within 90 days."""
+    """'vNN.0', a version Meta has published; warns (ApiVersionWarning) when it has expired or expires within 90 days."""
     text = str(value or "").strip()
     if not _VERSION.match(text):
         raise ConfigError(f"api_version must look like 'v25.0' (v, a number, '.0'), got {value!r}.")
     status = version_status(text)
+    if status["status"] == "unknown":
+        raise ConfigError(f"api_version {text} is not a version Meta has published (latest known "
+                          f"{LATEST_KNOWN_VERSION}); use {DEFAULT_API_VERSION}.")
     if status["status"] in ("expired", "expires soon"):
         warnings.warn(status["note"], ApiVersionWarning, stacklevel=2)
     return text

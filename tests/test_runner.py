@@ -35,6 +35,8 @@ def test_step_selection():
     steps = discover(NOTEBOOKS)
     assert [p.stem[:2] for p in select(steps, "01,03-05")] == ["01", "03", "04", "05"]
     assert select(steps, None) == steps
+    with pytest.raises(ConfigError, match="--steps is empty"):
+        select(steps, " ")
     for bad in ("1-", "x", "05-03", "09"):
         with pytest.raises(ConfigError):
             select(steps, bad)

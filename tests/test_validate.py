@@ -60,7 +60,8 @@ def test_expired_version_warns_and_current_does_not():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert validate.api_version("v25.0") == "v25.0"
-        assert validate.api_version("v27.0") == "v27.0"  # newer than the table: allowed
+    with pytest.raises(ConfigError, match="not a version Meta has published"):
+        validate.api_version("v99.0")
 
 
 def test_unset_secret_names_the_variable_not_a_value(monkeypatch):

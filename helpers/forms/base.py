@@ -11,7 +11,6 @@ notebook's cells run on their own, and with `interactive=False` no form is built
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -54,28 +53,22 @@ def css_name(name: str) -> str:
 
 
 def check_value(field: Field, value: Any) -> str:
-    """'' when the value is acceptable for the field, else what to fix (never echoing a secret)."""
-    if field.kind in ("bool", "choice", "number", "secret", "pin"):
-        if field.kind == "number" and (value is None or value < 0):
-            return f"{field.label} must be a non-negative number."
+    """'' when the value is acceptable for the field, else what to fix (never echoing a secret).
+
+    The rule is the parameter's own, from the registry (helpers.parameters).
+    """
+    from ..parameters import PARAMS  # the registry imports this module's Field lazily
+    if field.kind in ("bool", "choice", "secret", "pin"):
         return ""
+    if field.kind == "number":
+        return "" if value is not None and value >= 0 else f"{field.label} must be a non-negative number."
     text = "" if value is None else str(value).strip()
     if not text:
         return f"{field.label} is required." if field.required else ""
+    if field.name not in PARAMS:
+        return ""
     try:
-        if field.kind == "id":
-            validate.graph_id(text, field.name)
-        elif field.kind == "phone":
-            validate.phone_number(text, field.name)
-        elif field.kind == "url":
-            validate.url(text, field.name)
-        elif field.kind == "code":
-            digits = re.sub(r"[\s-]", "", text)
-            if not digits.isdigit() or not 4 <= len(digits) <= 8:
-                return "the code is the digits from the SMS or call, e.g. 123830 or 123-830."
-        elif field.kind == "region":
-            if len(text) != 2 or not text.isalpha():
-                return "a 2-letter country code such as DE or IN."
+        PARAMS[field.name].clean(text)
     except ConfigError as exc:
         return str(exc)
     return ""

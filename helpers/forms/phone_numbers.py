@@ -6,14 +6,10 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from .. import tables
-from .base import Field, StepForm, _show
+from ..parameters import field
+from .base import StepForm, _show
 
-FIELDS = [
-    Field("waba_id", "WABA ID", "id", required=True, placeholder="digits, e.g. 200000000000001"),
-    Field("display_phone_number", "Number to onboard", "phone", placeholder="+1 555-010-0001"),
-    Field("phone_number_id", "…or its phone number ID", "id"),
-    Field("token_env", "Access token", "secret"),
-]
+FIELDS = [field("waba_id", required=True)] + [field(n) for n in ("display_phone_number", "phone_number_id", "token_env")]
 
 
 class PhoneNumbersForm(StepForm):

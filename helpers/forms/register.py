@@ -3,17 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .base import Field, StepForm
+from ..parameters import field
+from .base import StepForm
 
-FIELDS = [
-    Field("phone_number_id", "Phone number ID", "id", placeholder="from 06_phone_numbers"),
-    Field("waba_id", "WABA ID (to look it up)", "id"),
-    Field("display_phone_number", "…by display number", "phone"),
-    Field("pin_env", "Two-step PIN (6 digits)", "pin", required=True),
-    Field("verification_code", "Code from the SMS", "code", placeholder="only when the number needs verifying"),
-    Field("data_localization_region", "Local storage country", "region", placeholder="e.g. DE; empty: none"),
-    Field("token_env", "Access token", "secret"),
-]
+FIELDS = [field(n) for n in ("phone_number_id", "waba_id", "display_phone_number")] + [
+    field("pin_env", required=True)] + [field(n) for n in ("verification_code", "data_localization_region", "token_env")]
 
 
 class RegisterForm(StepForm):

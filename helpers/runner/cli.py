@@ -21,11 +21,26 @@ def add_parser(commands) -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="customers run in parallel (default: 2)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
     parser.add_argument("--steps", help="only these steps, e.g. 03,05-08")
+    parser.add_argument("--preflight-only", action="store_true",
+                        help="only check the inputs (profiles, secrets, API version, graph_url, paths) and print "
+                             "each customer's readiness; exit 0 when all are ready, 2 otherwise")
     parser.add_argument("--timeout", type=float, default=DEFAULT_STEP_TIMEOUT, help="wall-clock limit per step in seconds (default: 300)")
     parser.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    from . import preflight
+
+    # Before anything starts or is written: every problem of every profile, one line each.
+    checked = preflight.run(args.profiles, steps=args.steps, sandbox=args.sandbox or bool(args.sandbox_seed),
+                            sandbox_seed=args.sandbox_seed, resume=args.resume)
+    preflight.report(checked, sys.stderr)
+    if args.preflight_only:
+        print(checked.table())
+        return 0 if checked.ok else 2
+    if not checked.ok:
+        return 2
+
     from . import summary
     from .batch import run_batch
 

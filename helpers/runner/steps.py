@@ -21,9 +21,12 @@ def discover(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
 
 
 def select(steps: list[Path], spec: str | None) -> list[Path]:
-    """Keep the steps named by `spec`, e.g. '03,05-08'; all steps when spec is empty."""
-    if not spec:
+    """Keep the steps named by `spec`, e.g. '03,05-08'; all steps when spec is None."""
+    if spec is None:
         return steps
+    if not spec.strip():  # `--steps ''` (an unset shell variable, say) must not mean "every step"
+        raise ConfigError("--steps is empty: name the steps to run (e.g. --steps 03,05-08), or leave --steps out "
+                          "to run every step.")
     wanted: set[int] = set()
     for part in spec.split(","):
         part = part.strip()

@@ -16,13 +16,13 @@ step's logic; notebooks and the forms' Run buttons call the same function.
 
 The modules:
 
-    params          the parameter registry: every notebook parameter, each step's spec, the parameters cell
     step            `Step` (parameters, client, actions, result records), error display, `clean_params`
     local_receiver  the detached webhook receiver that notebook 04 starts against the sandbox
     actions         the eleven step actions and the lookups they share
 
 This package re-exports what notebooks, forms and tests use, so ``steps.Step.start(...)``,
-``steps.register(step)`` and ``steps.PARAMS`` work as they always did.
+``steps.register(step)`` and ``steps.PARAMS`` work as they always did; the parameter registry
+itself is `helpers.parameters`.
 """
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ from .actions import (CONSUMER_TEST_TEXT, GUIDE_API_VERSION, MAX_WAMID_LENGTH, N
                       step_action, subscribe_waba, subscriptions_table, terms, versions_table, webhooks, window_open)
 from .local_receiver import (LOCAL_RUNS, default_webhook_db, ensure_local_receiver, stop_local_receiver,
                              webhook_db_path)
-from .params import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
+from ..parameters import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
                      parameters_cell)
 from .step import ROOT, TERMS_REMEDY, Step, clean_params, error_frame, terms_not_accepted
 
 __all__ = [
-    # params
+    # the parameter registry (helpers.parameters)
     "Param", "StepSpec", "PARAMS", "SHARED", "SECRET_ENV_PARAMS", "ENV_FALLBACKS", "STEPS", "notebook_parameters",
     "parameters_cell",
     # step

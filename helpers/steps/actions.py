@@ -17,8 +17,9 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from .. import operations as ops, plan as planning, tables
+from .. import operations as ops, plan as planning, tables, validate
 from ..errors import ConfigError
+from ..parameters import PARAMS
 from ..remedies import lookup as lookup_remedy
 from ..versions import DEFAULT_API_VERSION, version_status
 from .local_receiver import ensure_local_receiver, webhook_db_path
@@ -407,6 +408,9 @@ def migration(step: Step) -> dict[str, Any]:
         step.fact(skipped=True, reason=f"onboarding is '{p['onboarding']}': migration applies only to numbers coming "
                                        "from the On-Premises API")
         return {"ok": True, "skipped": True, "verdict": "not applicable: skipped (onboarding is not 'migrate')"}
+    with step.action("check the PIN and the backup"):
+        _secrets_first(step, "pin_env", "backup_password_env")
+        step.require("backup_data")
     with step.action("read the number"):
         number = resolve_phone_number(step)
     before = _status_of(number)
@@ -428,6 +432,15 @@ def migration(step: Step) -> dict[str, Any]:
             if ok else f"still on {after.get('platform_type')}"}
 
 
+def _secrets_first(step: Step, *env_params: str) -> None:
+    """The secrets these *_env parameters name are set and well-formed (a PIN: 6 digits), before any Graph call."""
+    for param in env_params:
+        entry, env = PARAMS[param], step.params[param]
+        value = validate.secret_from_env(env, entry.what)
+        if entry.secret == "pin":
+            validate.pin(value, f"the PIN in {env}")
+
+
 # ---- 08 register -------------------------------------------------------------------------------
 @step_action
 def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> dict[str, Any]:
@@ -437,6 +450,10 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
     (a form), else `step.peer` (an emulator's "SMS"); against Meta the person enters it.
     """
     p = step.params
+    with step.action("check the PIN"):
+        # Before any Graph call: a bad PIN found after request_code would have spent an SMS
+        # and the number's code-request limit (the code and the region are checked at Step.start).
+        _secrets_first(step, "pin_env")
     with step.action("read the number"):
         number = resolve_phone_number(step)
     phone_id = str(number["id"])

@@ -5,7 +5,7 @@ started_at, finished_at, duration_s, outputs (IDs for later steps), facts, error
 api_version. Never a secret value: values of the environment variables the step names are
 scrubbed from it before writing.
 
-Also here: `clean_params` (the format checks of parameter values), `error_frame` (a failure as a
+Also here: `clean_params` (the registry's format checks, re-exported), `error_frame` (a failure as a
 table) and `terms_not_accepted`.
 
 What happens outside the Graph API (the SMS with the code, the consumer's message) comes from
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import re
 import time
@@ -26,12 +25,13 @@ from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
-from .. import tables, validate
+from .. import tables
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, MissingSecretError
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
-from .params import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, notebook_parameters
+from .. import parameters
+from ..parameters import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, clean_params, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -206,31 +206,24 @@ class Step:
     def missing(self) -> list[str]:
         """What a headless run would refuse: required IDs and unset secret variables, as sentences."""
         problems = []
-        for name in self.spec.required:
+        for name in (self.spec.required if self.spec.applies(self.params) else ()):
             if _is_empty(self.params.get(name)):
                 problems.append(f"{name} is empty ({PARAMS[name].help})")
         for group in self.spec.one_of:
             if not any(all(not _is_empty(self.params.get(n)) for n in option.split("+")) for option in group):
                 problems.append(" or ".join(option.replace("+", " and ") for option in group) + " must be given")
-        for env_param in self.spec.secrets:
+        for env_param in (self.spec.secrets if self.spec.applies(self.params) else ()):
             if env_param == "token_env" and self.params.get("signup_code"):
                 continue  # the code exchange puts the token there
-            env = self.params.get(env_param)
-            if not os.environ.get(str(env), "").strip():
-                problems.append(f"environment variable {env} (named by {env_param}) is not set")
+            problem = parameters.secret_problem(env_param, str(self.params.get(env_param)), os.environ)
+            if problem:
+                problems.append(problem)
         if self.params.get("signup_code"):
             if _is_empty(self.params.get("app_id")):
                 problems.append("app_id is empty (needed to exchange signup_code)")
-            env = self.params.get("app_secret_env")
-            if not os.environ.get(str(env), "").strip():
-                problems.append(f"environment variable {env} (named by app_secret_env) is not set")
-        if self.name == "07_migration" and self.params.get("onboarding") == "migrate":
-            for env_param in ("token_env", "pin_env", "backup_password_env"):
-                env = self.params.get(env_param)
-                if not os.environ.get(str(env), "").strip():
-                    problems.append(f"environment variable {env} (named by {env_param}) is not set")
-            if _is_empty(self.params.get("backup_data")):
-                problems.append("backup_data is empty (the data from the On-Premises backup)")
+            problem = parameters.secret_problem("app_secret_env", str(self.params.get("app_secret_env")), os.environ)
+            if problem:
+                problems.append(problem)
         return problems
 
     def check_ready(self) -> None:
@@ -432,62 +425,3 @@ def error_frame(exc: BaseException, error: Mapping[str, Any] | None = None) -> p
         error.setdefault("remedy", "Fix the parameter named above (in the form, the profile or the parameters cell), "
                                    "then re-run.")
     return pd.DataFrame(list(error.items()), columns=["field", "value"])
-
-
-def clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and normalise parameter values (formats only; presence is checked per step)."""
-    out = dict(params)
-    if "graph_url" in out:
-        out["graph_url"] = validate.url(out["graph_url"], "graph_url")
-    if "api_version" in out:
-        out["api_version"] = validate.api_version(out["api_version"])
-    for key in SECRET_ENV_PARAMS:
-        if key in out and not _is_empty(out[key]):
-            out[key] = validate.env_name(out[key], key)
-    for key in ("waba_id", "phone_number_id", "app_id", "business_id"):
-        if key in out and not _is_empty(out[key]):
-            out[key] = validate.graph_id(out[key], key)
-        elif key in out:
-            out[key] = ""
-    for key in ("display_phone_number", "consumer_number"):
-        if key in out and not _is_empty(out[key]):
-            validate.phone_number(out[key], key)
-            out[key] = str(out[key]).strip()
-    if not _is_empty(out.get("callback_url")):
-        out["callback_url"] = validate.url(out["callback_url"], "callback_url")
-    if "onboarding" in out:
-        out["onboarding"] = str(out["onboarding"] or "new").strip().lower()
-        if out["onboarding"] not in ("new", "migrate"):
-            raise ConfigError("onboarding must be 'new' or 'migrate'.")
-    for key in ("wait_seconds", "expected_peak_mps"):
-        if key in out:
-            value = out[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
-                raise ConfigError(f"{key} must be a non-negative number.")
-            out[key] = float(value)
-    for key in ("compliance", "features"):
-        if key in out:
-            value = out[key]
-            if isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            if not isinstance(value, (list, tuple)):
-                raise ConfigError(f"{key} must be a list, e.g. ['GDPR', 'SOC 2'].")
-            out[key] = [str(v) for v in value]
-    if not _is_empty(out.get("data_localization_region")):
-        out["data_localization_region"] = validate.local_storage_region(out["data_localization_region"])
-    if not _is_empty(out.get("verification_code")):
-        code = re.sub(r"[\s-]", "", str(out["verification_code"]))
-        if not code.isdigit() or not 4 <= len(code) <= 8:
-            raise ConfigError("verification_code must be the digits from the SMS or call, e.g. 123830 or 123-830.")
-        out["verification_code"] = code
-    for key in ("interactive", "shares_whatsapp_business_app"):
-        if key in out and not isinstance(out[key], bool):
-            text = str(out[key]).strip().lower()
-            if text not in ("true", "false", "1", "0"):
-                raise ConfigError(f"{key} must be True or False.")
-            out[key] = text in ("true", "1")
-    for key in ("run_dir", "webhook_db", "profile", "backup_data", "signup_code", "message_text",
-                "template_name", "template_language"):
-        if key in out and out[key] is not None:
-            out[key] = str(out[key])
-    return out

@@ -1,0 +1,394 @@
+"""The parameter registry: every parameter of the playbook, once.
+
+Each `Param` entry says a parameter's name, type, default, help, form label and kind, its
+validator (`clean`), whether a profile may set it, which secret it names (for `*_env`
+parameters) and which steps declare it. Everything else is derived from `PARAMS`:
+
+- profile validation (`helpers.profiles.validate_profile`): `PROFILE_KEYS`, `clean`
+- parameter cleaning in the notebooks (`helpers.steps.clean_params`): `clean_params`
+- the forms' fields and labels (`helpers.forms`): `field`
+- the notebooks' `parameters` cells: `parameters_cell`, written by
+  ``python -m helpers.parameters --write-notebooks`` and checked by a test
+- the preflight of ``helpers run`` (`helpers.runner.preflight`): `SECRET_ENV_PARAMS`, `secret_problem`
+
+Adding a parameter is one `_p(...)` entry in `PARAMS` (plus, when a step requires it, that
+step's `required`/`secrets` in `STEPS`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import validate
+from .errors import ConfigError
+from .versions import DEFAULT_API_VERSION
+
+ALL = "*"  # `steps` value of the parameters every notebook declares
+
+
+
+# ---- validators: one per kind of value; each returns the cleaned value or raises ConfigError ----
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
+
+
+def _optional(check: Callable[[Any], Any], empty: Any = None) -> Callable[[Any], Any]:
+    """Empty values pass (presence is checked per step); others go through `check`."""
+    def clean(value: Any) -> Any:
+        if _empty(value):
+            return value if empty is None else empty
+        return check(value)
+    return clean
+
+
+def _text(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _number(name: str) -> Callable[[Any], float]:
+    def clean(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
+            raise ConfigError(f"{name} must be a non-negative number.")
+        return float(value)
+    return clean
+
+
+def _flag(name: str) -> Callable[[Any], bool]:
+    def clean(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false", "1", "0"):
+            raise ConfigError(f"{name} must be True or False.")
+        return text in ("true", "1")
+    return clean
+
+
+def _items(name: str) -> Callable[[Any], list[str]]:
+    # A comma-separated string (the form's text box, a profile's one-liner) is a list too.
+    def clean(value: Any) -> list[str]:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list, e.g. ['GDPR', 'SOC 2'].")
+        return [str(v) for v in value]
+    return clean
+
+
+def _choice(name: str, options: tuple[str, ...], default: str) -> Callable[[Any], str]:
+    def clean(value: Any) -> str:
+        text = str(value or default).strip().lower()
+        if text not in options:
+            raise ConfigError(f"{name} must be " + " or ".join(f"'{o}'" for o in options) + ".")
+        return text
+    return clean
+
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _slug(value: Any) -> str:
+    text = str(value)
+    if not _SLUG.match(text):
+        raise ConfigError("customer must be a slug: lowercase letters, digits, '-' and '_' (used for run folders).")
+    return text
+
+
+def _id(name: str) -> Callable[[Any], str]:
+    return _optional(lambda v: validate.graph_id(v, name), empty="")
+
+
+def _phone(name: str) -> Callable[[Any], Any]:
+    def clean(value: Any) -> str:
+        validate.phone_number(value, name)
+        return str(value).strip()
+    return _optional(clean)
+
+
+def _env(name: str) -> Callable[[Any], Any]:
+    return _optional(lambda v: validate.env_name(v, name))
+
+
+# How a secret's value must look, by `Param.secret`: None when fine, else what is wrong (never the value).
+def _token_problem(value: str) -> str | None:
+    if not value or any(c.isspace() for c in value):
+        return "must be one token without spaces or line breaks"
+    return None
+
+
+def _pin_problem(value: str) -> str | None:
+    try:
+        validate.pin(value)
+    except ConfigError:
+        return "must be exactly 6 digits"
+    return None
+
+
+SECRET_FORMS: dict[str, Callable[[str], str | None]] = {"token": _token_problem, "pin": _pin_problem}
+
+
+# ---- the registry ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str                       # the parameters cell's annotation: str, bool, float, list
+    default: Any
+    help: str                       # the parameters cell's comment (papermill --help-notebook)
+    clean: Callable[[Any], Any]     # validator: cleaned value or ConfigError
+    label: str = ""                 # the form's label
+    kind: str = "text"              # the form's widget kind (helpers.forms.base.KINDS)
+    steps: tuple[str, ...] = ()     # notebooks declaring it (ALL: every one)
+    profile: bool = True            # a profile may set it
+    secret: str = ""                # for *_env parameters: the kind of secret named ("token", "pin", "secret")
+    placeholder: str = ""
+    options: tuple[str, ...] = ()
+    what: str = ""                  # for *_env parameters: the secret in words, for messages
+
+
+def _p(name: str, type_: str, default: Any, help_: str, clean: Callable[[Any], Any], **more: Any) -> Param:
+    return Param(name, type_, default, help_, clean, **more)
+
+
+_ONBOARDING = ("new", "migrate")
+_IDS = dict(kind="id", steps=(ALL,))
+
+PARAMS: dict[str, Param] = {p.name: p for p in (
+    # shared by every notebook
+    _p("profile", "str", "", "customer profile YAML (e.g. ../customers/example.yaml); fills parameters left at their defaults",
+       _text, steps=(ALL,), profile=False),
+    _p("graph_url", "str", "https://graph.facebook.com", "Graph API base URL; the sandbox's URL for training and tests",
+       lambda v: validate.url(v, "graph_url"), label="Graph API URL", kind="url", steps=(ALL,)),
+    _p("api_version", "str", DEFAULT_API_VERSION, "Graph API version, vNN.0", validate.api_version,
+       label="API version", steps=(ALL,)),
+    _p("token_env", "str", "WHATSAPP_TOKEN", "NAME of the environment variable holding the system user access token",
+       _env("token_env"), label="Access token", kind="secret", steps=(ALL,), secret="token", what="access token"),
+    _p("waba_id", "str", "", "WhatsApp Business Account ID (digits)", _id("waba_id"), label="WABA ID", **_IDS),
+    _p("phone_number_id", "str", "", "phone number ID (digits); found by 06_phone_numbers", _id("phone_number_id"),
+       label="Phone number ID", **_IDS),
+    _p("app_id", "str", "", "Meta app ID (digits)", _id("app_id"), label="App ID", **_IDS),
+    _p("business_id", "str", "", "Business Manager (business portfolio) ID (digits)", _id("business_id"),
+       label="Business Manager ID", **_IDS),
+    _p("interactive", "bool", True, "True in JupyterLab (forms shown); False in batch runs: nothing waits for input",
+       _flag("interactive"), kind="bool", steps=(ALL,), profile=False),
+    _p("run_dir", "str", "", "folder for this step's JSON result record; empty: no record", _text, steps=(ALL,),
+       profile=False),
+    # step-specific
+    _p("display_phone_number", "str", "", "the business number to onboard, e.g. +1 555-010-0001",
+       _phone("display_phone_number"), label="Business number", kind="phone", placeholder="+1 555-010-0001",
+       steps=("01_assets", "06_phone_numbers", "07_migration", "08_register", "09_receive_message",
+              "10_send_test_message")),
+    _p("pin_env", "str", "WHATSAPP_PIN", "NAME of the environment variable holding the 6-digit two-step verification PIN",
+       _env("pin_env"), label="Two-step PIN (6 digits)", kind="pin", steps=("07_migration", "08_register"),
+       secret="pin", what="two-step verification PIN"),
+    _p("consumer_number", "str", "", "a consumer WhatsApp number for the test messages, with country code",
+       _phone("consumer_number"), label="Consumer number", kind="phone",
+       steps=("01_assets", "09_receive_message", "10_send_test_message")),
+    _p("callback_url", "str", "", "webhook callback URL (HTTPS on the internet); empty on the sandbox: start a local receiver",
+       _optional(lambda v: validate.url(v, "callback_url")), label="Callback URL", kind="url",
+       placeholder="https://…; empty on the sandbox: local receiver", steps=("04_webhooks",)),
+    _p("verify_token_env", "str", "WHATSAPP_VERIFY_TOKEN", "NAME of the environment variable holding the webhook verify token",
+       _env("verify_token_env"), label="Verify token", kind="secret", steps=("04_webhooks",), secret="token",
+       what="webhook verify token"),
+    _p("app_secret_env", "str", "WHATSAPP_APP_SECRET", "NAME of the environment variable holding the app secret",
+       _env("app_secret_env"), label="App secret", kind="secret", steps=("01_assets", "03_access_token", "04_webhooks"),
+       secret="token", what="app secret"),
+    _p("webhook_db", "str", "", "SQLite file of the webhook receiver's store; empty: run_dir/webhooks.sqlite", _text,
+       label="Webhook store (SQLite)", steps=("04_webhooks", "09_receive_message", "10_send_test_message"),
+       profile=False),
+    _p("backup_password_env", "str", "WHATSAPP_BACKUP_PASSWORD",
+       "NAME of the environment variable holding the On-Premises backup password", _env("backup_password_env"),
+       label="Backup password", kind="secret", steps=("07_migration",), secret="secret", what="backup password"),
+    _p("backup_data", "str", "", "the On-Premises backup data (from POST /v1/settings/backup), for migration only", _text,
+       label="Backup data", placeholder="from POST /v1/settings/backup on the On-Premises client", steps=("07_migration",)),
+    _p("message_text", "str", "hello world!", "text of the test message sent inside the 24-hour window", _text,
+       label="Text (inside the window)", steps=("10_send_test_message",)),
+    _p("template_name", "str", "hello_world", "approved template sent outside the 24-hour window", _text,
+       label="Template (outside it)", steps=("10_send_test_message",)),
+    _p("template_language", "str", "en_US", "language code of that template", _text, label="Template language",
+       steps=("10_send_test_message",)),
+    _p("wait_seconds", "float", 60.0, "seconds to wait for a webhook (the consumer's message, a status)",
+       _number("wait_seconds"), label="Wait (seconds)", kind="number",
+       steps=("09_receive_message", "10_send_test_message")),
+    _p("onboarding", "str", "new", "new (Embedded Signup) or migrate (from the On-Premises API, legacy)",
+       _choice("onboarding", _ONBOARDING, "new"), label="New or migrate", kind="choice", options=_ONBOARDING,
+       steps=("00_plan", "07_migration")),
+    _p("expected_peak_mps", "float", 0.0, "expected combined peak messages per second (text + media, in + out)",
+       _number("expected_peak_mps"), label="Peak messages/s", kind="number", steps=("00_plan",)),
+    _p("compliance", "list", [], "compliance needs, e.g. ['GDPR', 'SOC 2', 'local storage']", _items("compliance"),
+       label="Compliance needs", kind="list", placeholder="GDPR, SOC 2, local storage", steps=("00_plan",)),
+    _p("features", "list", [], "features the customer uses, e.g. ['text', 'templates', 'media']", _items("features"),
+       label="Features used", kind="list", placeholder="text, templates, media", steps=("00_plan",)),
+    _p("data_localization_region", "str", "", "2-letter country code for Local Storage at registration; empty: none",
+       _optional(validate.local_storage_region), label="Local storage country", kind="region",
+       placeholder="e.g. DE; empty: none", steps=("00_plan", "08_register")),
+    _p("shares_whatsapp_business_app", "bool", False,
+       "True when the number is shared with the WhatsApp Business app (20 mps)", _flag("shares_whatsapp_business_app"),
+       label="Shared with the WhatsApp Business app", kind="bool", steps=("00_plan",)),
+    _p("verification_code", "str", "", "the code from the SMS or voice call, when the number needs verifying",
+       _optional(validate.verification_code), label="Code from the SMS", kind="code",
+       placeholder="only when the number needs verifying", steps=("08_register",), profile=False),
+    _p("signup_code", "str", "", "Embedded Signup code to exchange for the business token (single-use, expires in seconds)",
+       _text, label="Embedded Signup code", placeholder="optional; single-use", steps=("03_access_token",), profile=False),
+)}
+
+# Profile keys that are not notebook parameters (kept apart so a notebook variable of that name is no parameter).
+PROFILE_ONLY: dict[str, Param] = {p.name: p for p in (
+    _p("customer", "str", "", "slug of the customer, used for run folders", _slug),
+    _p("notes", "str", "", "free text for the people running the onboarding", _text),
+)}
+
+SHARED = tuple(p.name for p in PARAMS.values() if ALL in p.steps)
+SECRET_ENV_PARAMS = tuple(p.name for p in PARAMS.values() if p.secret)
+PROFILE_RULES = {name: p for name, p in {**PARAMS, **PROFILE_ONLY}.items() if p.profile}
+PROFILE_KEYS = frozenset(PROFILE_RULES)
+ENV_FALLBACKS = {"profile": "PLAYBOOK_PROFILE", "graph_url": "PLAYBOOK_GRAPH_URL", "run_dir": "PLAYBOOK_RUN_DIR",
+                 "callback_url": "PLAYBOOK_CALLBACK_URL", "webhook_db": "PLAYBOOK_WEBHOOK_DB"}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    title: str
+    guide_part: str
+    required: tuple[str, ...] = ()   # must be set for a headless run
+    one_of: tuple[tuple[str, ...], ...] = ()  # each group: at least one set (a group may be a "+"-joined pair)
+    secrets: tuple[str, ...] = ()    # *_env parameters whose variable must be set (and well-formed) for a headless run
+    when: tuple[str, str] | None = None  # (parameter, value): `required` and `secrets` apply only then
+
+    def applies(self, params: Mapping[str, Any]) -> bool:
+        return self.when is None or params.get(self.when[0]) == self.when[1]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The step's own parameters (after the shared ones), from the registry's `steps`."""
+        name = next(n for n, s in STEPS.items() if s is self)
+        return tuple(p.name for p in PARAMS.values() if name in p.steps)
+
+
+_PHONE_GIVEN = (("phone_number_id", "waba_id+display_phone_number"),)
+
+STEPS: dict[str, StepSpec] = {
+    "00_plan": StepSpec("Prepare and plan", "Phase 1"),
+    "01_assets": StepSpec("Assets", "Phase 2", required=("waba_id",), secrets=("token_env",)),
+    "02_terms": StepSpec("Terms of Service", "Phase 3"),
+    "03_access_token": StepSpec("System user access token", "Step 1", secrets=("token_env",)),
+    "04_webhooks": StepSpec("Webhooks", "Step 2", required=("app_id",), secrets=("app_secret_env", "verify_token_env")),
+    "05_subscribe_waba": StepSpec("Subscribe the app to the WABA", "Step 3", required=("waba_id",),
+                                  secrets=("token_env",)),
+    "06_phone_numbers": StepSpec("Phone number ID", "Step 4", required=("waba_id",),
+                                 one_of=(("display_phone_number", "phone_number_id"),), secrets=("token_env",)),
+    "07_migration": StepSpec("On-Premises to Cloud API migration (legacy)", "Step 4 exception",
+                             required=("backup_data",), secrets=("token_env", "pin_env", "backup_password_env"),
+                             when=("onboarding", "migrate")),
+    "08_register": StepSpec("Register the number", "Step 5", one_of=_PHONE_GIVEN, secrets=("token_env", "pin_env")),
+    "09_receive_message": StepSpec("Receive a message", "Step 6", required=("consumer_number",), one_of=_PHONE_GIVEN,
+                                   secrets=("token_env",)),
+    "10_send_test_message": StepSpec("Send a test message", "Step 7", required=("consumer_number",),
+                                     one_of=_PHONE_GIVEN, secrets=("token_env",)),
+}
+
+
+# ---- derived ---------------------------------------------------------------------------------
+def clean(name: str, value: Any) -> Any:
+    """One parameter's value, validated and normalised by its registry entry."""
+    return PARAMS[name].clean(value)
+
+
+def clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise parameter values (formats only; presence is checked per step)."""
+    return {key: (PARAMS[key].clean(value) if key in PARAMS else value) for key, value in params.items()}
+
+
+def secret_problem(param: str, env: str, environ: Mapping[str, str]) -> str | None:
+    """What is wrong with the secret that `param` names by `env` (unset, malformed), as a phrase; None when fine.
+
+    Never includes the value.
+    """
+    value = str(environ.get(env, ""))
+    if not value.strip():
+        return f"environment variable {env} (named by {param}) is not set"
+    check = SECRET_FORMS.get(PARAMS[param].secret)
+    problem = check(value.strip()) if check else None  # surrounding whitespace is stripped where it is used
+    if problem:
+        return f"the {PARAMS[param].what or 'secret'} in {env} (named by {param}) {problem}"
+    return None
+
+
+def notebook_parameters(step_name: str) -> list[Param]:
+    """The parameters a step notebook declares, in order: shared first, then its own."""
+    _spec(step_name)
+    return [PARAMS[n] for n in SHARED] + [p for p in PARAMS.values() if step_name in p.steps]
+
+
+def parameters_cell(step_name: str) -> str:
+    """Source of the notebook's `parameters` cell (typed and commented for `papermill --help-notebook`)."""
+    return CELL_HEADER + "\n".join(f"{p.name}: {p.type} = {p.default!r}  # {p.help}"
+                                   for p in notebook_parameters(step_name))
+
+
+CELL_HEADER = ("# Parameters: papermill injects values after this cell; a parameter left at its default\n"
+               "# takes the profile's value (see docs/notebooks.md).\n")
+
+
+def _spec(step_name: str) -> StepSpec:
+    if step_name not in STEPS:
+        raise ConfigError(f"unknown step {step_name!r}; steps are {', '.join(STEPS)}.")
+    return STEPS[step_name]
+
+
+def field(name: str, **overrides: Any):
+    """The form field for a parameter, from its entry (label, kind, placeholder, options)."""
+    from .forms.base import Field  # ipywidgets: only the forms need it
+    p = PARAMS[name]
+    values = dict(label=p.label or name, kind=p.kind, placeholder=p.placeholder, options=p.options)
+    values.update(overrides)
+    return Field(name, **values)
+
+
+# ---- the notebooks' parameters cells ---------------------------------------------------------
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _parameters_cell_index(nb: dict) -> int:
+    tagged = [i for i, c in enumerate(nb["cells"]) if "parameters" in (c.get("metadata", {}).get("tags") or [])]
+    if len(tagged) != 1:
+        raise ConfigError(f"expected one cell tagged 'parameters', found {len(tagged)}")
+    return tagged[0]
+
+
+def stale_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR, write: bool = False) -> list[Path]:
+    """Step notebooks whose `parameters` cell differs from the registry's (rewritten when `write`)."""
+    stale = []
+    for name in STEPS:
+        path = notebooks_dir / f"{name}.ipynb"
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cell = nb["cells"][_parameters_cell_index(nb)]
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        wanted = parameters_cell(name)
+        if source != wanted:
+            stale.append(path)
+            if write:
+                cell["source"] = wanted.splitlines(keepends=True)
+                path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.parameters",
+                                     description="Check (or rewrite) the notebooks' parameters cells from the registry.")
+    parser.add_argument("--write-notebooks", action="store_true", help="rewrite the cells that differ")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR)
+    args = parser.parse_args(argv)
+    stale = stale_notebooks(args.notebooks, write=args.write_notebooks)
+    for path in stale:
+        print(f"{'rewrote' if args.write_notebooks else 'differs'}: {path}")
+    return 1 if stale and not args.write_notebooks else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
