@@ -31,17 +31,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def pid_alive(pid: int) -> bool:
     """Whether the process runs; a zombie (exited, not yet reaped) does not."""
     try:
         os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError, OverflowError):
         return False
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] not in ("Z", "X")
+
+
+def start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot): with the PID it names one process for good."""
+    fields = _stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
+        return int(fields[19]) if fields else None  # field 22 of stat; fields[0] is field 3
+    except (IndexError, ValueError):
+        return None
 
 
 def kill(pid: int) -> None:

@@ -21,11 +21,43 @@ def redact_url(url: str) -> str:
 
 
 class PlaybookError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    `reason` is the plain sentence (what went wrong); `remedy_for(where)` what to do about it, from
+    helpers.remedies, for "shell" (a terminal, a batch) or "lab" (JupyterLab, with the form).
+    """
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def remedy_for(self, where: str = "shell") -> str:
+        from .remedies import remedy_text
+
+        return remedy_text(self.kind, where=where)
 
 
 class ConfigError(PlaybookError, ValueError):
-    """Bad input found before any network call: says what to fix."""
+    """Bad input found before any network call: says what to fix.
+
+    `env_names`, when set, are secret variables found unset: the remedy says how to set them.
+    """
+
+    env_names: list[str] = []
+    only_env = True  # False: other values named in the message need fixing too
+
+    def remedy_for(self, where: str = "shell") -> str:
+        from .remedies import remedy_text
+
+        if not self.env_names:
+            return super().remedy_for(where)
+        joined = ("=... ".join if where == "shell" else ", ".join)(self.env_names)
+        secrets = remedy_text("MissingSecretError", where=where, env=joined)
+        return secrets if self.only_env else f"{super().remedy_for(where)} {secrets}"
 
 
 class MissingSecretError(ConfigError):
@@ -33,10 +65,18 @@ class MissingSecretError(ConfigError):
 
     def __init__(self, env_name: str, what: str = "secret") -> None:
         self.env_name = env_name
-        super().__init__(
-            f"Environment variable {env_name} is not set; it should hold the {what}. "
-            f"Set it in the shell (export {env_name}=...) or in the form's password field."
-        )
+        self._reason = f"Environment variable {env_name} is not set; it should hold the {what}."
+        # str() is what command-line tools print: the shell's remedy (the lab's comes from remedy_for("lab")).
+        super().__init__(f"{self._reason} {self.remedy_for('shell')}")
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def remedy_for(self, where: str = "shell") -> str:
+        from .remedies import remedy_text
+
+        return remedy_text("MissingSecretError", where=where, env=self.env_name)
 
 
 class GraphAPIError(PlaybookError):
@@ -78,6 +118,13 @@ class GraphAPIError(PlaybookError):
             "and look the code up at developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes."
         )
         super().__init__(self._text())
+
+    @property
+    def reason(self) -> str:
+        return graph_reason(self.to_record())
+
+    def remedy_for(self, where: str = "shell") -> str:
+        return self.remedy
 
     @classmethod
     def from_response(
@@ -139,6 +186,12 @@ class GraphAPIError(PlaybookError):
         return f"GraphAPIError(code={self.code!r}, subcode={self.subcode!r}, http_status={self.http_status!r}, fbtrace_id={self.fbtrace_id!r})"
 
 
+class StepFailed(PlaybookError, AssertionError):
+    """A step's final check did not pass (its verdict says why); an AssertionError for older callers."""
+
+    kind = "StepCheckFailed"
+
+
 class MessageMayHaveBeenSentError(PlaybookError):
     """A send timed out or lost its connection after the request left: it may have been delivered.
 
@@ -156,6 +209,18 @@ class MessageMayHaveBeenSentError(PlaybookError):
 
 class NetworkError(PlaybookError):
     """The Graph API could not be reached (after the retries allowed for the call)."""
+
+
+def graph_reason(error: Mapping[str, Any]) -> str:
+    """A recorded Graph error as one sentence: the catalogue's title, Meta's message, the code."""
+    message = re.sub(r"^\(#\d+\)\s*", "", str(error.get("message") or "")).strip()
+    title = str(error.get("title") or "")
+    if title and title.lower() not in message.lower():
+        message = f"{title}: {message}" if message else title
+    code = error.get("code")
+    if code is None:
+        return message
+    return f"{message} (code {code}" + (f"/{error['subcode']}" if error.get("subcode") else "") + ")"
 
 
 def _int_or_none(value: Any) -> int | None:

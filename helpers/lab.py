@@ -20,19 +20,16 @@ import re
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ._processes import free_port, kill, kill_group
+from . import supervisor
+from ._processes import free_port, kill
 from .errors import PlaybookError
 from .profiles import load_profile
 
@@ -53,9 +50,9 @@ LAB_SETTING_OVERRIDES = {
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
 }
 
-# Every process this session starts (and every kernel those start) carries this variable,
+# Every process this session starts (and every kernel those start) carries the supervisor's tag,
 # so stop() can find and end stragglers that were re-parented when their server exited.
-SESSION_MARKER = "PLAYBOOK_LAB_SESSION"
+SESSION_MARKER = supervisor.TAG_ENV
 # What the kernels read to find the training setup (helpers.lab.training_context()).
 ENV_PROFILE = "PLAYBOOK_PROFILE"
 ENV_SANDBOX_URL = "PLAYBOOK_SANDBOX_URL"
@@ -68,7 +65,7 @@ START_TIMEOUT = 120.0  # JupyterLab's first start on a cold disk can take a whil
 STOP_TIMEOUT = 15.0
 
 
-class LabError(RuntimeError):
+class LabError(supervisor.SupervisorError):
     """Something the lab needs did not start; the message says what and where its log is."""
 
 
@@ -150,7 +147,7 @@ class LabSession:
         # one; printed in the banner, never written to a file.
         self._token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
         self._sandbox = None
-        self._children: dict[str, subprocess.Popen] = {}
+        self._children: dict[str, supervisor.Child] = {}
         self._logs: dict[str, Path] = {}
         self._runtime_dir: Path | None = None
         self.sandbox_url = ""
@@ -180,26 +177,26 @@ class LabSession:
 
         receiver_port = free_port(self.host)
         self.callback_url = f"http://{self.host}:{receiver_port}/webhook"
+        # Without hub.mode the receiver answers 403: it is up.
         self._spawn("webhooks", [
             sys.executable, "-m", "helpers", "webhooks", "serve", "--host", self.host, "--port", str(receiver_port),
             "--db", str(self.webhook_db), "--verify-token-env", profile["verify_token_env"],
-            "--app-secret-env", profile["app_secret_env"]], self.kernel_environment())
-        # Without hub.mode the receiver answers 403: it is up.
-        self._wait_http("webhooks", self.callback_url, cancel, accept=(403,))
+            "--app-secret-env", profile["app_secret_env"]], self.kernel_environment(),
+            self.callback_url, cancel, accept=(403,))
 
         self._write_profile(profile)
         env = self.kernel_environment()
 
         port = self.port or free_port(self.host)
         if self.app == "lab":
-            self._spawn("jupyterlab", self._jupyterlab_command(port), env)
             base = f"http://{self.host}:{port}"
-            self._wait_http("jupyterlab", f"{base}/api/status?token={self._token}", cancel)
+            self._spawn("jupyterlab", self._jupyterlab_command(port), env, f"{base}/api/status?token={self._token}",
+                        cancel)
             self.app_url = f"{base}/lab?token={self._token}"
         else:
-            self._spawn("voila", self._voila_command(port), {**env, "JUPYTER_PATH": self._jupyter_path(env)})
             base = f"http://{self.host}:{port}"
-            self._wait_http("voila", f"{base}/", cancel)
+            self._spawn("voila", self._voila_command(port), {**env, "JUPYTER_PATH": self._jupyter_path(env)},
+                        f"{base}/", cancel)
             self.app_url = f"{base}/"  # the app's home: the steps in order
 
     def kernel_environment(self) -> dict[str, str]:
@@ -212,7 +209,6 @@ class LabSession:
         python_path = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env.update({
             "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
-            SESSION_MARKER: self.session_id,
             ENV_PROFILE: str(self.profile_path),
             ENV_SANDBOX_URL: self.sandbox_url,
             ENV_GRAPH_URL: self.sandbox_url,
@@ -283,35 +279,16 @@ class LabSession:
     def _jupyter_path(env: dict[str, str]) -> str:
         return os.pathsep.join([str(VOILA_TEMPLATE_ROOT)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str], ready_url: str,
+               cancel: threading.Event, accept: tuple[int, ...] = ()) -> None:
         log_path = self.workdir / "logs" / f"{name}.log"
         self._logs[name] = log_path
-        with open(log_path, "wb") as log:
-            # Own session: the terminal's Ctrl-C reaches only this launcher, which then stops the
-            # children in order (JupyterLab would otherwise stop to ask "Shutdown? (y/[n])").
-            self._children[name] = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL,
-                                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def _wait_http(self, name: str, url: str, cancel: threading.Event, accept: tuple[int, ...] = ()) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and not cancel.is_set():
-            process = self._children[name]
-            if process.poll() is not None:
-                raise LabError(f"{name} exited with status {process.returncode} while starting; "
-                               f"see {self._logs[name]}:\n{self.log_tail(name)}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status < 400:
-                        return
-            except urllib.error.HTTPError as exc:
-                if exc.code in accept:
-                    return
-            except (urllib.error.URLError, OSError):
-                pass
-            cancel.wait(0.2)
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        raise LabError(f"{name} did not answer at {url.split('?')[0]} within {START_TIMEOUT:.0f} s; see {self._logs[name]}")
+        try:
+            self._children[name] = supervisor.start(
+                name, command, log_path=log_path, env=env, tag=self.session_id, cwd=REPO_ROOT,
+                ready=supervisor.http_ready(ready_url, accept=accept), timeout=START_TIMEOUT, cancel=cancel)
+        except supervisor.SupervisorError as exc:
+            raise LabError(str(exc).replace(ready_url, ready_url.split("?")[0])) from None  # no login token
 
     def log_tail(self, name: str, lines: int = 20) -> str:
         try:
@@ -335,22 +312,15 @@ class LabSession:
     def exited_child(self) -> str | None:
         """The name of a child that has exited on its own, if any."""
         for name, process in self._children.items():
-            if process.poll() is not None:
+            if not process.running():
                 return name
         return None
 
     def stop(self) -> None:
         """Stop the app server (it shuts its kernels down), the receiver, the sandbox; then any straggler."""
         for name in ("jupyterlab", "voila", "webhooks"):
-            process = self._children.get(name)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                kill_group(process.pid)
-                process.wait(STOP_TIMEOUT)
+            if name in self._children:
+                self._children[name].stop(STOP_TIMEOUT)
         for pid in session_processes(self.session_id):
             kill(pid)
         if self._sandbox is not None:
@@ -376,20 +346,8 @@ class LabSession:
 
 
 def session_processes(session_id: str) -> list[int]:
-    """PIDs of live processes whose environment carries this session's marker (Linux /proc)."""
-    wanted = f"{SESSION_MARKER}={session_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and wanted in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+    """PIDs of live processes whose environment carries this session's tag (Linux /proc)."""
+    return supervisor.tagged_processes(session_id)
 
 
 # ---- command line ------------------------------------------------------------------------------

@@ -99,3 +99,97 @@ def lookup(code: int | None, subcode: int | None = None) -> Remedy | None:
 def catalogue() -> list[Remedy]:
     """Every entry, for tables and docs."""
     return list(_CATALOGUE)
+
+
+# ---- our own errors --------------------------------------------------------------------------
+# What to do about a failure that is not a Graph error, worded for where the user is: "shell"
+# (a terminal, `python -m helpers run`, papermill) or "lab" (JupyterLab or Voilà, with the form).
+# Keyed by the error's kind (the exception class name the records carry).
+
+@dataclass(frozen=True)
+class OwnRemedy:
+    kind: str
+    title: str
+    shell: str
+    lab: str
+
+
+_OWN: tuple[OwnRemedy, ...] = (
+    OwnRemedy("MissingSecretError", "Secret not set",
+              "Set it in the shell that runs the playbook: export {env}=... (the value, never in a file or "
+              "the profile), then run again.",
+              "Type it into the form's password field for {env} and run the step again (or export {env}=... "
+              "before starting JupyterLab)."),
+    OwnRemedy("ConfigError", "Wrong or missing input",
+              "Fix the value named above in the customer profile (or pass it with -p NAME VALUE), then run again.",
+              "Fix the value named above in the form (or the parameters cell), then run the step again."),
+    OwnRemedy("NetworkError", "Graph API unreachable",
+              "Check that graph_url answers from this machine (address, proxy, VPN, firewall), then run again "
+              "(a batch: --resume the batch folder).",
+              "Check that graph_url answers from this machine (address, proxy, VPN, firewall), then run the step "
+              "again."),
+    OwnRemedy("StepCheckFailed", "The step's check failed",
+              "Open the step's notebook in the batch folder, fix what its verdict names, then run again with "
+              "--resume.",
+              "Read the verdict and the tables above, fix what they name, then run the step again."),
+    OwnRemedy("CellTimeoutError", "Timed out",
+              "The step ran past --timeout: check that graph_url answers promptly, or give a larger --timeout, "
+              "then run again with --resume.",
+              "The cell ran too long: check that graph_url answers promptly, then run the step again."),
+    OwnRemedy("StepTimeout", "Timed out",
+              "The step ran past --timeout: check that graph_url answers promptly, or give a larger --timeout, "
+              "then run again with --resume.",
+              "The step ran too long: check that graph_url answers promptly, then run the step again."),
+    OwnRemedy("DeadKernelError", "The kernel died",
+              "The step's Python kernel stopped (out of memory, or killed): run again with --resume; if it happens "
+              "again, open the notebook in JupyterLab to see where.",
+              "The kernel stopped (out of memory, or killed): restart it (Kernel > Restart) and run the step again."),
+    OwnRemedy("MissingRecord", "No result record",
+              "The notebook ran without writing its record: check that run_dir reaches it (an edited notebook?), "
+              "then run again with --resume.",
+              "Set run_dir so the step can write its record, then run the step again."),
+    OwnRemedy("SecretLeak", "A secret reached the output",
+              "A cell printed a secret's value, so the files were removed: print names of environment variables, "
+              "never their values, rotate that secret, then run again.",
+              "A cell printed a secret's value: clear the output, print only names of environment variables, "
+              "and rotate that secret."),
+    OwnRemedy("MessageMayHaveBeenSentError", "Send outcome unknown",
+              "Check the status webhooks (or the consumer's phone) before sending again.",
+              "Check the status webhooks (or the consumer's phone) before sending again."),
+    OwnRemedy("SupervisorError", "A helper process did not start",
+              "Read the end of its log quoted above, fix what it names (a port in use, a missing package), "
+              "then run again.",
+              "Read the end of its log quoted above, fix what it names, then run the step again."),
+    OwnRemedy("ApiVersionExpired", "API version expired",
+              "Set api_version to {version} (or a later published version) in the profile or with "
+              "-p api_version {version}, then run again.",
+              "Set api_version to {version} (or a later published version) in the form or the profile, "
+              "then run the step again."),
+)
+
+_OWN_BY_KIND = {entry.kind: entry for entry in _OWN}
+_FALLBACK = OwnRemedy("", "Unexpected error",
+                      "This is not a failure the playbook knows: the record holds the full traceback; "
+                      "report it with the record attached.",
+                      "This is not a failure the playbook knows: the full traceback is in the step's record; "
+                      "report it with the record attached.")
+# Kinds that are a flavour of another one for the advice.
+_ALIASES = {"AssertionError": "StepCheckFailed", "StepFailed": "StepCheckFailed", "LabError": "SupervisorError",
+            "PapermillExecutionError": "StepCheckFailed"}
+
+
+def own_remedy(kind: str | None, *, where: str = "shell", **names: str) -> OwnRemedy:
+    """The catalogue entry for one of our own error kinds, with {env}/{version} filled in."""
+    entry = _OWN_BY_KIND.get(_ALIASES.get(kind or "", kind or ""), _FALLBACK)
+    text = entry.lab if where == "lab" else entry.shell
+    filled = {"env": "THE_VARIABLE", "version": "the current version", **{k: v for k, v in names.items() if v}}
+    return OwnRemedy(entry.kind, entry.title, text.format(**filled), text.format(**filled))
+
+
+def remedy_text(kind: str | None, *, where: str = "shell", **names: str) -> str:
+    return own_remedy(kind, where=where, **names).shell
+
+
+def own_catalogue() -> list[OwnRemedy]:
+    """Every entry for our own errors, for tables and docs."""
+    return list(_OWN)

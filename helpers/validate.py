@@ -18,6 +18,21 @@ _VERSION = re.compile(r"^v[0-9]{1,3}\.0$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+_SAID: set[str] = set()
+
+
+def _format_warning(message, category, filename, lineno, line=None, _standard=warnings.formatwarning):
+    # An expiring version is the user's setting, not our code: one plain line, no source line of helpers,
+    # and once per process (IPython resets the warning registry every cell, so filters alone repeat it).
+    if isinstance(category, type) and issubclass(category, ApiVersionWarning):
+        text = f"warning: {message}\n"
+        if text in _SAID:
+            return ""
+        _SAID.add(text)
+        return text
+    return _standard(message, category, filename, lineno, line)
+
+
 class ApiVersionWarning(UserWarning):
     """The API version has expired or expires within 90 days."""
 
@@ -88,6 +103,11 @@ def api_version(value: str) -> str:
     if status["status"] in ("expired", "expires soon"):
         warnings.warn(status["note"], ApiVersionWarning, stacklevel=2)
     return text
+
+
+warnings.formatwarning = _format_warning
+# Validated again by every step and every worker: said once per process.
+warnings.filterwarnings("once", category=ApiVersionWarning)
 
 
 def env_name(value: str, name: str = "environment variable name") -> str:

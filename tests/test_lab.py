@@ -2,7 +2,7 @@
 
 Each launch here is a real process tree: the launcher (with the sandbox in-process), the webhook
 receiver, JupyterLab or Voila, and their kernels. A process belongs to a session when its
-environment carries PLAYBOOK_LAB_SESSION=<id>, which is how orphans would be found.
+environment carries the supervisor tag (PLAYBOOK_SUPERVISOR_TAG=<id>), which is how orphans would be found.
 """
 from __future__ import annotations
 

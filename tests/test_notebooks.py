@@ -17,6 +17,7 @@ import pytest
 from helpers import steps
 from helpers.peers import ENV_PEER, ENV_PEER_URL
 from helpers.sandbox import Sandbox
+from helpers.remedies import lookup as lookup_remedy
 from helpers.sandbox.peer import peer_env
 from notebook_fixtures import (CUSTOMERS, NOTEBOOKS, ROOT, STEP_NAMES, declared_parameters, ensure_venv_kernel,
                                environment, execute_step, find_secrets, run_steps, secret_values)
@@ -190,6 +191,30 @@ def test_a_wrong_pin_fails_08_with_133005_and_its_remedy(sandbox, runs_root):
     assert record["facts"]["failed_action"] == "register with the two-step verification PIN"
     shown = output.read_text(encoding="utf-8")
     assert "133005" in shown and "Two step verification PIN Mismatch" in shown  # the error table in the notebook
+
+
+def test_papermill_cli_ends_with_the_one_line_reason_and_shows_no_helpers_frames(sandbox, runs_root):
+    out_dir = runs_root / "bluefin-wrong-pin-cli"
+    out_dir.mkdir()
+    output = out_dir / "08_register.ipynb"
+    command = [sys.executable, "-m", "papermill", str(NOTEBOOKS / "08_register.ipynb"), str(output),
+               "-p", "profile", str(CUSTOMERS / "bluefin.yaml"), "-p", "graph_url", sandbox.url,
+               "-p", "pin_env", "WRONG_PIN", "-p", "phone_number_id", "400000000000011",
+               "-p", "interactive", "False", "-p", "run_dir", str(out_dir), "--cwd", str(NOTEBOOKS),
+               "--no-progress-bar", "-k", "python3"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=str(ROOT))
+    assert result.returncode != 0
+    last = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()][-1]
+    assert last == "08_register failed: Two step verification PIN Mismatch (code 133005)", last
+    record = json.loads((out_dir / "08_register.json").read_text(encoding="utf-8"))
+    assert "helpers/" in record["error"]["traceback"], "the record keeps the full traceback"
+    errors = [out for cell in json.loads(output.read_text(encoding="utf-8"))["cells"]
+              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    assert len(errors) == 1
+    block = "\n".join(errors[0]["traceback"])
+    assert "helpers/" not in block and "Traceback" not in block
+    assert "what to do:" in block and "fbtrace_id:" in block and record["error"]["fbtrace_id"] in block
+    assert lookup_remedy(133005).remedy in block
 
 
 def test_headless_run_without_a_needed_id_fails_before_any_call(sandbox, runs_root):

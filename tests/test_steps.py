@@ -9,6 +9,7 @@ import pytest
 
 from helpers import ConfigError, GraphAPIError, steps
 from helpers._processes import pid_alive
+from helpers.remedies import remedy_text
 from helpers.steps import Step
 from helpers.webhooks import WebhookReceiver
 from notebook_fixtures import CUSTOMERS, find_secrets, secret_values, sandbox, sb  # noqa: F401 (fixtures)
@@ -123,8 +124,10 @@ def test_finish_writes_passed_and_refuses_a_failed_check(tmp_path):
     step = start("02_terms", tmp_path)
     with pytest.raises(AssertionError, match="not good"):
         step.finish(False, "not good")
-    assert read_record(tmp_path, "02_terms")["error"] == {"type": "StepCheckFailed", "message": "not good",
-                                                          "action": "final check"}
+    error = read_record(tmp_path, "02_terms")["error"]
+    assert {k: error[k] for k in ("type", "message", "action")} == {"type": "StepCheckFailed", "message": "not good",
+                                                                     "action": "final check"}
+    assert error["remedy"] == remedy_text("StepCheckFailed", where="shell")
 
 
 def test_record_never_holds_a_secret_value(sb, tmp_path):
@@ -287,3 +290,94 @@ def test_outside_the_window_the_template_is_sent(sb, tmp_path):
         step = start("10_send_test_message", tmp_path, **common)
         sent = steps.send_test_message(step)
         assert sent["kind"] == "template" and sent["ok"] and step.record["facts"]["window_open"] is False
+
+
+@pytest.mark.filterwarnings("ignore::helpers.validate.ApiVersionWarning")
+def test_an_expired_api_version_fails_03_with_what_to_set(sb, tmp_path):
+    step = start("03_access_token", tmp_path, profile=EXAMPLE, graph_url=sb.url, api_version="v19.0")
+    result = steps.access_token(step)
+    assert not result["ok"]
+    assert result["verdict"] == "NOT usable: API version v19.0 has expired (the token itself is usable)"
+    with pytest.raises(AssertionError):
+        step.finish(result["ok"], result["verdict"])
+    error = read_record(tmp_path, "03_access_token")["error"]
+    assert error["remedy"].startswith("Set api_version to v25.0") and "-p api_version v25.0" in error["remedy"]
+
+
+def test_an_expiring_version_is_one_clean_line_once():
+    import subprocess
+    import sys
+
+    code = ("from helpers import validate\n"
+            "validate.api_version('v19.0')\nvalidate.api_version('v19.0')\n"
+            "def again():\n    validate.api_version('v19.0')\nagain()\n")
+    result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=60)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: v19.0 expired on "), result.stderr
+
+
+def test_an_unset_secret_says_how_to_set_it_where_the_user_is(sb, tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_PIN_VAR", raising=False)
+    headless = start("08_register", tmp_path, profile=EXAMPLE, pin_env="NO_SUCH_PIN_VAR",
+                     phone_number_id="400000000000001", interactive=True, graph_url=sb.url)
+    headless.params["interactive"] = False  # past the start-up check: the action itself meets the unset variable
+    with pytest.raises(ConfigError):
+        steps.register(headless)
+    error = read_record(tmp_path, "08_register")["error"]
+    assert "export NO_SUCH_PIN_VAR=..." in error["remedy"] and "form" not in error["remedy"]
+    assert error["message"].startswith("Environment variable NO_SUCH_PIN_VAR is not set")
+    assert "password field" not in error["message"]
+    assert "helpers/" in error["traceback"], "the record keeps the whole traceback"
+    # Headless, the missing variable is found before the step starts: the same advice.
+    with pytest.raises(ConfigError):
+        start("08_register", tmp_path / "headless", profile=EXAMPLE, pin_env="NO_SUCH_PIN_VAR",
+              phone_number_id="400000000000001", graph_url=sb.url)
+    assert "export NO_SUCH_PIN_VAR=..." in read_record(tmp_path / "headless", "08_register")["error"]["remedy"]
+    lab = start("08_register", tmp_path / "lab", profile=EXAMPLE, pin_env="NO_SUCH_PIN_VAR",
+                phone_number_id="400000000000001", interactive=True, graph_url=sb.url)
+    with pytest.raises(ConfigError):
+        steps.register(lab)
+    assert "form's password field for NO_SUCH_PIN_VAR" in read_record(tmp_path / "lab", "08_register")["error"]["remedy"]
+
+
+def test_in_ipython_a_failing_step_shows_the_block_not_a_traceback(tmp_path, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns.update(run_dir=str(tmp_path))
+        shown: list[list[str]] = []
+        shell._showtraceback = lambda etype, value, stb: shown.append(stb)
+        result = shell.run_cell("from helpers.steps import Step\n"
+                                "step = Step.start('06_phone_numbers', {'interactive': False, 'run_dir': run_dir},"
+                                " show=False)")
+        assert result.error_in_exec is not None, "the cell still fails"
+        block = shown[-1]
+        assert block[0] == "06_phone_numbers failed at: check the parameters"
+        assert block[1].startswith("  why:         06_phone_numbers cannot run: waba_id is empty")
+        assert block[2].startswith("  what to do:  Fix the value named above in the customer profile")
+        assert block[-1].startswith("06_phone_numbers failed: 06_phone_numbers cannot run: waba_id is empty")
+        assert not any("helpers/" in line or "Traceback" in line for line in block)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_in_ipython_an_error_outside_any_action_is_recorded_and_a_later_one_not_confused(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns.update(run_dir=str(tmp_path))
+        shown: list[list[str]] = []
+        shell._showtraceback = lambda etype, value, stb: shown.append(stb)
+        shell.run_cell("from helpers.steps import Step\n"
+                       "step = Step.start('06_phone_numbers', {'interactive': True, 'run_dir': run_dir}, show=False)")
+        result = shell.run_cell("step.require('waba_id')")
+        assert result.error_in_exec is not None
+        assert shown[-1][1].startswith("  why:         waba_id is empty")
+        assert read_record(tmp_path, "06_phone_numbers")["error"]["message"].startswith("waba_id is empty")
+        # Another playbook error in a later cell shows itself, not the step's recorded failure.
+        shell.run_cell("from helpers import validate\nvalidate.pin('12345')")
+        assert "waba_id" not in "\n".join(shown[-1]) and "PIN" in shown[-1][1].upper()
+    finally:
+        InteractiveShell.clear_instance()

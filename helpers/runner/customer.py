@@ -20,6 +20,7 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..profiles import ENV_KEYS, load_profile
+from ..remedies import remedy_text
 from . import records
 from .forkserver import close_server
 from .kernel import ENGINE_NAME, CustomerKernel
@@ -193,6 +194,8 @@ def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dic
         record = records.failure(stem, customer, FAILED, "MissingRecord",
                                  "the notebook finished without writing its result record (run_dir not used?)",
                                  started_at=started_at, duration_s=wall)
+    if record.get("error") and not record["error"].get("remedy"):  # the runner's own failures: what to do
+        record["error"]["remedy"] = remedy_text(record["error"].get("type"), where="shell")
     record.update(wall_s=wall, notebook=output_path.name)
     records.write(record_path, record)
     return record

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import graph_reason
+from ..remedies import remedy_text
 from . import records
 from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
 
@@ -31,6 +33,24 @@ def _error_code(record: dict[str, Any]) -> str:
     return error.get("type") or ""
 
 
+def reason(record: dict[str, Any]) -> str:
+    """The failure as one plain sentence (a Graph error: its title, Meta's message and the code)."""
+    error = record.get("error") or {}
+    if error.get("code") is not None:
+        return graph_reason(error)
+    text = " ".join(str(error.get("message") or "").split())  # one line, whatever the message held
+    return text or ("the step timed out" if record.get("status") == TIMEOUT else "")
+
+
+def remedy(record: dict[str, Any]) -> str:
+    """What to do: the record's remedy, else the catalogue's for the error's kind (worded for the shell)."""
+    error = record.get("error") or {}
+    if error.get("remedy"):
+        return str(error["remedy"])
+    kind = error.get("type") or ("StepTimeout" if record.get("status") == TIMEOUT else None)
+    return remedy_text(kind, where="shell") if kind or error else ""
+
+
 def frame(grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.DataFrame:
     """One row per customer: a status per step, then the first problem and the total time."""
     rows = []
@@ -49,18 +69,23 @@ def frame(grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.Da
             FAILED if first_problem else "incomplete")
         row["failed_step"] = first_problem[0] if first_problem else ""
         row["error_code"] = _error_code(first_problem[1]) if first_problem else ""
-        error = (first_problem[1].get("error") or {}) if first_problem else {}
-        row["error_message"] = error.get("message", "") if first_problem else ""
-        row["remedy"] = error.get("remedy", "") if first_problem else ""
+        row["error_message"] = reason(first_problem[1]) if first_problem else ""
+        row["remedy"] = remedy(first_problem[1]) if first_problem else ""
         row["duration_s"] = round(total, 2)
         rows.append(row)
     return pd.DataFrame(rows, columns=["customer", *steps, "status", "failed_step", "error_code", "error_message",
                                        "remedy", "duration_s"])
 
 
-def write(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.DataFrame:
-    """summary.csv and summary.html in the batch folder; returns the frame."""
+def write(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]], steps: list[str],
+          notes: list[str] | None = None) -> pd.DataFrame:
+    """summary.csv and summary.html in the batch folder; returns the frame.
+
+    `notes`: lines about the batch itself (processes stopped or left running), shown under the
+    terminal table and the HTML grid; they travel with the frame in `table.attrs["notes"]`.
+    """
     table = frame(grid, steps)
+    table.attrs["notes"] = list(notes or [])
     table.to_csv(Path(batch_dir) / "summary.csv", index=False)
     (Path(batch_dir) / "summary.html").write_text(_html(grid, steps, table), encoding="utf-8")
     return table
@@ -73,7 +98,7 @@ def _cell_text(record: dict[str, Any]) -> str:
     if status in (FAILED, TIMEOUT):
         error = record.get("error") or {}
         code = _error_code(record)
-        text += f"\n{code}: {error.get('remedy') or error.get('message') or ''}"
+        text += f"\n{code}: {reason(record)}\nWhat to do: {remedy(record)}"
     return text
 
 
@@ -98,11 +123,21 @@ def _html(grid, steps, table: pd.DataFrame) -> str:
               .apply(lambda col: [f"background-color: {_COLOURS.get(s, '')}" for s in statuses[col.name]], axis=0)
               .format(html.escape)
               .set_caption(f"{(table['status'] == PASSED).sum()} of {len(table)} customers passed every step"))
-    return f"<!doctype html><meta charset='utf-8'><title>Onboarding batch summary</title>{_CSS}" + styler.to_html()
+    notes = "".join(f"<p>{html.escape(note)}</p>" for note in table.attrs.get("notes", []))
+    return (f"<!doctype html><meta charset='utf-8'><title>Onboarding batch summary</title>{_CSS}"
+            + styler.to_html() + notes)
 
 
 def terminal(table: pd.DataFrame) -> str:
-    """A compact table for the terminal."""
-    view = table[["customer", "status", "failed_step", "error_code", "remedy", "duration_s"]].copy()
-    view["remedy"] = view["remedy"].fillna("").map(lambda r: r if len(r) <= 70 else r[:67] + "...")
-    return view.to_string(index=False)
+    """A compact table for the terminal, then for each failed customer why and what to do, whole."""
+    view = table[["customer", "status", "failed_step", "error_code", "duration_s"]]
+    lines = [view.to_string(index=False)]
+    failed = table[table["failed_step"].fillna("") != ""]
+    if len(failed):
+        lines.append("")
+    for row in failed.itertuples():
+        lines.append(f"{row.customer} {row.failed_step}: {row.error_message or row.status}")
+        if row.remedy:
+            lines.append(f"    What to do: {row.remedy}")
+    lines += [""] + list(table.attrs.get("notes", [])) if table.attrs.get("notes") else []
+    return "\n".join(lines)

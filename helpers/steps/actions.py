@@ -20,7 +20,7 @@ import pandas as pd
 from .. import operations as ops, plan as planning, tables, validate
 from ..errors import ConfigError
 from ..parameters import PARAMS
-from ..remedies import lookup as lookup_remedy
+from ..remedies import lookup as lookup_remedy, remedy_text
 from ..versions import DEFAULT_API_VERSION, version_status
 from .local_receiver import ensure_local_receiver, webhook_db_path
 from .step import Step, _markdown, terms_not_accepted
@@ -270,7 +270,10 @@ def access_token(step: Step) -> dict[str, Any]:
     ok = report["ok"] and version["status"] != "expired"
     verdict = ("usable for onboarding" if report["ok"] else "NOT usable: " + "; ".join(report["problems"]))
     if version["status"] == "expired":
-        verdict += f"; API version {p['api_version']} has expired"
+        # The token may be fine, but the step is not: say so first, and what to set instead.
+        verdict = (f"NOT usable: API version {p['api_version']} has expired (the token itself is usable)"
+                   if report["ok"] else f"{verdict}; API version {p['api_version']} has expired")
+        step.check_remedy = remedy_text("ApiVersionExpired", where=step.where, version=DEFAULT_API_VERSION)
     return {"token": tables.token_report_table(report), "versions": versions_table(p["api_version"]),
             "ok": ok, "verdict": verdict, "report": report}
 

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -27,7 +28,8 @@ import pandas as pd
 
 from .. import tables
 from ..client import GraphClient
-from ..errors import ConfigError, GraphAPIError, MissingSecretError
+from ..errors import ConfigError, GraphAPIError, MissingSecretError, PlaybookError, StepFailed, graph_reason
+from ..remedies import remedy_text
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
@@ -126,6 +128,8 @@ class Step:
         self._given_peer = peer
         self._peer: Peer | None = None
         self._peer_for: str | None = None
+        self.check_remedy: str | None = None  # what to do when the final check fails, when the step knows better
+        _install_failure_display(self)
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -230,7 +234,11 @@ class Step:
         """ConfigError listing everything missing for this step (before any network call)."""
         problems = self.missing()
         if problems:
-            raise ConfigError(f"{self.name} cannot run: " + "; ".join(problems) + ".")
+            exc = ConfigError(f"{self.name} cannot run: " + "; ".join(problems) + ".")
+            # Unset variables get the advice for setting them (export ..., or the form's field).
+            exc.env_names = [m.group(1) for m in (re.match(r"environment variable (\S+) ", p) for p in problems) if m]
+            exc.only_env = len(exc.env_names) == len(problems)
+            raise exc
 
     def require(self, *names: str) -> list[Any]:
         """The values of these parameters; ConfigError naming the empty ones."""
@@ -305,10 +313,13 @@ class Step:
     def finish(self, ok: bool = True, verdict: str = "") -> dict[str, Any]:
         """The last cell: assert the step succeeded, write the "passed" record, show the verdict."""
         if self.record["status"] == "failed":
-            raise AssertionError(f"{self.name} failed earlier: {(self.record['error'] or {}).get('message')}")
+            earlier = StepFailed(f"{self.name} failed earlier: {(self.record['error'] or {}).get('message')}")
+            earlier._playbook_recorded = True  # type: ignore[attr-defined]
+            raise earlier
         if not ok:
-            exc = AssertionError(verdict or f"{self.name} did not succeed")
-            self._fail(exc, "final check", error={"type": "StepCheckFailed", "message": verdict})
+            exc = StepFailed(verdict or f"{self.name} did not succeed")
+            self._fail(exc, "final check", error={"type": "StepCheckFailed", "message": verdict,
+                                                  **({"remedy": self.check_remedy} if self.check_remedy else {})})
             raise exc
         self.record["status"] = "passed"
         self._close()
@@ -329,10 +340,14 @@ class Step:
                 error["remedy"] = TERMS_REMEDY
                 self.fact(terms_of_service_not_accepted=True)
         elif error is None:
-            error = {"type": type(exc).__name__, "message": str(exc)}
+            error = {"type": type(exc).__name__, "message": getattr(exc, "reason", None) or str(exc)}
             if isinstance(exc, MissingSecretError):
                 error["env_name"] = exc.env_name
+        error.setdefault("remedy", _remedy_for(exc, error, self.where))
         error["action"] = label
+        # The whole traceback, for whoever debugs the playbook itself; the notebook shows the short block.
+        if exc.__traceback__ is not None:
+            error["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.record["error"] = error
         self.record["status"] = "failed"
         self.fact(failed_action=label)
@@ -344,6 +359,31 @@ class Step:
             pass
         _markdown(f"### ❌ {self.name}: {label} failed")
         _display(tables.style_error(error_frame(exc, error)))
+
+    @property
+    def where(self) -> str:
+        """Where the user reads a remedy: "lab" (the form is there) or "shell" (headless, a batch)."""
+        return "lab" if self.params.get("interactive") else "shell"
+
+    def failure_block(self, exc: BaseException | None = None) -> list[str]:
+        """The failure in a few plain lines: what failed, why, what to do, the fbtrace_id; then one line.
+
+        From the record when it holds this failure, else from the exception itself.
+        """
+        recorded = exc is None or getattr(exc, "_playbook_recorded", False)
+        error = (self.record.get("error") or {}) if recorded else {}
+        if not error and isinstance(exc, GraphAPIError):
+            error = exc.to_record()
+        reason = graph_reason(error) if error.get("code") is not None else (
+            error.get("message") or getattr(exc, "reason", None) or str(exc))
+        remedy = error.get("remedy") or _remedy_for(exc, error, self.where)
+        lines = [f"{self.name} failed at: {error.get('action') or 'the step'}",
+                 f"  why:         {reason}",
+                 f"  what to do:  {remedy}"]
+        if error.get("fbtrace_id"):
+            lines.append(f"  fbtrace_id:  {error['fbtrace_id']}")
+        lines.append(f"{self.name} failed: {reason}")
+        return lines
 
     @property
     def record_path(self) -> Path | None:
@@ -412,6 +452,45 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _remedy_for(exc: BaseException | None, error: Mapping[str, Any], where: str) -> str:
+    if isinstance(exc, PlaybookError):
+        return exc.remedy_for(where)
+    return remedy_text(error.get("type") or (type(exc).__name__ if exc is not None else None), where=where)
+
+
+# The step whose failures the notebook's custom exception handler shows (the latest Step in this kernel).
+_CURRENT: list["Step"] = []
+
+
+def _install_failure_display(step: "Step") -> None:
+    """In IPython, show a PlaybookError as the step's short block instead of a traceback through helpers/.
+
+    The cell still fails (papermill marks the step failed, and its CLI ends with the block's last
+    line); the full traceback stays in the record.
+    """
+    _CURRENT[:] = [step]
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_playbook_handler", False):
+        return
+
+    def show(shell, etype, value, tb, tb_offset=None):
+        current = _CURRENT[0] if _CURRENT else None
+        if current is None:
+            return [f"{etype.__name__}: {getattr(value, 'reason', value)}"]
+        if not getattr(value, "_playbook_recorded", False) and current.record["status"] == "running":
+            current._fail(value, "the step")  # raised outside step.action (e.g. step.require): record it now
+        lines = current.failure_block(value)
+        shell._showtraceback(etype, value, lines)  # the error output (and the reply papermill reads)
+        return lines
+
+    shell.set_custom_exc((PlaybookError,), show)
+    shell._playbook_handler = True
+
+
 def error_frame(exc: BaseException, error: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """A failure as a (field, value) table: Graph errors with Meta's fields and the remedy."""
     if isinstance(exc, GraphAPIError):
@@ -419,9 +498,8 @@ def error_frame(exc: BaseException, error: Mapping[str, Any] | None = None) -> p
         if error and error.get("remedy") and error["remedy"] != exc.remedy:
             frame.loc[frame["field"] == "remedy", "value"] = error["remedy"]
         return frame
-    error = dict(error or {"type": type(exc).__name__, "message": str(exc)})
+    error = dict(error or {"type": type(exc).__name__, "message": getattr(exc, "reason", None) or str(exc)})
     error.pop("action", None)
-    if isinstance(exc, ConfigError):
-        error.setdefault("remedy", "Fix the parameter named above (in the form, the profile or the parameters cell), "
-                                   "then re-run.")
+    error.pop("traceback", None)  # the record keeps it; the notebook shows what to do
+    error.setdefault("remedy", _remedy_for(exc, error, "shell"))
     return pd.DataFrame(list(error.items()), columns=["field", "value"])

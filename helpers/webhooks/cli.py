@@ -35,6 +35,10 @@ def add_parser(commands) -> None:
     _secret_env_arguments(check)
     check.set_defaults(handler=check_command)
 
+    stop = actions.add_parser("stop", help="stop the local receiver that notebook 04 started for a store")
+    stop.add_argument("--db", required=True, help="SQLite file of the receiver's store (its webhook_db)")
+    stop.set_defaults(handler=stop_command)
+
 
 def _secret_env_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify-token-env", default="WHATSAPP_VERIFY_TOKEN",
@@ -76,3 +80,15 @@ def check_command(args: argparse.Namespace) -> int:
     print(f"Acting as Meta against {args.url}\n")
     print(format_report(frame))
     return 0 if frame["passed"].all() else 1
+
+
+def stop_command(args: argparse.Namespace) -> int:
+    from ..steps.local_receiver import receiver_state, stop_local_receiver
+
+    state = receiver_state(args.db)
+    if state is None:
+        print(f"no local webhook receiver of ours is running for {args.db}")
+        return 0
+    stop_local_receiver(args.db)
+    print(f"stopped the webhook receiver (pid {state['pid']}) for {args.db}")
+    return 0

@@ -151,13 +151,16 @@ def make_app(writer: StoreWriter, verify_token: str, app_secret: str,
 class WebhookReceiver:
     """A webhook receiver on a background thread, storing into the SQLite file `db_path`.
 
-    The verify token and app secret are read from the named environment variables at `start()`.
+    The verify token and app secret are read from the named environment variables at `start()`,
+    unless given (`verify_token=`, `app_secret=`): a caller holding them need not put them in os.environ.
     """
 
     def __init__(self, db_path: str | Path, verify_token_env: str = "WHATSAPP_VERIFY_TOKEN",
                  app_secret_env: str = "WHATSAPP_APP_SECRET", host: str = "127.0.0.1", port: int = 0,
-                 *, max_body_bytes: int = MAX_NOTIFICATION_BYTES) -> None:
+                 *, max_body_bytes: int = MAX_NOTIFICATION_BYTES, verify_token: str | None = None,
+                 app_secret: str | None = None) -> None:
         self.db_path = str(db_path)
+        self._given = (verify_token, app_secret)
         self.verify_token_env = env_name(verify_token_env, "verify_token_env")
         self.app_secret_env = env_name(app_secret_env, "app_secret_env")
         self.host = host
@@ -168,8 +171,8 @@ class WebhookReceiver:
     def start(self) -> "WebhookReceiver":
         if self._server is not None:
             return self
-        verify_token = secret_from_env(self.verify_token_env, "webhook verify token")
-        app_secret = secret_from_env(self.app_secret_env, "app secret")
+        verify_token = self._given[0] or secret_from_env(self.verify_token_env, "webhook verify token")
+        app_secret = self._given[1] or secret_from_env(self.app_secret_env, "app secret")
         writer = StoreWriter(self.db_path)
         server = BackgroundServer(make_app(writer, verify_token, app_secret, self.max_body_bytes), self.host,
                                   self.port, max_body_size=SERVER_BODY_LIMIT, on_start=writer.open,
