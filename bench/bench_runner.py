@@ -27,6 +27,7 @@ from helpers.runner import run_batch, run_customer
 from helpers.runner.steps import NOTEBOOKS_DIR, discover, parameter_names
 from helpers.sandbox import Sandbox
 from helpers.sandbox.fleet import write_fleet
+from helpers.sandbox.peer import peer_environment
 from helpers.webhooks import WebhookReceiver
 
 PAPERMILL = Path(sys.executable).with_name("papermill")
@@ -53,7 +54,7 @@ def naive_customer(profile_path: Path, out_dir: Path, overrides: dict) -> float:
 def per_customer(sequential: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         seed, profiles = write_fleet(sequential + 1, Path(tmp) / "fleet")
-        with Sandbox(seed=seed) as sandbox:
+        with Sandbox(seed=seed) as sandbox, peer_environment(sandbox.url):  # 09's consumer: this sandbox
             os.environ.update(sandbox.demo_env())
             with WebhookReceiver(Path(tmp) / "hooks.sqlite", verify_token_env="PARTNER_VERIFY_TOKEN",
                                  app_secret_env="PARTNER_APP_SECRET") as receiver:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from typing import Mapping
 
 from .errors import ConfigError, MissingSecretError
 from .versions import DEFAULT_API_VERSION, LATEST_KNOWN_VERSION, version_status
@@ -119,10 +120,11 @@ def env_name(value: str, name: str = "environment variable name") -> str:
     return text
 
 
-def secret_from_env(env: str, what: str = "secret") -> str:
-    """The value of a secret's environment variable; MissingSecretError naming the variable if unset."""
+def secret_from_env(env: str, what: str = "secret", environ: Mapping[str, str] | None = None) -> str:
+    """The value of a secret's environment variable (in `environ`, default os.environ);
+    MissingSecretError naming the variable if unset."""
     env = env_name(env, f"name of the variable holding the {what}")
-    value = os.environ.get(env, "")
+    value = (os.environ if environ is None else environ).get(env, "")
     if not value.strip():
         raise MissingSecretError(env, what)
     return value.strip()

@@ -28,7 +28,7 @@ def customer_secrets(monkeypatch):
 
 def run(tmp_path, steps, *, overrides=None, timeout=60, **kwargs):
     return run_customer(ALPHA, tmp_path, steps=steps, overrides=overrides or {}, timeout=timeout,
-                        notebooks_dir=NOTEBOOKS, all_secret_names=frozenset({"ALPHA_TOKEN", "BETA_TOKEN"}), **kwargs)
+                        notebooks_dir=NOTEBOOKS, **kwargs)
 
 
 def test_step_selection():
@@ -69,6 +69,41 @@ def test_kernel_gets_only_its_own_customers_secrets(tmp_path):
     assert facts == {"own": True, "other": False}
 
 
+def test_plain_calls_isolate_customers_and_share_one_fork_server(tmp_path):
+    """Called as the README's Airflow task calls it: no pool, no list of other customers' secrets."""
+    from helpers.runner.pool import default_pool
+    alpha = run_customer(ALPHA, tmp_path, steps="07", notebooks_dir=NOTEBOOKS)
+    server_pid = default_pool().server_pid
+    beta = run_customer(BETA, tmp_path, steps="07", notebooks_dir=NOTEBOOKS)
+    assert alpha["status"] == beta["status"] == "passed"
+    alpha_facts, beta_facts = alpha["records"][0]["facts"], beta["records"][0]["facts"]
+    assert alpha_facts["visible"] == ["ALPHA_TOKEN"] and beta_facts["visible"] == ["BETA_TOKEN"]
+    # One warm server forked both kernels: not restarted between customers.
+    assert server_pid is not None and default_pool().server_pid == server_pid
+    assert alpha_facts["parent_pid"] == beta_facts["parent_pid"] == server_pid
+
+
+def test_kernel_environment_is_an_allow_list(tmp_path, monkeypatch):
+    from helpers.runner.pool import KernelPool, kernel_environment
+    monkeypatch.setenv("SOME_UNRELATED_SECRET", "fake-unrelated-0003")
+    monkeypatch.setenv("PLAYBOOK_GRAPH_URL", "http://127.0.0.1:9")
+    env = kernel_environment({"PATH": "/bin", "LC_ALL": "C", "JUPYTER_X": "1", "PLAYBOOK_PEER": "sandbox",
+                              "ALPHA_TOKEN": "x", "AWS_SECRET_ACCESS_KEY": "y"})
+    assert env == {"PATH": "/bin", "LC_ALL": "C", "JUPYTER_X": "1", "PLAYBOOK_PEER": "sandbox"}
+    with KernelPool() as pool:
+        result = run_customer(ALPHA, tmp_path, steps="03", notebooks_dir=NOTEBOOKS, pool=pool,
+                              overrides={"secret_env": "PLAYBOOK_GRAPH_URL", "other_env": "SOME_UNRELATED_SECRET"})
+        server_pid = pool.server_pid
+        assert result["records"][0]["facts"] == {"own": True, "other": False}
+    assert pool.server_pid is None and not Path(f"/proc/{server_pid}").exists()
+
+
+def test_secrets_come_from_the_environ_given(tmp_path):
+    result = run_customer(ALPHA, tmp_path, steps="07", notebooks_dir=NOTEBOOKS,
+                          environ={"PATH": "/usr/bin:/bin", "ALPHA_TOKEN": "fake-given-0004", "BETA_TOKEN": "x" * 8})
+    assert result["records"][0]["facts"]["visible"] == ["ALPHA_TOKEN"]
+
+
 def test_a_failing_step_stops_the_customer(tmp_path):
     result = run(tmp_path, "01,04,05")
     assert [r["status"] for r in result["records"]] == ["passed", "failed", "not run"]
@@ -98,6 +133,35 @@ def test_a_step_past_its_timeout_is_recorded_as_timeout(tmp_path):
     assert result["records"][1]["wall_s"] < 30
 
 
+def test_a_dead_kernel_reports_its_real_exit_code(tmp_path):
+    import signal
+    from helpers.runner.pool import KernelPool
+    with KernelPool() as pool:
+        for code, expected in (("import os; os._exit(3)", 3), ("import os; os.kill(os.getpid(), 9)", -signal.SIGKILL)):
+            kernel = pool.take({"PATH": "/usr/bin:/bin"}, {}, NOTEBOOKS)
+            kernel.kc.execute(code)
+            assert kernel.km.provisioner.process.wait(10) == expected
+            assert kernel.exit_description() == ("exit code 3" if expected == 3 else "killed by SIGKILL")
+            kernel.shutdown()
+        # A kernel that dies at once (its cwd is gone) is still reaped with its status, not lost.
+        server = pool._server_for({"PATH": "/usr/bin:/bin"})
+        process = server.launch(str(tmp_path / "k.json"), str(tmp_path / "gone"), {"PATH": "/usr/bin:/bin"})
+        assert process.wait(10) == 1
+
+
+def test_launch_times_out_when_the_fork_server_does_not_answer(tmp_path):
+    import sys
+    import time
+    from helpers.runner.forkserver import ForkServer
+    silent = ForkServer({"PATH": "/usr/bin:/bin"},
+                        command=[sys.executable, "-c", "import sys, time; sys.stdin.readline(); time.sleep(60)"])
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="did not answer within 0.5 s"):
+        silent.launch(str(tmp_path / "k.json"), str(tmp_path), {}, timeout=0.5)
+    assert time.monotonic() - started < 5 and silent.process is None  # the stuck server was stopped
+    silent.close()
+
+
 def test_batch_summary_resume_and_exit_status(tmp_path, monkeypatch):
     first = run_batch([str(ALPHA), str(BETA)], out=str(tmp_path), steps="01,04", workers=2,
                       notebooks_dir=NOTEBOOKS, progress=False)
@@ -124,6 +188,17 @@ def test_batch_summary_resume_and_exit_status(tmp_path, monkeypatch):
     assert alpha_04["status"] == "passed" and alpha_04["facts"]["saw"] == 2
     # The first batch's folder is left as it was.
     assert json.loads((first["batch_dir"] / "alpha" / "04_fail.json").read_text())["status"] == "failed"
+
+
+def test_the_batch_scan_covers_every_file_and_every_customers_secret(tmp_path, monkeypatch):
+    # beta's token happens to equal alpha's customer name: it shows up in the summary and alpha's
+    # records, which no per-customer scan looks at for beta's secrets.
+    monkeypatch.setenv("BETA_TOKEN", "alpha")
+    result = run_batch([str(ALPHA), str(BETA)], out=str(tmp_path), steps="01", workers=1,
+                       notebooks_dir=NOTEBOOKS, progress=False)
+    assert {"batch.json", "summary.csv", "summary.html", "alpha/01_echo.ipynb"} <= set(result["leaks"])
+    assert result["leaks"]["summary.csv"] == ["BETA_TOKEN"]
+    assert not (result["batch_dir"] / "summary.csv").exists() and result["passed"] is False
 
 
 def test_bad_input_starts_nothing(tmp_path, tmp_path_factory):

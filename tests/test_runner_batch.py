@@ -38,9 +38,15 @@ def secret_values() -> list[str]:
 
 def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_steps(profiles, tmp_path):
     paths = [str(profiles / f"{n}.yaml") for n in ("example", "bluefin", "coral")]
-    peer_before = os.environ.get(ENV_PEER)
+    environ_before = dict(os.environ)
     first = run_batch(paths, out=str(tmp_path / "runs"), sandbox=True, workers=2, progress=False)
-    assert os.environ.get(ENV_PEER) == peer_before  # the batch's sandbox, gone now, is no longer named
+    # Neither the sandbox's demo secrets nor its peer settings are left in (or ever set in) ours.
+    assert dict(os.environ) == environ_before and ENV_PEER not in os.environ
+    # The sandbox's state (tokens in clear) is beside the batch folder, private, found by batch.json.
+    state = Path(json.loads((first["batch_dir"] / "batch.json").read_text())["sandbox_state"])
+    assert state.is_file() and first["batch_dir"].resolve() not in state.parents
+    assert state.parent.stat().st_mode & 0o777 == 0o700 and state.parent.parent.stat().st_mode & 0o777 == 0o700
+    assert not list(first["batch_dir"].rglob("sandbox-state*"))
     table = pd.read_csv(first["batch_dir"] / "summary.csv", dtype=str, keep_default_na=False).set_index("customer")
     assert first["passed"] is False
     assert table.loc["example", "status"] == "passed" and table.loc["coral", "status"] == "passed"
@@ -72,10 +78,10 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
     assert all(json.loads(p.read_text()).get("carried_over_from")
                for p in (second["batch_dir"] / "example").glob("*.json"))
 
-    # No secret value anywhere under the run folder: notebooks, records, summaries, stores.
+    # No secret value anywhere in the batch folders: notebooks, records, summaries, stores.
     leaks = []
-    for path in (tmp_path / "runs").rglob("*"):
-        if path.is_file() and not path.name.startswith("sandbox-state"):
+    for path in (p for batch in (first, second) for p in batch["batch_dir"].rglob("*")):
+        if path.is_file():
             data = path.read_bytes()
             leaks += [(path.name, v[:4]) for v in secret_values() if v.encode() in data]
     assert leaks == []
@@ -109,7 +115,7 @@ def test_ctrl_c_leaves_a_consistent_summary(tmp_path):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "interrupted" in err
-    (batch,) = runs.iterdir()
+    (batch,) = [p for p in runs.iterdir() if not p.name.startswith(".")]  # .private: the sandbox's state
     table = pd.read_csv(batch / "summary.csv", dtype=str, keep_default_na=False).set_index("customer")
     assert table.loc["fleet-001", "status"] == "passed"
     assert table.loc["fleet-004", "status"] == "incomplete"

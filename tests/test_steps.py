@@ -136,7 +136,28 @@ def test_record_never_holds_a_secret_value(sb, tmp_path):
     step.fact(oops=f"the token was {token}", pin=os.environ["WHATSAPP_PIN"])
     step.finish(True, "")
     text = (tmp_path / "02_terms.json").read_text()
-    assert not find_secrets(text, secret_values(sb.demo_env())) and "***" in text
+    assert not find_secrets(text, secret_values(sb.demo_env()))
+    facts = json.loads(text)["facts"]
+    assert facts["oops"] == "the token was ***" and facts["pin"] == "***"
+
+
+def test_redaction_keeps_ids_that_contain_the_pins_digits(tmp_path, monkeypatch):
+    from helpers.runner.secrets_scan import contains
+    pin = "000001"  # its digits occur inside every example ID (400000000000001, ...)
+    monkeypatch.setenv("WHATSAPP_PIN", pin)
+    step = start("06_phone_numbers", tmp_path, profile=EXAMPLE)
+    step.output(phone_number_id="400000000000001")
+    step.fact(waba="200000000000001", pin_typed=pin, note=f"PIN {pin} was typed", ids=[100000000000001])
+    step.finish(True, "")
+    text = (tmp_path / "06_phone_numbers.json").read_text()
+    record = json.loads(text)
+    assert record["outputs"] == {"phone_number_id": "400000000000001"}
+    assert record["facts"]["waba"] == "200000000000001" and record["facts"]["ids"] == [100000000000001]
+    assert record["facts"]["pin_typed"] == "***" and record["facts"]["note"] == "PIN *** was typed"
+    assert not contains(text.encode(), pin)  # the scanner, same rule, finds nothing left
+    # The next step takes the ID from the record and its validation accepts it.
+    nxt = start("08_register", tmp_path, profile=EXAMPLE)
+    assert nxt.params["phone_number_id"] == "400000000000001"
 
 
 # ---- the steps against the sandbox ------------------------------------------------------------------------

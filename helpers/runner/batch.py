@@ -9,6 +9,7 @@ import concurrent.futures as cf
 import datetime as dt
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import secrets as pyrandom
 import shutil
@@ -24,6 +25,8 @@ from ..profiles import ENV_KEYS, load_profile
 from ..steps.local_receiver import stop_receivers_started_in
 from . import summary
 from .customer import run_customer
+from .pool import KernelPool
+from .secrets_scan import scan_tree, secret_values
 from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
 
 
@@ -53,28 +56,33 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
     batch_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + pyrandom.token_hex(2)
     batch_dir = Path(out) / batch_id
     batch_dir.mkdir(parents=True)
+    state_path = _private_dir(Path(out), batch_id) / "sandbox-state.sqlite" if sandbox else None
     (batch_dir / "batch.json").write_text(json.dumps({
         "batch_id": batch_id, "profiles": list(profiles), "steps": chosen, "sandbox": sandbox,
+        "sandbox_state": str(state_path.resolve()) if state_path else None,
         "resumed_from": str(resume) if resume else None, "timeout": timeout, "workers": workers,
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
 
     secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
     interrupted = False
+    # The customers' environment: the caller's, plus (with --sandbox) the sandbox's demo secrets
+    # and peer settings, handed to each worker rather than set in our own os.environ.
+    environ = dict(os.environ)
     with ExitStack() as stack:
         overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
         if sandbox:
-            overrides, demo_names = _start_sandbox(stack, profiles, batch_dir, sandbox_seed,
-                                                   Path(resume) if resume else None)
-            secret_names |= demo_names
+            overrides, demo = _start_sandbox(stack, profiles, batch_dir, state_path, sandbox_seed,
+                                             Path(resume) if resume else None)
+            environ.update(demo)
+            secret_names |= frozenset(n for n in demo if not n.startswith("PLAYBOOK_"))
         jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
-                           resume_dir=resume, all_secret_names=secret_names, notebooks_dir=str(notebooks_dir))
+                           resume_dir=resume, notebooks_dir=str(notebooks_dir), environ=environ)
                 for path in profiles}
         bar = tqdm(total=len(jobs), unit="customer", desc="onboarding", disable=not progress, file=sys.stderr)
         pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                      mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_quiet_version_warnings)
+                                      mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
         try:
-            futures = {pool.submit(run_customer, path, **kwargs): path for path, kwargs in jobs.items()}
+            futures = {pool.submit(_run_in_worker, path, **kwargs): path for path, kwargs in jobs.items()}
             for future in cf.as_completed(futures):
                 result = future.result()
                 bar.set_postfix_str(f"{result['customer']}: {result['status']}")
@@ -94,8 +102,14 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
     # Nothing the steps started outlives the batch (notebook 04's local receiver); the summary says so.
     notes = stop_receivers_started_in([batch_dir / slug for slug in slugs])
     table = summary.write(batch_dir, summary.collect(batch_dir, slugs, chosen), chosen, notes=notes)
-    return {"batch_dir": batch_dir, "table": table, "interrupted": interrupted,
-            "passed": bool(len(table)) and bool((table["status"] == "passed").all())}
+    # Every file of the batch folder (batch.json, summaries, receivers' stores, all customers) against
+    # every secret of the batch: the folder is what users share.
+    leaks = scan_tree(batch_dir, secret_values(environ, secret_names))
+    for relpath, names in leaks.items():
+        print(f"error: {batch_dir / relpath} contained the value of {', '.join(names)}; the file was removed.",
+              file=sys.stderr)
+    return {"batch_dir": batch_dir, "table": table, "interrupted": interrupted, "leaks": leaks,
+            "passed": bool(len(table)) and bool((table["status"] == "passed").all()) and not leaks}
 
 
 def _quiet_version_warnings() -> None:
@@ -108,27 +122,58 @@ def _quiet_version_warnings() -> None:
     warnings.filterwarnings("ignore", category=ApiVersionWarning)
 
 
-def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, seed: str | None,
-                   resume: Path | None):
+# Each worker process owns one kernel pool for its lifetime: its fork server serves all the
+# customers the worker runs, and stops when the worker exits.
+_worker_pool: KernelPool | None = None
+
+
+def _start_worker() -> None:
+    global _worker_pool
+    _quiet_version_warnings()
+    _worker_pool = KernelPool()
+    # Pool workers leave through os._exit, which skips atexit; multiprocessing's finalizers still run.
+    multiprocessing.util.Finalize(_worker_pool, _worker_pool.close, exitpriority=10)
+
+
+def _run_in_worker(profile_path: str, **kwargs: Any) -> dict[str, Any]:
+    return run_customer(profile_path, pool=_worker_pool, **kwargs)
+
+
+def _private_dir(out: Path, batch_id: str) -> Path:
+    """`<out>/.private/<batch-id>/`, readable by us only: the sandbox's state (tokens, app secret in
+    clear) sits beside the batch folder, where resume finds it, not in the folder users share."""
+    private = out / ".private"
+    private.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(private, 0o700)
+    folder = private / batch_id
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, state: Path,
+                   seed: str | None, resume: Path | None):
     """Start the sandbox and one webhook receiver per app secret; point each customer at them.
 
-    The sandbox's state is kept in the batch folder. A resumed batch starts from a copy of the
-    earlier batch's state, on the same ports, so the webhook callbacks that its passed steps set
-    up still reach a receiver.
+    The sandbox's state is kept at `state` (outside the batch folder). A resumed batch starts
+    from a copy of the earlier batch's state, on the same ports, so the webhook callbacks that
+    its passed steps set up still reach a receiver. Returns the overrides per profile and the
+    environment the customers need: the demo secrets and the peer settings.
     """
     from ..sandbox import Sandbox
-    from ..sandbox.peer import peer_environment
+    from ..sandbox.peer import peer_env
     from ..webhooks import WebhookReceiver
 
-    state = batch_dir / "sandbox-state.sqlite"
     earlier = json.loads((resume / "sandbox.json").read_text()) if resume and (resume / "sandbox.json").is_file() else {}
-    if resume and (resume / "sandbox-state.sqlite").is_file():
-        shutil.copy2(resume / "sandbox-state.sqlite", state)
+    if resume:
+        asked = json.loads((resume / "batch.json").read_text())
+        # Batches from before the private folder kept the state inside the batch folder.
+        old_state = Path(asked.get("sandbox_state") or resume / "sandbox-state.sqlite")
+        if old_state.is_file():
+            shutil.copy2(old_state, state)
     sandbox = _on_port(lambda port: Sandbox(seed=seed, state_path=state, port=port), earlier.get("port", 0))
     stack.callback(sandbox.stop)
-    demo = sandbox.demo_env()
-    os.environ.update(demo)  # sandbox-only fake secrets; workers inherit them, scans look for them
-    stack.enter_context(peer_environment(sandbox.url))  # the steps' SMS and consumer: this sandbox
+    # Sandbox-only fake secrets, and the steps' SMS and consumer: this sandbox.
+    demo = {**sandbox.demo_env(), **peer_env(sandbox.url)}
     receivers: dict[tuple[str, str], Any] = {}
     overrides = {}
     for path, profile in profiles.items():
@@ -136,7 +181,8 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
         if key not in receivers and all(key):
             name = f"webhooks-{len(receivers) + 1}"
             receiver = _on_port(lambda port: WebhookReceiver(batch_dir / f"{name}.sqlite", verify_token_env=key[1],
-                                                             app_secret_env=key[0], port=port),
+                                                             app_secret_env=key[0], port=port,
+                                                             environ={**os.environ, **demo}),
                                 earlier.get("receivers", {}).get(name, 0))
             stack.callback(receiver.stop)
             receivers[key] = (receiver, name)
@@ -148,7 +194,7 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
     (batch_dir / "sandbox.json").write_text(json.dumps({
         "url": sandbox.url, "port": sandbox.port,
         "receivers": {name: receiver.port for receiver, name in receivers.values()}}, indent=2))
-    return overrides, frozenset(demo)
+    return overrides, demo
 
 
 def _on_port(make, port: int):

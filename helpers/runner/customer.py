@@ -6,14 +6,12 @@ records. The batch CLI maps it over a process pool; Airflow or Dagster can map i
 """
 from __future__ import annotations
 
-import atexit
-import multiprocessing.util
 import os
 import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import papermill
 from jupyter_core.utils import run_sync
@@ -22,16 +20,11 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from ..profiles import ENV_KEYS, load_profile
 from ..remedies import remedy_text
 from . import records
-from .forkserver import close_server
 from .kernel import ENGINE_NAME, CustomerKernel
-from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
+from .pool import KernelPool, default_pool, kernel_environment
+from .records import FAILED, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
 from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
-
-
-def without_secrets(env: dict[str, str], secret_names: set[str]) -> dict[str, str]:
-    """`env` minus every named secret: what a kernel starts with, before its own customer's are added."""
-    return {k: v for k, v in env.items() if k not in secret_names}
 
 
 def run_customer(
@@ -42,14 +35,17 @@ def run_customer(
     overrides: dict[str, Any] | None = None,
     timeout: float = DEFAULT_STEP_TIMEOUT,
     resume_dir: str | os.PathLike | None = None,
-    all_secret_names: frozenset[str] = frozenset(),
     notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+    pool: KernelPool | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Execute the customer's steps in order in one kernel; stop at the first step that does not pass.
 
     `overrides` (graph_url, callback_url, webhook_db, ...) win over the profile. With
     `resume_dir`, steps that passed there are carried over (record and notebook copied,
     their outputs reused) and the run starts at the first step that did not pass.
+    The kernel comes from `pool` (default: the process-wide pool) and sees only the allow-listed
+    settings of `environ` (default: os.environ) plus this customer's own secrets from it.
     Returns {"customer", "profile", "status", "records"}.
     """
     profile_path = Path(profile_path).resolve()
@@ -59,12 +55,14 @@ def run_customer(
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = select(discover(Path(notebooks_dir)), steps)
 
+    environ = os.environ if environ is None else environ
+    pool = default_pool() if pool is None else pool
     own_names = {profile[k] for k in ENV_KEYS if profile.get(k)}
-    base_env = without_secrets(dict(os.environ), own_names | set(all_secret_names))
-    own_secrets = {n: os.environ[n] for n in sorted(own_names) if n in os.environ}
+    base_env = kernel_environment(environ)
+    own_secrets = {n: environ[n] for n in sorted(own_names) if n in environ}
     # Only this customer's secrets can reach its kernel, so only they are looked for in its outputs
-    # (looking for every customer's 6-digit PIN in every file would mostly find coincidences).
-    secrets = secret_values(dict(os.environ), own_names)
+    # (the batch scans its whole folder for every customer's afterwards).
+    secrets = secret_values(environ, own_names)
     # What the runner sets (overrides) wins over what steps found, which wins over the profile.
     fixed = {**(overrides or {}), "profile": str(profile_path), "interactive": False, "run_dir": str(out_dir.resolve())}
     values: dict[str, Any] = {**profile, **fixed}
@@ -81,13 +79,25 @@ def run_customer(
                 values.update({**(carried.get("outputs") or {}), **fixed})
                 results.append(carried)
                 continue
+            # The kernel's start counts against the first step's budget, so a stuck start is a timeout.
+            step_started, started_at = time.monotonic(), records.now_iso()
             if kernel is None:
-                kernel = _take_kernel(base_env, own_secrets, Path(notebooks_dir))
-            record = _run_step(kernel, notebook, out_dir, values, timeout, customer)
+                try:
+                    kernel = pool.take(base_env, own_secrets, Path(notebooks_dir), timeout=timeout)
+                except Exception as exc:
+                    status = TIMEOUT if isinstance(exc, TimeoutError) else FAILED
+                    record = records.failure(stem, customer, status, "KernelStartError",
+                                             f"the step's kernel did not start: {exc}", started_at=started_at,
+                                             duration_s=round(time.monotonic() - step_started, 3))
+                    records.write(out_dir / f"{stem}.json", record)
+                    results += [record] + [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
+                    break
+            budget = timeout - (time.monotonic() - step_started)
+            record = _run_step(kernel, notebook, out_dir, values, timeout, customer, budget=budget)
             record = _guard_secrets(record, out_dir, stem, secrets)
             results.append(record)
             if record["status"] != PASSED:
-                results += [_not_run(p.stem, customer) for p in chosen[index + 1:]]
+                results += [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
                 break
             values.update({**(record.get("outputs") or {}), **fixed})
     finally:
@@ -101,54 +111,8 @@ def run_customer(
     return {"customer": customer, "profile": str(profile_path), "status": status, "records": results}
 
 
-# One spare kernel per process, launched while the current customer runs, so the next customer
-# finds its kernel booted with the libraries imported. It starts with no secrets at all; the
-# customer's own are added when it is taken. Kernels are never shared between customers.
-_spare: tuple[tuple, CustomerKernel] | None = None
-
-
-def _take_kernel(base_env: dict[str, str], secrets: dict[str, str], cwd: Path) -> CustomerKernel:
-    global _spare
-    key = (tuple(sorted(base_env.items())), str(cwd))
-    kernel = None
-    if _spare is not None:
-        spare_key, spare = _spare
-        _spare = None
-        if spare_key == key:
-            kernel = spare
-        else:
-            spare.shutdown()
-    for attempt in (1, 2):  # a kernel that fails to start is retried once
-        try:
-            kernel = (kernel or CustomerKernel(base_env, cwd=cwd).launch()).connect()
-            break
-        except Exception:
-            if kernel is not None:
-                kernel.shutdown()
-            kernel = None
-            if attempt == 2:
-                raise
-    _spare = (key, CustomerKernel(base_env, cwd=cwd).launch())
-    kernel.set_environment(secrets)
-    return kernel
-
-
-def shutdown_spare_kernel() -> None:
-    """Stop the spare kernel and the fork server (when a worker process or the test session ends)."""
-    global _spare
-    if _spare is not None:
-        _spare[1].shutdown()
-        _spare = None
-    close_server()
-
-
-atexit.register(shutdown_spare_kernel)
-# Pool workers leave through os._exit, which skips atexit; multiprocessing's finalizers still run.
-multiprocessing.util.Finalize(None, shutdown_spare_kernel, exitpriority=10)
-
-
 def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dict[str, Any], timeout: float,
-              customer: str) -> dict[str, Any]:
+              customer: str, budget: float | None = None) -> dict[str, Any]:
     stem = notebook.stem
     record_path = out_dir / f"{stem}.json"
     output_path = out_dir / f"{stem}.ipynb"
@@ -162,7 +126,7 @@ def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dic
         fired.set()
         _interrupt(kernel)
 
-    timer = threading.Timer(timeout, stop_step)
+    timer = threading.Timer(max(timeout if budget is None else budget, 0.0), stop_step)
     timer.start()
     problem: tuple[str, str, str] | None = None
     try:
@@ -175,7 +139,8 @@ def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dic
     except CellTimeoutError:
         problem = (TIMEOUT, "CellTimeoutError", f"a cell ran longer than {timeout:g} s and was stopped")
     except DeadKernelError as exc:
-        problem = (FAILED, "DeadKernelError", f"the kernel died while running the step: {exc}")
+        problem = (FAILED, "DeadKernelError",
+                   f"the kernel died while running the step ({kernel.exit_description()}): {exc}")
     except papermill.PapermillExecutionError as exc:
         problem = (FAILED, exc.ename, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
     finally:
@@ -242,7 +207,3 @@ def _carry_over(resume_dir, customer: str, stem: str, out_dir: Path) -> dict[str
     old["carried_over_from"] = str(old_dir)
     records.write(out_dir / f"{stem}.json", old)
     return old
-
-
-def _not_run(stem: str, customer: str) -> dict[str, Any]:
-    return {"step": stem, "customer": customer, "status": NOT_RUN, "outputs": {}, "facts": {}, "error": None}

@@ -22,7 +22,7 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
 
 from .._processes import kill_group
-from .forkserver import ForkProvisioner
+from .forkserver import ForkProvisioner, ForkServer, describe_exit
 
 ENGINE_NAME = "playbook-shared-kernel"
 _SET_ENV_CODE = "import os as _o; _o.environ.update({values!r}); del _o"
@@ -40,9 +40,10 @@ import os as _os; _os.chdir({cwd!r}); del _os, _ip, _name
 class CustomerKernel:
     """A started kernel that many notebooks can execute in (see SharedKernelEngine)."""
 
-    def __init__(self, env: dict[str, str], *, cwd: str | os.PathLike, kernel_name: str = "python3",
-                 startup_timeout: float = 60.0) -> None:
+    def __init__(self, env: dict[str, str], *, cwd: str | os.PathLike, server: ForkServer,
+                 kernel_name: str = "python3", startup_timeout: float = 60.0) -> None:
         self.env = env
+        self.server = server
         self.cwd = str(cwd)
         self.kernel_name = kernel_name
         self.startup_timeout = startup_timeout
@@ -50,34 +51,36 @@ class CustomerKernel:
         self.kc = None  # one client for all notebooks: connecting a new one costs ~0.2 s each time
         self._socket_dir: str | None = None
 
-    def launch(self) -> "CustomerKernel":
-        """Fork the kernel from the warm server (see forkserver.py) and return at once."""
+    def launch(self, timeout: float | None = None) -> "CustomerKernel":
+        """Fork the kernel from the warm server (see forkserver.py) and return at once;
+        TimeoutError if the server does not answer within `timeout` seconds."""
         # A short path: unix socket paths are limited to about 100 characters.
         self._socket_dir = tempfile.mkdtemp(prefix="pbk-", dir="/tmp" if os.path.isdir("/tmp") else None)
         self.km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
                                      connection_file=os.path.join(self._socket_dir, "k.json"))
         self.km.kernel_id = str(uuid.uuid4())
-        self.km.fork_server_env = self.env
+        self.km.fork_server = self.server
+        self.km.fork_launch_timeout = timeout
         self.km.provisioner = ForkProvisioner(kernel_id=self.km.kernel_id, kernel_spec=self.km.kernel_spec,
                                               parent=self.km)
         run_sync(self.km.start_kernel)(env=self.env, cwd=self.cwd)
         return self
 
-    def connect(self) -> "CustomerKernel":
-        """Open the one client the notebooks share and wait until the kernel answers."""
+    def connect(self, timeout: float | None = None) -> "CustomerKernel":
+        """Open the one client the notebooks share and wait (at most `timeout` s) until the kernel answers."""
         self.kc = self.km.client()
         self.kc.start_channels()
         try:
-            run_sync(self._wait_for_ready)()
+            run_sync(self._wait_for_ready)(self.startup_timeout if timeout is None else timeout)
         except BaseException:
             self.shutdown()
             raise
         return self
 
-    async def _wait_for_ready(self) -> None:
+    async def _wait_for_ready(self, timeout: float) -> None:
         # jupyter_client's wait_for_ready ends by draining IOPub for a fixed 0.2 s. Waiting instead
         # for the IOPub 'idle' of our own kernel_info request proves both channels work, at once.
-        deadline = time.monotonic() + self.startup_timeout
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not await self.km.is_alive():
                 raise RuntimeError("the kernel died while starting")
@@ -90,7 +93,7 @@ class CustomerKernel:
                         return
             except queue.Empty:
                 continue  # not subscribed yet, or still booting: ask again
-        raise RuntimeError(f"the kernel did not answer within {self.startup_timeout:g} s")
+        raise TimeoutError(f"the kernel did not answer within {timeout:g} s")
 
     def set_environment(self, values: dict[str, str]) -> None:
         """Add variables to the kernel's os.environ (a customer's secrets), silently: nothing is
@@ -101,6 +104,19 @@ class CustomerKernel:
             reply = run_sync(self.kc.get_shell_msg)(timeout=30)
         if reply["content"].get("status") != "ok":
             raise RuntimeError("could not set the kernel's environment")
+
+    @property
+    def returncode(self) -> int | None:
+        """The kernel process's exit code (negative: killed by that signal), None while it runs."""
+        process = getattr(self.km.provisioner, "process", None) if self.km is not None else None
+        return process.poll() if process is not None else None
+
+    def exit_description(self, wait: float = 1.0) -> str:
+        """How the kernel ended ('exit code 1', 'killed by SIGKILL'), waiting briefly for the reap."""
+        deadline = time.monotonic() + wait
+        while self.returncode is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return describe_exit(self.returncode)
 
     def shutdown(self) -> None:
         if self.kc is not None:

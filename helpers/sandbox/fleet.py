@@ -33,8 +33,8 @@ def write_fleet(count: int, folder: str | Path, *, prefix: str = "fleet") -> tup
         slug, env = f"{prefix}-{n:03d}", f"{env_prefix}_{n:03d}"
         business, waba, phone = f"11{n:013d}", f"21{n:013d}", f"41{n:013d}"
         display = f"+1 555-{n // 10000:03d}-{n % 10000:04d}"
-        # No zeros in a PIN: it can then never turn up inside the zero-padded IDs by chance.
-        pin = "".join(str(1 + b % 9) for b in hashlib.sha256(f"{prefix}-{n}".encode()).digest()[:6])
+        # Any six digits: redaction and the leak scan only match a PIN standing alone, never inside an ID.
+        pin = "".join(str(b % 10) for b in hashlib.sha256(f"{prefix}-{n}".encode()).digest()[:6])
         businesses.append({
             "id": business, "name": f"Customer {n:03d}", "terms_of_service_accepted": True,
             "tokens": [{"access_token": {"env": f"{env}_TOKEN", "value": f"SANDBOX-{slug}-business-token-not-real"},

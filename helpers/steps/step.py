@@ -34,6 +34,7 @@ from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
 from ..parameters import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, clean_params, notebook_parameters
+from ..runner import records
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,11 +119,9 @@ class Step:
         self.sources = dict(sources or {})
         self.customer = str(self.profile.get("customer") or "adhoc")
         self._started = time.monotonic()
-        self.record: dict[str, Any] = {
-            "step": name, "customer": self.customer, "status": "running", "started_at": _now_iso(),
-            "finished_at": None, "duration_s": None, "outputs": {}, "facts": {}, "error": None,
-            "graph_url": self.params.get("graph_url"), "api_version": self.params.get("api_version"),
-        }
+        self.record: dict[str, Any] = records.new(name, self.customer, started_at=_now_iso(),
+                                                  graph_url=self.params.get("graph_url"),
+                                                  api_version=self.params.get("api_version"))
         self._client: GraphClient | None = None
         self._client_key: tuple | None = None
         self._given_peer = peer
@@ -398,22 +397,14 @@ class Step:
         return [v for v in values if len(v) >= 4]
 
     def record_json(self) -> str:
-        text = json.dumps(self.record, indent=2, default=_json_default, ensure_ascii=False)
-        for secret in sorted(self.secret_values(), key=len, reverse=True):
-            for form in {secret, json.dumps(secret, ensure_ascii=False)[1:-1]}:
-                text = text.replace(form, "***")
-        return text
+        return records.dumps(self.record, self.secret_values(), default=_json_default)
 
     def write(self) -> Path | None:
         """Write the record (atomically) when run_dir is set; returns its path."""
         path = self.record_path
         if path is None:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.record_json(), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return records.write(path, self.record, self.secret_values(), default=_json_default)
 
     # -- display ---------------------------------------------------------------------------------
     def parameters_table(self) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 from urllib.parse import parse_qs
 
 from tornado import httputil
@@ -158,9 +159,10 @@ class WebhookReceiver:
     def __init__(self, db_path: str | Path, verify_token_env: str = "WHATSAPP_VERIFY_TOKEN",
                  app_secret_env: str = "WHATSAPP_APP_SECRET", host: str = "127.0.0.1", port: int = 0,
                  *, max_body_bytes: int = MAX_NOTIFICATION_BYTES, verify_token: str | None = None,
-                 app_secret: str | None = None) -> None:
+                 app_secret: str | None = None, environ: Mapping[str, str] | None = None) -> None:
         self.db_path = str(db_path)
         self._given = (verify_token, app_secret)
+        self.environ = environ  # where the two secrets are read when not given (default os.environ)
         self.verify_token_env = env_name(verify_token_env, "verify_token_env")
         self.app_secret_env = env_name(app_secret_env, "app_secret_env")
         self.host = host
@@ -171,8 +173,8 @@ class WebhookReceiver:
     def start(self) -> "WebhookReceiver":
         if self._server is not None:
             return self
-        verify_token = self._given[0] or secret_from_env(self.verify_token_env, "webhook verify token")
-        app_secret = self._given[1] or secret_from_env(self.app_secret_env, "app secret")
+        verify_token = self._given[0] or secret_from_env(self.verify_token_env, "webhook verify token", self.environ)
+        app_secret = self._given[1] or secret_from_env(self.app_secret_env, "app secret", self.environ)
         writer = StoreWriter(self.db_path)
         server = BackgroundServer(make_app(writer, verify_token, app_secret, self.max_body_bytes), self.host,
                                   self.port, max_body_size=SERVER_BODY_LIMIT, on_start=writer.open,
