@@ -24,7 +24,7 @@ import yaml
 
 from helpers.profiles import load_profile
 from helpers.runner import run_batch, run_customer
-from helpers.runner.steps import NOTEBOOKS_DIR, discover, parameter_names
+from helpers.runner.notebooks import NOTEBOOKS_DIR, discover, parameter_names
 from helpers.sandbox import Sandbox
 from helpers.sandbox.fleet import write_fleet
 from helpers.sandbox.peer import peer_environment

@@ -187,9 +187,13 @@ def unsubscribe_app(client: GraphClient, waba_id: str) -> dict[str, Any]:
 
 
 def is_app_subscribed(client: GraphClient, waba_id: str, app_id: str) -> bool:
-    app_id = validate.graph_id(app_id, "app_id")
-    return any(str((row.get("whatsapp_business_api_data") or {}).get("id")) == app_id
-               for row in list_subscribed_apps(client, waba_id))
+    """Whether the app is among the WABA's subscribed apps (GET /{waba_id}/subscribed_apps)."""
+    return app_in(list_subscribed_apps(client, waba_id), validate.graph_id(app_id, "app_id"))
+
+
+def app_in(subscribed_apps: list[dict[str, Any]], app_id: str) -> bool:
+    """Whether app_id is among rows of GET /{waba_id}/subscribed_apps (no network call)."""
+    return any(str((row.get("whatsapp_business_api_data") or {}).get("id")) == str(app_id) for row in subscribed_apps)
 
 
 # ---- Step 4: phone numbers ---------------------------------------------------------------

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import papermill
-import pytest
 
 from helpers._processes import temporary_environ
 
@@ -96,18 +94,6 @@ def find_secrets(text: str, secrets: Mapping[str, str]) -> list[str]:
 environment = temporary_environ  # kernels started inside the block inherit the variables
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    """One sandbox per test module, its demo secrets and its peer (helpers.peers) in the environment,
-    as the lab and the batch runner start one."""
-    from helpers.sandbox import Sandbox
-    from helpers.sandbox.peer import peer_env
-    with Sandbox() as sb, environment({**sb.demo_env(), **peer_env(sb.url)}):
-        yield sb
 
 
-@pytest.fixture
-def sb(sandbox):
-    """The module's sandbox, reset to its seed before each test."""
-    sandbox.control.reset()
-    return sandbox
+

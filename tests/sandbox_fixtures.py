@@ -16,7 +16,6 @@ import requests
 import tornado.web
 
 from helpers._serving import BackgroundServer
-from helpers.sandbox import Sandbox
 
 EXAMPLE_BUSINESS = "100000000000001"
 EXAMPLE_WABA = "200000000000001"
@@ -165,22 +164,13 @@ def signature_ok(body: bytes, header: str | None, secret: str) -> bool:
     return header is not None and hmac.compare_digest(expected, header)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb:
-        yield sb
 
 
-@pytest.fixture
-def sb(sandbox):
-    """The module's sandbox, reset to the seed for this test."""
-    sandbox.control.reset()
-    return sandbox
 
 
-@pytest.fixture
-def graph(sb) -> Graph:
-    return Graph(sb.url, sb.demo_env())
+
+
+
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pandas as pd
 from helpers import forms, steps
 from helpers.forms import Field, PhoneNumbersForm, RegisterForm, StepForm
 from helpers.steps import Step
-from notebook_fixtures import CUSTOMERS, sandbox, sb  # noqa: F401 (fixtures)
+from notebook_fixtures import CUSTOMERS
 
 EXAMPLE = str(CUSTOMERS / "example.yaml")
 CLOSED_PORT_URL = "http://127.0.0.1:9"
@@ -85,7 +85,8 @@ def test_a_malformed_pin_is_refused_cleared_and_not_echoed(monkeypatch):
 
 
 def test_a_typed_token_goes_to_the_variable_the_step_names(monkeypatch):
-    monkeypatch.delenv("FORM_TEST_TOKEN", raising=False)
+    monkeypatch.setenv("FORM_TEST_TOKEN", "")  # so that the value the code under test sets is undone too
+    monkeypatch.delenv("FORM_TEST_TOKEN")
     form = forms.for_step(interactive_step("05_subscribe_waba", graph_url=CLOSED_PORT_URL, token_env="FORM_TEST_TOKEN"))
     form.inputs["token_env"].value = "EAAG-typed-into-the-form"
     assert os.environ["FORM_TEST_TOKEN"] == "EAAG-typed-into-the-form" and form.inputs["token_env"].value == ""

@@ -16,9 +16,7 @@ import pytest
 
 from helpers import steps
 from helpers.peers import ENV_PEER, ENV_PEER_URL
-from helpers.sandbox import Sandbox
 from helpers.remedies import lookup as lookup_remedy
-from helpers.sandbox.peer import peer_env
 from notebook_fixtures import (CUSTOMERS, NOTEBOOKS, ROOT, STEP_NAMES, declared_parameters, ensure_venv_kernel,
                                environment, execute_step, find_secrets, run_steps, secret_values)
 
@@ -27,12 +25,12 @@ RECORD_KEYS = {"step", "customer", "status", "started_at", "finished_at", "durat
                "graph_url", "api_version"}
 
 
-@pytest.fixture(scope="module")
-def sandbox():
+@pytest.fixture(scope="module", autouse=True)
+def wrong_pin(sandbox):
+    """The shared sandbox fixture, plus a wrong PIN some tests register with."""
     ensure_venv_kernel()
-    # As the lab and the runner do: the demo secrets, and the sandbox named as the steps' peer.
-    with Sandbox() as sb, environment({**sb.demo_env(), **peer_env(sb.url), "WRONG_PIN": WRONG_PIN}):
-        yield sb
+    with environment({"WRONG_PIN": WRONG_PIN}):
+        yield WRONG_PIN
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import pytest
 
 from helpers import GraphAPIError, operations as ops, tables
 from helpers.client import GraphClient
-from helpers.sandbox import Sandbox
 from helpers.webhooks import WebhookReceiver, WebhookStore
 
 WABA = "200000000000001"
@@ -17,10 +16,7 @@ UNVERIFIED = "400000000000002"
 CONSUMER = "+16505550100"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb:
-        yield sb
+
 
 
 @pytest.fixture
@@ -66,7 +62,8 @@ def test_expired_token_fails_every_call_with_190_463(sandbox, env):
 
 
 def test_signup_code_exchange_stores_the_token_in_env(sandbox, client, monkeypatch):
-    monkeypatch.delenv("CUSTOMER_BUSINESS_TOKEN", raising=False)
+    monkeypatch.setenv("CUSTOMER_BUSINESS_TOKEN", "")  # so that the value the code under test sets is undone too
+    monkeypatch.delenv("CUSTOMER_BUSINESS_TOKEN")
     code = sandbox.control.signup_code(WABA, APP)
     result = ops.exchange_signup_code(client, app_id=APP, app_secret_env="WHATSAPP_APP_SECRET", code=code,
                                       store_in_env="CUSTOMER_BUSINESS_TOKEN")

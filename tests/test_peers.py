@@ -15,7 +15,7 @@ from helpers.peers import ENV_PEER, ENV_PEER_URL, PersonPeer, peer_env, peer_for
 from helpers.sandbox.peer import FACTORY, SandboxPeer, peer_environment
 from helpers.steps import Step, actions
 from helpers.webhooks import WebhookReceiver
-from notebook_fixtures import CUSTOMERS, sandbox, sb  # noqa: F401 (fixtures)
+from notebook_fixtures import CUSTOMERS
 from sandbox_fixtures import CONSUMER, UNVERIFIED_PHONE, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import ConfigError
 from helpers.runner import run_batch, run_customer
-from helpers.runner.steps import discover, parameter_names, select
+from helpers.runner.notebooks import discover, parameter_names, select
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOTEBOOKS = FIXTURES / "notebooks"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from sandbox_fixtures import (CONSUMER, EXAMPLE_APP, EXAMPLE_BUSINESS, EXAMPLE_WABA, LIVE_PHONE, error_of,  # noqa: F401
-                              graph, receiver, sandbox, sb, wait_for)
+                              receiver, wait_for)
 
 CORAL_WABA, CORAL_LIVE_PHONE, COEXISTENCE_PHONE = "200000000000004", "400000000000022", "400000000000023"
 CREDIT_LINE, PARTNER_USER = "610000000000001", "500000000000001"

@@ -12,7 +12,7 @@ from helpers._processes import pid_alive
 from helpers.remedies import remedy_text
 from helpers.steps import Step
 from helpers.webhooks import WebhookReceiver
-from notebook_fixtures import CUSTOMERS, find_secrets, secret_values, sandbox, sb  # noqa: F401 (fixtures)
+from notebook_fixtures import CUSTOMERS, find_secrets, secret_values
 
 EXAMPLE = str(CUSTOMERS / "example.yaml")
 BLUEFIN = str(CUSTOMERS / "bluefin.yaml")
@@ -183,7 +183,8 @@ def test_token_check_and_expired_token(sb, tmp_path):
 
 
 def test_embedded_signup_code_exchange_keeps_the_token_out_of_sight(sb, tmp_path, monkeypatch):
-    monkeypatch.delenv("SIGNUP_TOKEN", raising=False)
+    monkeypatch.setenv("SIGNUP_TOKEN", "")  # so that the value the code under test sets is undone too
+    monkeypatch.delenv("SIGNUP_TOKEN")
     code = sb.control.signup_code("200000000000001", "300000000000001")
     step = start("03_access_token", tmp_path, profile=EXAMPLE, graph_url=sb.url, token_env="SIGNUP_TOKEN",
                  signup_code=code)

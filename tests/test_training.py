@@ -12,16 +12,12 @@ import pytest
 from helpers import steps
 from helpers.lab import DEFAULT_PROFILE
 from helpers.remedies import lookup as lookup_remedy
-from helpers.sandbox import Sandbox
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINING = REPO_ROOT / "notebooks" / "training" / "scenarios.ipynb"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb:
-        yield sb
+
 
 
 @pytest.fixture(scope="module")

@@ -48,10 +48,6 @@ class Field:
         return "playbook-" + base.replace("_", "-")
 
 
-def css_name(name: str) -> str:
-    return "playbook-" + name.replace("_", "-")
-
-
 def check_value(field: Field, value: Any) -> str:
     """'' when the value is acceptable for the field, else what to fix (never echoing a secret).
 

@@ -27,7 +27,7 @@ from . import summary
 from .customer import run_customer
 from .pool import KernelPool
 from .secrets_scan import scan_tree, secret_values
-from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
+from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
 
 
 def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, sandbox_seed: str | None = None,

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..errors import ConfigError
-from .steps import DEFAULT_STEP_TIMEOUT
+from .notebooks import DEFAULT_STEP_TIMEOUT
 
 
 def add_parser(commands) -> None:

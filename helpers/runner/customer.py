@@ -24,7 +24,7 @@ from .kernel import ENGINE_NAME, CustomerKernel
 from .pool import KernelPool, default_pool, kernel_environment
 from .records import FAILED, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
-from .steps import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
+from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
 
 def run_customer(

@@ -23,7 +23,7 @@ from ..parameters import PARAMS, STEPS
 from ..profiles import load_profile
 from ..validate import ApiVersionWarning
 from ..versions import version_status
-from .steps import NOTEBOOKS_DIR, discover, select
+from .notebooks import NOTEBOOKS_DIR, discover, select
 
 PROBE_TIMEOUT_S = 3.0
 

@@ -345,7 +345,7 @@ def subscribe_waba(step: Step) -> dict[str, Any]:
     app_id = step.params.get("app_id")
     with step.action("read the WABA's subscribed apps"):
         before = ops.list_subscribed_apps(step.client, waba_id)
-    already = _app_in(before, app_id) if app_id else bool(before)
+    already = ops.app_in(before, app_id) if app_id else bool(before)
     if not already:
         with step.action("subscribe the app to the WABA"):
             answer = ops.subscribe_app(step.client, waba_id)
@@ -353,16 +353,12 @@ def subscribe_waba(step: Step) -> dict[str, Any]:
                 raise ConfigError(f"subscribed_apps answered {answer!r} instead of success")
     with step.action("confirm with GET subscribed_apps"):
         after = ops.list_subscribed_apps(step.client, waba_id)
-    confirmed = _app_in(after, app_id) if app_id else bool(after)
+    confirmed = ops.app_in(after, app_id) if app_id else bool(after)
     table = tables.subscribed_apps_table(after)
     step.fact(already_subscribed=already, subscribed=confirmed, subscribed_apps=table["app_id"].tolist())
     return {"apps": table, "ok": confirmed, "already": already,
             "verdict": ("app already subscribed (nothing to do)" if already else "app subscribed")
             if confirmed else f"app {app_id or ''} is not among the WABA's subscribed apps"}
-
-
-def _app_in(rows: list[dict[str, Any]], app_id: str) -> bool:
-    return any(str((row.get("whatsapp_business_api_data") or {}).get("id")) == str(app_id) for row in rows)
 
 
 # ---- 06 phone numbers -----------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def build_onboarding_dag(dag_id: str = DAG_ID, *, max_active_customers: int = MA
             # Built from the records on disk, not from XCom: a failed task leaves no XCom, but its records.
             from helpers.profiles import load_profile
             from helpers.runner import summary
-            from helpers.runner.steps import discover, select
+            from helpers.runner.notebooks import discover, select
 
             settings = _settings()
             batch_dir = _batch_dir(settings)

@@ -119,6 +119,7 @@ CASES: dict[str, list[Case]] = {
         Case("page size", lambda c: ops.list_phone_numbers(c, WABA, limit=2, fields=("id", "status")), [PHONE_NUMBERS]),
     ],
     "get_phone_number": [Case("default fields", lambda c: ops.get_phone_number(c, PHONE), [GET_PHONE])],
+    "app_in": [Case("local", lambda c: ops.app_in([{"whatsapp_business_api_data": {"id": APP}}], APP), [])],
     "find_phone_number": [
         Case("local", lambda c: ops.find_phone_number(example_response("get", PHONE_NUMBERS[1])["data"],
                                                       display_phone_number="+1 631-555-5555"), []),

@@ -6,8 +6,7 @@ import json
 import pytest
 
 from helpers.sandbox.state import CONSUMER_MESSAGE_TYPES
-from sandbox_fixtures import (CONSUMER, LIVE_PHONE, graph, receiver, sandbox, sb, signature_ok,  # noqa: F401
-                              wait_for)
+from sandbox_fixtures import CONSUMER, LIVE_PHONE, receiver, signature_ok, wait_for  # noqa: F401
 import spec_validation as sv
 
 PAYLOAD = "#/components/schemas/WebhookPayload"

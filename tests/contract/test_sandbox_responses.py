@@ -14,8 +14,7 @@ import pytest
 
 from helpers.sandbox import graph_api, spec_model
 from sandbox_fixtures import (BLUEFIN_PHONE, CONSUMER, DEMO_PHONE, EXAMPLE_APP, EXAMPLE_WABA, LIVE_PHONE,  # noqa: F401
-                              ONPREM_PHONE, TEST_PHONE, UNVERIFIED_PHONE, Graph, error_of, graph, receiver, sandbox,
-                              sb, wait_for)
+                              ONPREM_PHONE, TEST_PHONE, UNVERIFIED_PHONE, Graph, error_of, receiver, wait_for)
 import spec_validation as sv
 
 NODE_TEMPLATES = {"phone": "/{Version}/{Phone-Number-ID}", "waba": "/{Version}/{WABA-ID}",
