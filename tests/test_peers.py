@@ -159,6 +159,7 @@ ALLOWED_IMPORTERS = {
     "helpers/lab.py": "starts the lab's sandbox and names it as the kernels' peer",
     "helpers/runner/batch.py": "starts the sandbox of `--sandbox` batches and names it as the peer",
     "helpers/runner/preflight.py": "reads the `--sandbox` seed (the secrets it will export) before anything starts",
+    "helpers/runner/cli.py": "checks `--sandbox-latency-ms` before anything starts",
     "helpers/training.py": "drills drive the sandbox's control API (scenarios, tokens, clock) by nature",
 }
 

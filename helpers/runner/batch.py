@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from ..profiles import ENV_KEYS, load_profile
 from ..steps.local_receiver import stop_receivers_started_in
-from . import summary
+from . import capacity, summary
 from .customer import run_customer
 from .pool import KernelPool
 from .secrets_scan import scan_tree, secret_values
@@ -31,17 +31,24 @@ from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
 
 
 def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, sandbox_seed: str | None = None,
-              workers: int = 2,
+              workers: int | str = "auto", sandbox_latency_ms: str | float | None = None,
+              app_calls_per_hour: float = capacity.DEFAULT_APP_CALLS_PER_HOUR,
               resume: str | None = None, steps: str | None = None, timeout: float = DEFAULT_STEP_TIMEOUT,
               notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = True) -> dict[str, Any]:
-    """Validate everything, run every customer, write the summary. Nothing starts if an input is bad."""
+    """Validate everything, run every customer, write the summary. Nothing starts if an input is bad.
+
+    `workers`: customers at once, or "auto" (capacity.auto_workers: the CPUs kept busy while calls
+    wait, within memory). Customers start no faster than each app's `app_calls_per_hour` allows.
+    """
     if resume and not profile_paths:
         asked = json.loads((Path(resume) / "batch.json").read_text())
         profile_paths = asked["profiles"]
     if not profile_paths:
         raise ConfigError("give at least one customer profile (e.g. customers/example.yaml).")
-    if workers < 1:
-        raise ConfigError("--workers must be at least 1.")
+    try:
+        workers = capacity.parse_workers(workers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if timeout <= 0:
         raise ConfigError("--timeout must be a positive number of seconds.")
     if resume and not (Path(resume) / "batch.json").is_file():
@@ -52,6 +59,12 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
     if duplicates:
         raise ConfigError(f"two profiles share the customer name {', '.join(duplicates)}; each needs its own.")
     chosen = [p.stem for p in select(discover(notebooks_dir), steps)]
+    if workers == "auto":
+        workers = capacity.auto_workers(len(profiles))
+    try:
+        budget = capacity.AppBudget(app_calls_per_hour, burst=workers)
+    except ValueError as exc:
+        raise ConfigError(f"--app-calls-per-hour: {exc}") from None
 
     batch_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + pyrandom.token_hex(2)
     batch_dir = Path(out) / batch_id
@@ -61,6 +74,7 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
         "batch_id": batch_id, "profiles": list(profiles), "steps": chosen, "sandbox": sandbox,
         "sandbox_state": str(state_path.resolve()) if state_path else None,
         "resumed_from": str(resume) if resume else None, "timeout": timeout, "workers": workers,
+        "sandbox_latency_ms": None if sandbox_latency_ms is None else str(sandbox_latency_ms),
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
 
     secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
@@ -72,7 +86,7 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
         overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
         if sandbox:
             overrides, demo = _start_sandbox(stack, profiles, batch_dir, state_path, sandbox_seed,
-                                             Path(resume) if resume else None)
+                                             Path(resume) if resume else None, sandbox_latency_ms)
             environ.update(demo)
             secret_names |= frozenset(n for n in demo if not n.startswith("PLAYBOOK_"))
         jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
@@ -82,11 +96,18 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
         pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                                       mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
         try:
-            futures = {pool.submit(_run_in_worker, path, **kwargs): path for path, kwargs in jobs.items()}
-            for future in cf.as_completed(futures):
-                result = future.result()
-                bar.set_postfix_str(f"{result['customer']}: {result['status']}")
-                bar.update()
+            # At most `workers` customers in flight, each started when its app's call budget allows.
+            queue, running = list(jobs.items()), set()
+            while queue or running:
+                while queue and len(running) < workers:
+                    path, kwargs = queue.pop(0)
+                    budget.acquire(str(profiles[path].get("app_id") or "-"))
+                    running.add(pool.submit(_run_in_worker, path, **kwargs))
+                done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()
+                    bar.set_postfix_str(f"{result['customer']}: {result['status']}")
+                    bar.update()
         except KeyboardInterrupt:
             interrupted = True
             # Workers ignore Ctrl-C while a notebook runs (nbclient installs its own handler), and
@@ -151,7 +172,7 @@ def _private_dir(out: Path, batch_id: str) -> Path:
 
 
 def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, state: Path,
-                   seed: str | None, resume: Path | None):
+                   seed: str | None, resume: Path | None, latency_ms: str | float | None = None):
     """Start the sandbox and one webhook receiver per app secret; point each customer at them.
 
     The sandbox's state is kept at `state` (outside the batch folder). A resumed batch starts
@@ -170,7 +191,8 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
         old_state = Path(asked.get("sandbox_state") or resume / "sandbox-state.sqlite")
         if old_state.is_file():
             shutil.copy2(old_state, state)
-    sandbox = _on_port(lambda port: Sandbox(seed=seed, state_path=state, port=port), earlier.get("port", 0))
+    sandbox = _on_port(lambda port: Sandbox(seed=seed, state_path=state, port=port, latency_ms=latency_ms),
+                       earlier.get("port", 0))
     stack.callback(sandbox.stop)
     # Sandbox-only fake secrets, and the steps' SMS and consumer: this sandbox.
     demo = {**sandbox.demo_env(), **peer_env(sandbox.url)}

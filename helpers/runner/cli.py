@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..errors import ConfigError
@@ -18,7 +17,14 @@ def add_parser(commands) -> None:
     parser.add_argument("--sandbox", action="store_true", help="start the embedded sandbox and webhook receiver and point every run at them")
     parser.add_argument("--sandbox-seed", metavar="FILE", help="with --sandbox: the seed YAML to load (default: the built-in two-business seed)")
     parser.add_argument("--out", default="runs", help="folder for batch folders (default: runs)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="customers run in parallel (default: 2)")
+    parser.add_argument("--workers", default="auto",
+                        help="customers at once, or auto (default): as many as keep the CPUs busy while Graph calls "
+                             "wait, within memory (see README, Scaling)")
+    parser.add_argument("--app-calls-per-hour", type=float, default=None, metavar="N",
+                        help="Graph call budget per app: customers start no faster than this allows "
+                             "(default 300,000; about 40 calls per customer)")
+    parser.add_argument("--sandbox-latency-ms", metavar="MS",
+                        help="with --sandbox: delay every Graph response, as Meta's ~100-300 ms (150, or 100-300)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
     parser.add_argument("--steps", help="only these steps, e.g. 03,05-08")
     parser.add_argument("--preflight-only", action="store_true",
@@ -29,7 +35,26 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from . import preflight
+    from . import capacity, preflight
+    from ..sandbox.latency import Latency
+
+    problems = []
+    try:
+        capacity.parse_workers(args.workers)
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        Latency.parse(args.sandbox_latency_ms)
+    except ValueError as exc:
+        problems.append(f"--sandbox-latency-ms: {exc}")
+    if args.sandbox_latency_ms and not (args.sandbox or args.sandbox_seed):
+        problems.append("--sandbox-latency-ms delays the embedded sandbox: add --sandbox")
+    if args.app_calls_per_hour is not None and args.app_calls_per_hour < capacity.CALLS_PER_CUSTOMER:
+        problems.append(f"--app-calls-per-hour must be at least {capacity.CALLS_PER_CUSTOMER} (one customer's calls)")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
 
     # Before anything starts or is written: every problem of every profile, one line each.
     checked = preflight.run(args.profiles, steps=args.steps, sandbox=args.sandbox or bool(args.sandbox_seed),
@@ -47,6 +72,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox or bool(args.sandbox_seed),
                            sandbox_seed=args.sandbox_seed, workers=args.workers,
+                           sandbox_latency_ms=args.sandbox_latency_ms,
+                           app_calls_per_hour=args.app_calls_per_hour or capacity.DEFAULT_APP_CALLS_PER_HOUR,
                            resume=args.resume, steps=args.steps, timeout=args.timeout)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
