@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_auto_workers_keeps_the_cpus_busy_within_memory():
-    assert auto_workers(100, cpus=2, memory_mb=64_000) == 2 * capacity.CUSTOMERS_PER_CPU
+    assert auto_workers(100, cpus=2, memory_mb=64_000) == 2 * capacity.CUSTOMERS_PER_CPU == 8
     assert auto_workers(3, cpus=2, memory_mb=64_000) == 3                      # never more than the customers
     small = auto_workers(100, cpus=8, memory_mb=1_000)                          # memory binds
     assert small == int(1_000 * capacity.MEMORY_SHARE // capacity.PER_CUSTOMER_MB) and small < 8 * 6
