@@ -109,13 +109,16 @@ def build_onboarding_dag(dag_id: str = DAG_ID, *, max_active_customers: int = MA
             from helpers.profiles import load_profile
             from helpers.runner import summary
             from helpers.runner.notebooks import discover, select
+            from helpers.steps.local_receiver import stop_receivers_started_in
 
             settings = _settings()
             batch_dir = _batch_dir(settings)
             batch_dir.mkdir(parents=True, exist_ok=True)
             customers = [load_profile(p)["customer"] for p in profiles]
             chosen = [p.stem for p in select(discover(), settings["steps"])]
-            table = summary.write(batch_dir, summary.collect(batch_dir, customers, chosen), chosen)
+            # Nothing the steps started outlives the run (notebook 04's local receiver); the summary says so.
+            notes = stop_receivers_started_in([batch_dir / c for c in customers])
+            table = summary.write(batch_dir, summary.collect(batch_dir, customers, chosen), chosen, notes=notes)
             (batch_dir / "batch.json").write_text(json.dumps({
                 "batch_id": batch_dir.name, "profiles": profiles, "steps": chosen, "orchestrator": "airflow",
                 "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))

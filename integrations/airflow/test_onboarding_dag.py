@@ -50,8 +50,8 @@ def world(tmp_path_factory):
                "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                "PLAYBOOK_PROFILES": str(ROOT / "customers" / "*.yaml"), "PLAYBOOK_RUNS_DIR": str(runs)}
         overrides = {"*": {"graph_url": sb.url}}
-        for customer in CUSTOMERS:
-            rx = receivers["bluefin" if customer == "bluefin" else "example"]
+        for customer in ("example", "bluefin"):  # coral gets none: its 04 starts a local receiver, as in the lab
+            rx = receivers[customer]
             overrides[customer] = {"callback_url": rx.callback_url, "webhook_db": rx.db_path}
         for args in (["db", "migrate"], ["dags", "reserialize"]):
             done = airflow(args, env)
@@ -105,6 +105,17 @@ def test_task_states_and_tries_in_the_metadata_database(world):
     states = {Path(profiles[i]).stem: (state, tries) for i, state, tries in rows}
     assert states == {"bluefin": ("failed", 1), "coral": ("success", 1), "example": ("success", 1)}
     assert summary == [("success",)]  # the summary runs although a customer failed
+
+
+def test_nothing_the_steps_started_outlives_the_run(world):
+    import psutil
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] and "webhooks" in p.info["cmdline"] and "serve" in p.info["cmdline"]
+            and str(world["runs"]) in " ".join(p.info["cmdline"])]
+    assert not left, left
+    webhooks = json.loads((batch_dir(world) / "coral" / "04_webhooks.json").read_text())["outputs"]
+    assert webhooks.get("webhook_db"), "coral's 04 should have started its own local receiver"
+    assert "stopped the webhook receiver" in (batch_dir(world) / "summary.html").read_text()
 
 
 def test_no_secret_anywhere_under_airflow_home_or_the_runs(world):
