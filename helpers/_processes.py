@@ -59,17 +59,22 @@ def start_ticks(pid: int) -> int | None:
         return None
 
 
-def kill(pid: int) -> None:
-    """SIGKILL the process, if it is still there."""
+def send_signal(pid: int, signum: int) -> None:
+    """Signal the process (or, for a negative pid, the process group -pid), if it is still there."""
     try:
-        os.kill(pid, signal.SIGKILL)
+        if pid < 0:
+            os.killpg(-pid, signum)
+        else:
+            os.kill(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill(pid: int) -> None:
+    """SIGKILL the process, if it is still there."""
+    send_signal(pid, signal.SIGKILL)
 
 
 def kill_group(pgid: int) -> None:
     """SIGKILL the process group, if it is still there."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    send_signal(-pgid, signal.SIGKILL)

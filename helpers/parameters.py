@@ -34,14 +34,15 @@ ALL = "*"  # `steps` value of the parameters every notebook declares
 
 
 # ---- validators: one per kind of value; each returns the cleaned value or raises ConfigError ----
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """None, or an empty string, list or mapping: a parameter nobody gave."""
     return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
 
 
 def _optional(check: Callable[[Any], Any], empty: Any = None) -> Callable[[Any], Any]:
     """Empty values pass (presence is checked per step); others go through `check`."""
     def clean(value: Any) -> Any:
-        if _empty(value):
+        if is_empty(value):
             return value if empty is None else empty
         return check(value)
     return clean

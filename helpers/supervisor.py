@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ._processes import pid_alive, start_ticks
+from ._processes import pid_alive, send_signal, start_ticks
 from .errors import PlaybookError
 
 TAG_ENV = "PLAYBOOK_SUPERVISOR_TAG"
@@ -120,10 +120,10 @@ class Child:
         if not self.is_ours():
             self._reap()
             return False
-        _signal(self.pid, signal.SIGTERM)
+        send_signal(self.pid, signal.SIGTERM)
         if not self._wait(timeout):
-            _signal(-self.pid, signal.SIGKILL)  # the group: its own children too (own session, so only ours)
-            _signal(self.pid, signal.SIGKILL)
+            send_signal(-self.pid, signal.SIGKILL)  # the group: its own children too (own session, so only ours)
+            send_signal(self.pid, signal.SIGKILL)
             self._wait(timeout)
         return True
 
@@ -162,16 +162,6 @@ class Child:
         return cls(name=str(state.get("name") or "child"), pid=int(state["pid"]), tag=str(state["tag"]),
                    started=int(state["started"]) if state.get("started") is not None else None,
                    log_path=Path(state["log"]) if state.get("log") else None)
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        if pid < 0:
-            os.killpg(-pid, signum)
-        else:
-            os.kill(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def start(name: str, command: Sequence[str], *, log_path: str | os.PathLike, env: Mapping[str, str] | None = None,

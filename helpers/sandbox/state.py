@@ -362,7 +362,7 @@ class SandboxState:
             "audiences": lambda: None,
             "dcc_config": lambda: None,
             "is_enabled_for_insights": lambda: False,
-            "health_status": lambda: self._waba_health(waba),
+            "health_status": lambda: self._health(waba),
             "primary_funding_id": lambda: (waba.credit_allocation or {}).get("credit_line_id"),
             # Edges asked for as fields come back as connections, as everywhere in the Graph API.
             "phone_numbers": lambda: {"data": [{"id": p.id, "display_phone_number": p.display_phone_number,
@@ -372,8 +372,9 @@ class SandboxState:
             "schedules": lambda: {"data": []},
         }
 
-    def _waba_health(self, waba: Waba) -> dict:
-        entities = [self._waba_entity(waba),
+    def _health(self, waba: Waba, *first: dict) -> dict:
+        """health_status: each entity (the number, if any, then its WABA and business), and the worst of them."""
+        entities = [*first, self._waba_entity(waba),
                     {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
         return {"can_send_message": _worst(e["can_send_message"] for e in entities), "entities": entities}
 
@@ -478,9 +479,7 @@ class SandboxState:
             phone_entity["can_send_message"] = "BLOCKED"
             phone_entity["errors"] = [{"error_code": 133010, "error_description": "Phone number is not registered on Cloud API.",
                                        "possible_solution": "Register the phone number with POST /{PHONE_NUMBER_ID}/register."}]
-        entities = [phone_entity, self._waba_entity(waba),
-                    {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
-        return {"can_send_message": _worst(e["can_send_message"] for e in entities), "entities": entities}
+        return self._health(waba, phone_entity)
 
     def set_pin(self, phone: PhoneNumber, pin: Any) -> dict:
         pin = _require_pin(pin)

@@ -40,14 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---- small utilities -------------------------------------------------------------------------
-def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
         return value.isoformat()
@@ -119,7 +111,7 @@ class Step:
         self.sources = dict(sources or {})
         self.customer = str(self.profile.get("customer") or "adhoc")
         self._started = time.monotonic()
-        self.record: dict[str, Any] = records.new(name, self.customer, started_at=_now_iso(),
+        self.record: dict[str, Any] = records.new(name, self.customer, started_at=records.now_iso(),
                                                   graph_url=self.params.get("graph_url"),
                                                   api_version=self.params.get("api_version"))
         self._client: GraphClient | None = None
@@ -175,7 +167,7 @@ class Step:
             self.customer = str(self.profile.get("customer"))
             self.record["customer"] = self.customer
             for key in params:
-                if sources[key] == "default" and not _is_empty(self.profile.get(key)):
+                if sources[key] == "default" and not parameters.is_empty(self.profile.get(key)):
                     params[key], sources[key] = self.profile[key], "profile"
         if sources.get("run_dir") == "default" and os.environ.get(ENV_FALLBACKS["run_dir"]):
             params["run_dir"], sources["run_dir"] = os.environ[ENV_FALLBACKS["run_dir"]], "env"
@@ -210,10 +202,10 @@ class Step:
         """What a headless run would refuse: required IDs and unset secret variables, as sentences."""
         problems = []
         for name in (self.spec.required if self.spec.applies(self.params) else ()):
-            if _is_empty(self.params.get(name)):
+            if parameters.is_empty(self.params.get(name)):
                 problems.append(f"{name} is empty ({PARAMS[name].help})")
         for group in self.spec.one_of:
-            if not any(all(not _is_empty(self.params.get(n)) for n in option.split("+")) for option in group):
+            if not any(all(not parameters.is_empty(self.params.get(n)) for n in option.split("+")) for option in group):
                 problems.append(" or ".join(option.replace("+", " and ") for option in group) + " must be given")
         for env_param in (self.spec.secrets if self.spec.applies(self.params) else ()):
             if env_param == "token_env" and self.params.get("signup_code"):
@@ -222,7 +214,7 @@ class Step:
             if problem:
                 problems.append(problem)
         if self.params.get("signup_code"):
-            if _is_empty(self.params.get("app_id")):
+            if parameters.is_empty(self.params.get("app_id")):
                 problems.append("app_id is empty (needed to exchange signup_code)")
             problem = parameters.secret_problem("app_secret_env", str(self.params.get("app_secret_env")), os.environ)
             if problem:
@@ -241,7 +233,7 @@ class Step:
 
     def require(self, *names: str) -> list[Any]:
         """The values of these parameters; ConfigError naming the empty ones."""
-        empty = [n for n in names if _is_empty(self.params.get(n))]
+        empty = [n for n in names if parameters.is_empty(self.params.get(n))]
         if empty:
             raise ConfigError(", ".join(empty) + (" is" if len(empty) == 1 else " are") + " empty: set "
                               + ("it" if len(empty) == 1 else "them") + " in the form, the profile or the parameters.")
@@ -329,7 +321,7 @@ class Step:
         return self.record
 
     def _close(self) -> None:
-        self.record["finished_at"] = _now_iso()
+        self.record["finished_at"] = records.now_iso()
         self.record["duration_s"] = round(time.monotonic() - self._started, 3)
 
     def _fail(self, exc: BaseException, label: str, error: dict | None = None) -> None:
