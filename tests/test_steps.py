@@ -12,6 +12,7 @@ from helpers._processes import pid_alive
 from helpers.remedies import remedy_text
 from helpers.steps import Step
 from helpers.webhooks import WebhookReceiver
+from fakes import FAKE_TOKEN
 from notebook_fixtures import CUSTOMERS, find_secrets, secret_values
 
 EXAMPLE = str(CUSTOMERS / "example.yaml")
@@ -145,6 +146,7 @@ def test_redaction_keeps_ids_that_contain_the_pins_digits(tmp_path, monkeypatch)
     from helpers.runner.secrets_scan import contains
     pin = "000001"  # its digits occur inside every example ID (400000000000001, ...)
     monkeypatch.setenv("WHATSAPP_PIN", pin)
+    monkeypatch.setenv("WHATSAPP_TOKEN", FAKE_TOKEN)  # 06 and 08 need a token set; no call is made
     step = start("06_phone_numbers", tmp_path, profile=EXAMPLE)
     step.output(phone_number_id="400000000000001")
     step.fact(waba="200000000000001", pin_typed=pin, note=f"PIN {pin} was typed", ids=[100000000000001])
