@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .runner import cli as runner_cli
     runner_cli.add_parser(commands)
 
+    from . import portfolio
+    portfolio.add_parser(commands)
+
     from . import lab
     lab.add_parser(commands)
     return parser

@@ -161,6 +161,7 @@ ALLOWED_IMPORTERS = {
     "helpers/runner/preflight.py": "reads the `--sandbox` seed (the secrets it will export) before anything starts",
     "helpers/runner/cli.py": "checks `--sandbox-latency-ms` before anything starts",
     "helpers/training.py": "drills drive the sandbox's control API (scenarios, tokens, clock) by nature",
+    "helpers/portfolio.py": "starts the sandbox of `portfolio --sandbox` and reads its seed's partner",
 }
 
 

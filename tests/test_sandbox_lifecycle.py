@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from helpers.sandbox import Sandbox, SandboxControl, SandboxControlError
 from helpers.sandbox.seed import SeedError
@@ -68,6 +69,30 @@ def test_bad_seed_is_refused_with_a_message(tmp_path):
     seed = tmp_path / "seed.yaml"
     seed.write_text("businesses:\n  - name: No Id\n")
     with pytest.raises(SeedError, match="'id' is missing"):
+        Sandbox(seed=seed)
+
+
+@pytest.mark.parametrize("waba, message", [
+    ({"templates": [{"name": "promo", "status": "ON_HOLD"}]}, "status 'ON_HOLD' is not a value Meta uses"),
+    ({"credit_line": "610000000000009"}, "credit_line 610000000000009 is not the extended credit"),
+    ({"credit_line": "610000000000001", "currency": "JPY"}, "a credit line bills in USD"),
+    ({"subscribed_apps": ["300000000000777"]}, "subscribed_apps 300000000000777 is no app"),
+])
+def test_a_seed_waba_naming_what_does_not_exist_is_refused(tmp_path, waba, message):
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(yaml.safe_dump({"businesses": [
+        {"id": "100000000000001", "name": "Partner", "extended_credits": [{"id": "610000000000001"}],
+         "apps": [{"id": "300000000000001", "name": "App", "secret": "s"}]},
+        {"id": "100000000000002", "name": "Client", "wabas": [
+            {"id": "200000000000002", "name": "Client", "shared_with": ["100000000000001"], **waba}]}]}))
+    with pytest.raises(SeedError, match=re.escape(message)):
+        Sandbox(seed=seed)
+
+
+def test_a_seed_messaging_limit_must_be_metas(tmp_path):
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("businesses:\n  - {id: '100000000000001', name: Partner, messaging_limit: TIER_5K}\n")
+    with pytest.raises(SeedError, match="messaging_limit 'TIER_5K' is not a value Meta uses"):
         Sandbox(seed=seed)
 
 

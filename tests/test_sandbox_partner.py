@@ -8,6 +8,9 @@ from sandbox_fixtures import (CONSUMER, EXAMPLE_APP, EXAMPLE_BUSINESS, EXAMPLE_W
 
 CORAL_WABA, CORAL_LIVE_PHONE, COEXISTENCE_PHONE = "200000000000004", "400000000000022", "400000000000023"
 CREDIT_LINE, PARTNER_USER = "610000000000001", "500000000000001"
+# The seed's other clients of the partner: live, unregistered, no credit line, RED quality, several numbers, none.
+CLIENT_WABAS = ["200000000000005", "200000000000006", "200000000000007", "200000000000008", "200000000000009",
+                "200000000000010"]
 
 
 def attach(graph, currency="EUR", waba=CORAL_WABA):
@@ -19,7 +22,7 @@ def test_the_partner_finds_its_credit_line_and_client_wabas(graph):
     assert graph.get(f"{EXAMPLE_BUSINESS}/extendedcredits").json() == {
         "data": [{"id": CREDIT_LINE, "legal_entity_name": "Example Co Partner Services"}]}
     clients = graph.get(f"{EXAMPLE_BUSINESS}/client_whatsapp_business_accounts").json()["data"]
-    assert [w["id"] for w in clients] == [CORAL_WABA]
+    assert [w["id"] for w in clients] == [CORAL_WABA, *CLIENT_WABAS]
     owned = graph.get(f"{EXAMPLE_BUSINESS}/owned_whatsapp_business_accounts").json()["data"]
     assert [w["id"] for w in owned] == [EXAMPLE_WABA, "200000000000003"]
     assert error_of(graph.get("100000000000002/extendedcredits"))["code"] == 100  # not the token's business
@@ -112,3 +115,48 @@ def test_a_coexistence_number_stops_being_shared_when_registered_again(graph):
     assert before["is_on_biz_app"] is True and before["platform_type"] == "CLOUD_API"
     assert graph.register(COEXISTENCE_PHONE, pin_env="CORAL_PIN", token="CORAL_TOKEN").status_code == 200
     assert graph.get(COEXISTENCE_PHONE, params=fields).json()["is_on_biz_app"] is False
+
+
+def health(graph, node):
+    return graph.get(node, params={"fields": "health_status"}).json()["health_status"]
+
+
+def entity(status, kind):
+    (found,) = [e for e in status["entities"] if e["entity_type"] == kind]
+    return found
+
+
+def test_health_status_names_the_entity_at_fault_with_metas_code(graph):
+    live = health(graph, "400000000000051")
+    assert live["can_send_message"] == "AVAILABLE" and all(e["can_send_message"] == "AVAILABLE" for e in live["entities"])
+    unregistered = health(graph, "400000000000061")
+    assert unregistered["can_send_message"] == "BLOCKED"
+    assert entity(unregistered, "PHONE_NUMBER")["errors"][0]["error_code"] == 133010
+    assert entity(unregistered, "WABA")["can_send_message"] == "AVAILABLE"  # its credit line is attached
+    no_credit = health(graph, "400000000000071")
+    assert no_credit["can_send_message"] == "LIMITED" and entity(no_credit, "PHONE_NUMBER")["can_send_message"] == "AVAILABLE"
+    assert "131042" in entity(no_credit, "WABA")["additional_info"][0]
+    red = health(graph, "400000000000081")
+    assert red["can_send_message"] == "LIMITED" and "RED" in entity(red, "PHONE_NUMBER")["additional_info"][0]
+    restricted = health(graph, "400000000000093")
+    assert restricted["can_send_message"] == "BLOCKED"
+    (error,) = entity(restricted, "PHONE_NUMBER")["errors"]
+    assert error["error_code"] == 131031 and error["possible_solution"]
+    assert health(graph, "200000000000007")["can_send_message"] == "LIMITED"  # on the WABA node too
+
+
+def test_seeded_clients_carry_their_credit_line_subscription_and_template_states(graph):
+    assert graph.get("200000000000005", params={"fields": "primary_funding_id"}).json()["primary_funding_id"] == CREDIT_LINE
+    assert "primary_funding_id" not in graph.get("200000000000007", params={"fields": "primary_funding_id"}).json()
+    apps = graph.get("200000000000005/subscribed_apps").json()["data"]
+    assert [a["whatsapp_business_api_data"]["id"] for a in apps] == [EXAMPLE_APP]
+    assert graph.get("200000000000009/subscribed_apps").json()["data"] == []
+    statuses = {t["name"]: t for t in graph.get("200000000000008/message_templates").json()["data"]}
+    assert statuses["weekend_specials"]["status"] == "PAUSED" and statuses["hello_world"]["status"] == "APPROVED"
+    assert statuses["table_ready"] == {**statuses["table_ready"], "status": "REJECTED", "rejected_reason": "INVALID_FORMAT"}
+    limits = graph.get("400000000000071", params={"fields": "whatsapp_business_manager_messaging_limit"}).json()
+    assert limits["whatsapp_business_manager_messaging_limit"] == "TIER_250"
+    # The WABA already bills to the credit line: attaching it again keeps the seeded allocation.
+    before = graph.get("200000000000005", params={"fields": "primary_funding_id"}).json()
+    assert attach(graph, currency="USD", waba="200000000000005").status_code == 200
+    assert graph.get("200000000000005", params={"fields": "primary_funding_id"}).json() == before

@@ -61,12 +61,17 @@ def share_and_attach(state: SandboxState, token: Token, credit_line_id: str, par
     if waba is None or (waba.business_id != owner.id and owner.id not in waba.shared_with):
         raise err.invalid_parameter(f"waba_id {waba_id} is not a WhatsApp Business Account shared with business "
                                     f"{owner.id}: the customer must finish Embedded Signup with your app first.")
+    attach_credit_line(waba, credit_line_id, str(currency))
+    return {"allocation_config_id": waba.credit_allocation["allocation_config_id"], "waba_id": waba.id}
+
+
+def attach_credit_line(waba: Waba, credit_line_id: str, currency: str) -> None:
+    """The WABA now bills to the credit line; attaching the same line again keeps its allocation."""
     if waba.credit_allocation is None or waba.credit_allocation["credit_line_id"] != credit_line_id:
         digest = hashlib.sha256(f"{credit_line_id}:{waba.id}".encode()).hexdigest()
         waba.credit_allocation = {"allocation_config_id": str(580000000000000 + int(digest[:12], 16) % 10**14),
-                                  "credit_line_id": credit_line_id, "currency": str(currency)}
+                                  "credit_line_id": credit_line_id, "currency": currency}
     waba.payment_method = "CREDIT_LINE"
-    return {"allocation_config_id": waba.credit_allocation["allocation_config_id"], "waba_id": waba.id}
 
 
 # ---- system users assigned to a WABA ------------------------------------------------------------

@@ -13,7 +13,9 @@ import yaml
 
 from .clock import SandboxClock
 from . import spec_model
-from .state import App, Business, PhoneNumber, SandboxState, Token, Waba
+from .partner import CREDIT_CURRENCIES, attach_credit_line
+from .state import LEGACY_LIMIT_TIER, App, Business, PhoneNumber, SandboxState, Token, Waba
+from .templates import CATEGORIES, TEMPLATE_STATUSES
 
 DEFAULT_SEED = Path(__file__).with_name("seed.yaml")
 
@@ -47,6 +49,11 @@ class Seed:
             business = Business(_text(biz, "id"), _text(biz, "name"), bool(biz.get("terms_of_service_accepted", True)),
                                 credit_lines=[{"id": _text(c, "id"), "legal_entity_name": str(c.get("legal_entity_name") or biz["name"])}
                                               for c in biz.get("extended_credits") or []])
+            if biz.get("messaging_limit") is not None:
+                business.messaging_limit = str(biz["messaging_limit"])
+                if business.messaging_limit not in LEGACY_LIMIT_TIER:
+                    raise SeedError(f"business {business.id} in seed {self.path}: messaging_limit "
+                                    f"{business.messaging_limit!r} is not a value Meta uses ({', '.join(LEGACY_LIMIT_TIER)})")
             state.businesses[business.id] = business
             for app in biz.get("apps") or []:
                 state.apps[_text(app, "id")] = App(_text(app, "id"), _text(app, "name"), business.id,
@@ -55,19 +62,43 @@ class Seed:
                 self._add_waba(state, business, waba_data)
             for token_data in biz.get("tokens") or []:
                 self._add_token(state, business, token_data, clock.now())
+        self._check_links(state)
         return state
+
+    def _check_links(self, state: SandboxState) -> None:
+        """What a WABA names in other businesses (partners, their credit line and app) must exist."""
+        for waba in state.wabas.values():
+            for partner_id in waba.shared_with:
+                if partner_id not in state.businesses:
+                    raise SeedError(f"WABA {waba.id} in seed {self.path}: shared_with {partner_id} is no business")
+            for app_id in waba.subscribed_apps:
+                if app_id not in state.apps:
+                    raise SeedError(f"WABA {waba.id} in seed {self.path}: subscribed_apps {app_id} is no app")
+            line = (waba.credit_allocation or {}).get("credit_line_id")
+            if line is None:
+                continue
+            owner = next((b for b in state.businesses.values() if any(c["id"] == line for c in b.credit_lines)), None)
+            if owner is None or (owner.id != waba.business_id and owner.id not in waba.shared_with):
+                raise SeedError(f"WABA {waba.id} in seed {self.path}: credit_line {line} is not the extended credit of "
+                                "its business or of a partner it is shared with")
 
     def _add_waba(self, state: SandboxState, business: Business, data: dict) -> None:
         waba = Waba(_text(data, "id"), _text(data, "name"), business.id,
                     currency=str(data.get("currency", "USD")), timezone_id=str(data.get("timezone_id", "1")),
                     message_template_namespace=str(data.get("message_template_namespace", "")),
-                    templates=[{"name": str(t["name"]), "language": str(t.get("language", "en_US")),
-                                "category": str(t.get("category", "UTILITY")).upper(), "status": "APPROVED"}
-                               for t in data.get("templates") or []],
+                    templates=[self._template(data, t) for t in data.get("templates") or []],
                     shared_with=[str(b) for b in data.get("shared_with") or []],
                     payment_method=None if data.get("payment_method", "OWN") in (None, "none") else str(data.get("payment_method", "OWN")),
                     assigned_users={str(a["user"]): [str(t) for t in a.get("tasks") or ["MANAGE"]]
-                                    for a in data.get("assigned_users") or []})
+                                    for a in data.get("assigned_users") or []},
+                    # The app subscriptions a customer already has (Embedded Signup subscribes the partner's app).
+                    subscribed_apps={str(a): {"override_callback_uri": None, "verify_token": None}
+                                     for a in data.get("subscribed_apps") or []})
+        if data.get("credit_line"):  # the partner's credit line, already shared and attached
+            if waba.currency not in CREDIT_CURRENCIES:
+                raise SeedError(f"WABA {waba.id} in seed {self.path}: a credit line bills in {', '.join(CREDIT_CURRENCIES)}, "
+                                f"not {waba.currency}")
+            attach_credit_line(waba, str(data["credit_line"]), waba.currency)
         state.wabas[waba.id] = waba
         for phone in data.get("phone_numbers") or []:
             backup = phone.get("backup") or {}
@@ -100,6 +131,17 @@ class Seed:
             if number.registered:
                 number.last_onboarded_time = state.now()
             state.phones[number.id] = number
+
+    def _template(self, waba: dict, data: dict) -> dict:
+        template = {"name": str(data["name"]), "language": str(data.get("language", "en_US")),
+                    "category": str(data.get("category", "UTILITY")).upper(), "status": str(data.get("status", "APPROVED"))}
+        for key, allowed in (("category", CATEGORIES), ("status", TEMPLATE_STATUSES)):
+            if template[key] not in allowed:
+                raise SeedError(f"template {template['name']} of WABA {waba.get('id')} in seed {self.path}: {key} "
+                                f"{template[key]!r} is not a value Meta uses ({', '.join(allowed)})")
+        if data.get("rejected_reason"):
+            template["rejected_reason"] = str(data["rejected_reason"])
+        return template
 
     def _add_token(self, state: SandboxState, business: Business, data: dict, now: float) -> None:
         value = self._secret(data, "access_token")

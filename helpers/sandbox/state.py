@@ -383,7 +383,8 @@ class SandboxState:
         if waba.payment_method is None:
             entity["can_send_message"] = "LIMITED"
             entity["additional_info"] = ["The WhatsApp Business Account has no valid payment method: only free "
-                                         "messages can be sent. Share and attach a credit line, or add a payment method."]
+                                         "messages can be sent (paid ones fail with 131042). Share and attach a credit "
+                                         "line, or add a payment method."]
         return entity
 
     def subscribed_apps(self, waba: Waba) -> dict:
@@ -475,10 +476,21 @@ class SandboxState:
     def _health_status(self, phone: PhoneNumber) -> dict:
         waba = self.wabas[phone.waba_id]
         phone_entity: dict[str, Any] = {"entity_type": "PHONE_NUMBER", "id": phone.id, "can_send_message": "AVAILABLE"}
-        if not phone.registered or phone.platform_type != "CLOUD_API":
+        if phone.status in ("BANNED", "RESTRICTED"):
+            phone_entity["can_send_message"] = "BLOCKED"
+            phone_entity["errors"] = [{"error_code": 131031, "error_description": "Business account has been locked: the "
+                                       "phone number is restricted for violating a WhatsApp Business policy.",
+                                       "possible_solution": "Review the policy violation in WhatsApp Manager > Account "
+                                       "quality and request a review if you disagree."}]
+        elif not phone.registered or phone.platform_type != "CLOUD_API":
             phone_entity["can_send_message"] = "BLOCKED"
             phone_entity["errors"] = [{"error_code": 133010, "error_description": "Phone number is not registered on Cloud API.",
                                        "possible_solution": "Register the phone number with POST /{PHONE_NUMBER_ID}/register."}]
+        elif phone.quality_rating == "RED":
+            phone_entity["can_send_message"] = "LIMITED"
+            phone_entity["additional_info"] = ["The phone number's quality rating is low (RED): its messaging limit may be "
+                                               "lowered. Check the templates' quality and the feedback consumers give in "
+                                               "WhatsApp Manager > Insights."]
         return self._health(waba, phone_entity)
 
     def set_pin(self, phone: PhoneNumber, pin: Any) -> dict:

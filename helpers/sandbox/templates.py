@@ -18,6 +18,9 @@ from .graph_errors import GraphError
 from .state import SandboxState, Waba
 
 CATEGORIES = ("AUTHENTICATION", "MARKETING", "UTILITY")
+# A template's review and quality states (Meta's message template docs; the spec has no enum for them).
+TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "PENDING_DELETION",
+                     "DELETED", "LIMIT_EXCEEDED")
 REVIEW_SECONDS = 60.0
 _NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
