@@ -40,7 +40,11 @@ DEFAULT_WORKDIR = REPO_ROOT / "runs" / "lab"
 # Voilà finds templates under <entry of JUPYTER_PATH>/voila/templates/<name>.
 VOILA_TEMPLATE_ROOT = REPO_ROOT
 VOILA_TEMPLATE = "playbook"
-STEP_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+# 06_phone_numbers.ipynb, 07a_system_user.ipynb: two digits, an optional letter for a step inserted later.
+STEP_FILE = re.compile(r"^(\d{2}[a-z]?)_[a-z0-9_]+\.ipynb$")
+# The home page's list of steps, generated per session: Voila's tree page gets no custom resources,
+# so tree.html imports this file (from the session's own entry on JUPYTER_PATH).
+VOILA_STEPS_TEMPLATE = "playbook_steps.j2"
 # JupyterLab defaults for the session (the user's own settings still win): offline, so no
 # news feed prompt and no update check.
 LAB_SETTING_OVERRIDES = {
@@ -60,6 +64,8 @@ ENV_GRAPH_URL = "PLAYBOOK_GRAPH_URL"
 ENV_CALLBACK_URL = "PLAYBOOK_CALLBACK_URL"
 ENV_WEBHOOK_DB = "PLAYBOOK_WEBHOOK_DB"
 ENV_RUN_DIR = "PLAYBOOK_RUN_DIR"
+# Set to "voila" in the Voila app's kernels only: there a step acts on its form's button, never on opening.
+ENV_APP_MODE = "PLAYBOOK_APP_MODE"
 
 START_TIMEOUT = 120.0  # JupyterLab's first start on a cold disk can take a while
 STOP_TIMEOUT = 15.0
@@ -79,23 +85,25 @@ def training_context() -> dict[str, str]:
 
 
 def step_notebooks(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> list[dict[str, str]]:
-    """The numbered step notebooks in order: file, number, short label, title (the first markdown heading)."""
+    """The numbered step notebooks in order: file, number, short label, title (the first markdown heading),
+    heading (the title without its number)."""
     steps = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         if not STEP_FILE.match(path.name):
             continue
-        steps.append({"file": path.name, "number": path.name[:2], "label": step_label(path.name),
-                      "title": _notebook_title(path)})
+        number, title = STEP_FILE.match(path.name).group(1), _notebook_title(path)
+        steps.append({"file": path.name, "number": number, "label": step_label(path.name), "title": title,
+                      "heading": re.sub(rf"^{number}\s*[·:.-]?\s*", "", title).replace("**", "") or title})
     return steps
 
 
 def step_label(file_name: str) -> str:
     """A short label from the file name: 05_subscribe_waba.ipynb -> 'Subscribe WABA'."""
-    return Path(file_name).stem[3:].replace("_", " ").capitalize().replace("waba", "WABA")
+    return Path(file_name).stem.split("_", 1)[-1].replace("_", " ").capitalize().replace("waba", "WABA")
 
 
 def _notebook_title(path: Path) -> str:
-    fallback = path.stem[3:].replace("_", " ").capitalize()
+    fallback = step_label(path.name)
     try:
         cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError):
@@ -195,8 +203,7 @@ class LabSession:
             self.app_url = f"{base}/lab?token={self._token}"
         else:
             base = f"http://{self.host}:{port}"
-            self._spawn("voila", self._voila_command(port), {**env, "JUPYTER_PATH": self._jupyter_path(env)},
-                        f"{base}/", cancel)
+            self._spawn("voila", self._voila_command(port), self.app_environment(), f"{base}/", cancel)
             self.app_url = f"{base}/"  # the app's home: the steps in order
 
     def kernel_environment(self) -> dict[str, str]:
@@ -204,6 +211,7 @@ class LabSession:
         from .sandbox.peer import peer_env
 
         env = dict(os.environ)
+        env.pop(ENV_APP_MODE, None)  # JupyterLab's kernels act on their cells; only Voila's get the mode
         env.update(self._sandbox.demo_env() if self._sandbox else {})
         env.update(peer_env(self.sandbox_url) if self._sandbox else {})  # steps read the SMS, consumer through it
         python_path = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -218,6 +226,14 @@ class LabSession:
             "JUPYTER_RUNTIME_DIR": str(self._runtime()),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # quiets a debugger warning in every kernel's log
         })
+        return env
+
+    def app_environment(self) -> dict[str, str]:
+        """The app server's environment: the kernels' and, for Voila, its templates and the app mode."""
+        env = self.kernel_environment()
+        if self.app == "voila":
+            # The Voila app never acts on opening a page: its kernels see PLAYBOOK_APP_MODE=voila.
+            env.update({"JUPYTER_PATH": self._jupyter_path(env), ENV_APP_MODE: "voila"})
         return env
 
     def _fresh_workdir(self) -> None:
@@ -275,9 +291,23 @@ class LabSession:
             command.append("--no-browser")
         return command
 
-    @staticmethod
-    def _jupyter_path(env: dict[str, str]) -> str:
-        return os.pathsep.join([str(VOILA_TEMPLATE_ROOT)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+    def _jupyter_path(self, env: dict[str, str]) -> str:
+        session_root = self._write_steps_template()
+        # The session's entry first: its playbook_steps.j2 wins over the template's empty default.
+        return os.pathsep.join([str(session_root), str(VOILA_TEMPLATE_ROOT)]
+                               + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+
+    def _write_steps_template(self) -> Path:
+        """<workdir>/jupyter/voila/templates/playbook/playbook_steps.j2: `steps`, the step notebooks in order."""
+        root = self.workdir / "jupyter"
+        folder = root / "voila" / "templates" / VOILA_TEMPLATE
+        folder.mkdir(parents=True, exist_ok=True)
+        # JSON with ASCII escapes is a valid Jinja literal (strings, lists and mappings only).
+        steps = json.dumps(step_notebooks(self.notebooks_dir), ensure_ascii=True)
+        (folder / VOILA_STEPS_TEMPLATE).write_text(
+            "{#- Written by `python -m helpers voila` for this session: the step notebooks, in order. -#}\n"
+            "{%- set steps = " + steps + " -%}\n", encoding="utf-8")
+        return root
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str], ready_url: str,
                cancel: threading.Event, accept: tuple[int, ...] = ()) -> None:

@@ -1,16 +1,19 @@
-"""The training drills that notebooks/training/scenarios.ipynb walks through, one per sandbox scenario.
+"""The training drills of notebooks/training/scenarios.ipynb, one per sandbox scenario (the DRILLS table).
 
-A drill loads its scenario (the sandbox breaks one thing), attempts the step that meets it,
-shows the error and its remedy, applies the fix and attempts again; `Drills` runs them against
-the lab's sandbox (`make lab`) or any sandbox given by URL, and writes a record per drill.
+The trainee picks one scenario and presses Break it (the sandbox breaks one thing); then does the step
+through that step's own form: Run meets the error (with its remedy, in the form), the fix goes into the
+form (the right PIN, a new token, the right URL) or, where the fix is on Meta's side, a "Fix it" button
+stands in for WhatsApp Manager, Business settings, the phone or the clock; Run again passes. Nothing
+runs until a button is pressed. Each drill writes a record to run_dir/training/<scenario>.json.
 
-    >>> drills = Drills()                # inside `make lab`: every argument from the lab's environment
-    >>> drill = drills.start("wrong_pin")
+    >>> page = TrainingPage()             # inside `make lab`/`make voila`: every argument from the lab
+    >>> drill = Drills().start("wrong_pin"); drill.form.run_button.click()   # headless, as the tests do
 """
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,44 +41,192 @@ class WebhookStatusFailed(PlaybookError):
         self.message = f"message {message_id} failed (status webhook): code {code} {self.title or ''}".strip()
         super().__init__(self.message)
 
+    def remedy_for(self, where: str = "shell") -> str:
+        return self.remedy
 
-def _show(text: str) -> None:
+
+# ---- the drill table: one entry per scenario -------------------------------------------------------
+#
+# A drill is done through the step's own form (helpers.forms.for_step): the trainee presses Break it
+# (the sandbox loads the scenario), Run (meets the error, with its remedy in the form), applies the
+# fix, and Run again. A fix is either typed into the form (FormFix) or made on Meta's side
+# (MetaFix: a button that stands in for WhatsApp Manager, Business settings, a phone or the clock).
+
+@dataclass(frozen=True)
+class FormFix:
+    """A value the trainee types into one of the form's fields. `instruction` may use {context} keys."""
+    field: str
+    instruction: str
+    value: Callable[["Drill"], str]  # what the trainee types (the headless drills type it through the widget)
+    done: str = ""  # what the record says was done (never the value: a PIN is a secret once typed)
+
+
+@dataclass(frozen=True)
+class MetaFix:
+    """A change outside the playbook; its button says what it stands in for. `apply` returns what was done."""
+    label: str
+    stands_in_for: str
+    apply: Callable[["Drill"], str]
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    scenario: str
+    step: str                                   # the step notebook whose form the trainee uses
+    lesson: str                                 # "Read it": what the error means (Markdown)
+    fixes: tuple[FormFix | MetaFix, ...]
+    params: Callable[["Drill"], dict[str, Any]] | None = None  # the step's parameters for this drill
+    action: Callable[[Any], dict[str, Any]] | None = None     # the form's Run; default: the step's own action
+    prepare: Callable[["Drill"], dict[str, Any]] | None = None  # after Break it: more context for the texts
+    expect: int | str | None = None             # what Run meets first; default: the scenario's error code
+    person_peer: bool = False                   # True: nobody reads the SMS for the trainee
+
+
+NUMBER_ID = "400000000000001"     # the training customer's number being onboarded (+1 555-010-0001)
+LIVE_NUMBER = "400000000000006"   # already registered, sends messages
+TEST_NUMBER = "400000000000005"   # Meta's test number: messages only allow-listed recipients
+RIGHT_PIN = "904417"              # the PIN a colleague set on the number (the wrong_pin scenario)
+
+
+def _paste_token(drill: "Drill", scopes: list[str] | None = None) -> str:
+    """Business settings > System users > Generate token, pasted into the form's Access token field."""
+    token = drill.drills.control.generate_token(drill.profile["business_id"], drill.profile["app_id"], scopes=scopes)
+    drill.form.inputs["token_env"].value = token  # the field stores it in the token variable and clears itself
+    return ("generated a system user token and pasted it into the form's Access token field "
+            f"(${drill.profile['token_env']})")
+
+
+def _read_sms(drill: "Drill") -> str:
+    from .sandbox.control import SandboxControlError
+
     try:
-        from IPython.display import Markdown, display
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        print(text)
-        return
-    display(Markdown(text))
+        sms = drill.drills.control.last_sms(NUMBER_ID)
+    except SandboxControlError:
+        drill.context["sms"] = "no SMS yet: press Run in the form first (the step requests the code)"
+        return "looked at the phone: no SMS yet"
+    drill.context["sms"] = f"SMS to {drill.profile['display_phone_number']}: “{sms.get('text')}”"
+    return f"read the SMS: {sms.get('text')}"
 
 
-def _quote(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-    return text.replace("\n", " ")
+def _messages_params(phone_number_id: str) -> Callable[["Drill"], dict[str, Any]]:
+    def params(drill: "Drill") -> dict[str, Any]:
+        return {"phone_number_id": phone_number_id, "webhook_db": drill.webhook_db, "wait_seconds": 20.0}
+    return params
 
 
-def error_card(error: Any, remedy: str | None = None) -> str:
-    """An error as Markdown: what Meta said and, in full, what to do about it."""
-    code = getattr(error, "code", None)
-    subcode = getattr(error, "subcode", None)
-    lines = [f"**Error {code}{'/' + str(subcode) if subcode else ''}** · {getattr(error, 'title', None) or ''} "
-             f"(HTTP {getattr(error, 'http_status', None)})", ""]
-    for label, attribute in (("message", "message"), ("details", "details")):
-        value = getattr(error, attribute, None)
-        if value:
-            lines.append(f"> **{label}:** {_quote(value)}  ")
-    lines += ["", f"**What to do:** {remedy or getattr(error, 'remedy', '')}"]
-    return "\n".join(lines)
+def _connect_webhooks(drill: "Drill") -> dict[str, Any]:
+    return {"callback": drill.connect_webhooks()}
+
+
+def _send_text_as_a_script(step) -> dict[str, Any]:
+    """A free-form text, sent the way a script does (no window check), followed to its final status."""
+    from . import operations as ops
+    from .webhooks import WebhookStore
+
+    p = step.params
+    store = WebhookStore(p["webhook_db"])
+    with step.action("send a free-form text"):
+        answer = ops.send_text(step.client, p["phone_number_id"], p["consumer_number"], p["message_text"])
+        wamid = ops.message_id(answer)
+    with step.action("follow its status webhooks"):
+        final = store.wait_for_status(wamid, "delivered", timeout=p["wait_seconds"])
+    if final["status"] == "failed":
+        code = final.get("error_code")
+        raise WebhookStatusFailed(wamid, int(code) if code is not None else None, final.get("errors"))
+    return {"ok": True, "verdict": f"text {wamid[:20]}… reached '{final['status']}'"}
+
+
+DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
+    DrillSpec(
+        "expired_token", "01_assets",
+        "Code 190 means the token is not valid at all; subcode 463 says it **expired**. Every call fails the same "
+        "way, so no step can pass until the token is replaced. The dashboard's temporary tokens last 24 hours: use a "
+        "**system user** token with expiry *Never*.",
+        (MetaFix("Generate a system user token", "Business settings > System users > Generate token (expiry Never, "
+                 "both WhatsApp permissions); the token is pasted into the form's Access token field", _paste_token),)),
+    DrillSpec(
+        "missing_messaging_scope", "10_send_test_message",
+        "131005 *Access denied*: the call is well formed, but the token lacks **whatsapp_business_messaging**, the "
+        "permission to send. Reading works, so 01 and 06 passed. Step 03 (token check) lists the missing permission.",
+        (MetaFix("Regenerate the token with both permissions", "Business settings > System users > Generate token "
+                 "with whatsapp_business_management AND whatsapp_business_messaging; pasted into the form's Access "
+                 "token field", _paste_token),),
+        params=_messages_params(LIVE_NUMBER), prepare=_connect_webhooks),
+    DrillSpec(
+        "asset_not_assigned", "01_assets",
+        "100/33 reads like *the object does not exist*, but the WABA does exist: the token just cannot see it. The "
+        "system user was given only the marketing WABA; the token check (03) shows `target_ids` without this WABA.",
+        (MetaFix("Assign the WABA and generate a new token", "Business settings > System users > Add assets > "
+                 "WhatsApp accounts (full control), then Generate token; pasted into the form's Access token field",
+                 _paste_token),)),
+    DrillSpec(
+        "terms_not_accepted", "08_register",
+        "(#200) *Permissions error* is generic: the **details** say the Terms of Service are not accepted. Only the "
+        "business can accept them, in WhatsApp Manager; step 02 says where.",
+        (MetaFix("Accept the Terms of Service", "the Terms banner in WhatsApp Manager",
+                 lambda d: (d.drills.control.accept_terms(d.profile["business_id"]),
+                            "accepted the Terms of Service in WhatsApp Manager")[1]),)),
+    DrillSpec(
+        "needs_reverification", "08_register",
+        "The number's ownership verification expired (`code_verification_status` EXPIRED, as 06 shows). Step 08 "
+        "checks that first and requests a code by SMS; a script that calls register straight away gets 133006. "
+        "Against Meta a person reads the SMS: here, too.",
+        (MetaFix("Read the SMS", "the phone that receives the code", _read_sms),
+         FormFix("verification_code", "Type the 6 digits of the SMS ({sms}) into **Code from the SMS**.",
+                 lambda d: d.drills.control.verification_code(NUMBER_ID),
+                 "typed the code from the SMS into the form's Code from the SMS field")),
+        expect="ConfigError", person_peer=True),
+    DrillSpec(
+        "wrong_pin", "08_register",
+        "133005 *PIN mismatch*: the number already has a two-step PIN, and it is not the one in `WHATSAPP_PIN`. Do "
+        "**not** guess: repeated wrong PINs lock the number (133008). Ask who set it; if nobody knows, reset it "
+        "(`POST /{PHONE_NUMBER_ID}` with a new PIN) and register with that one.",
+        (FormFix("pin_env", "The colleague who set the PIN left it in the handover note: **{pin}**. Type it into the "
+                 "**Two-step PIN** field (it goes into `$WHATSAPP_PIN`; the field clears itself).", lambda d: RIGHT_PIN,
+                 "typed the PIN from the handover note into the form's Two-step PIN field"),)),
+    DrillSpec(
+        "register_rate_limit", "08_register",
+        "133016: at most 10 register (and 10 deregister) calls per number in a moving 72-hour window. Retrying now "
+        "only keeps the window full: fix the cause, wait, then register once.",
+        (MetaFix("Wait 72 hours", "the clock (the sandbox's clock moves on 72 hours)",
+                 lambda d: (d.drills.control.advance_clock(72 * 3600), "waited out the 72-hour window")[1]),)),
+    DrillSpec(
+        "webhook_quoted_challenge", "04_webhooks",
+        "The callback answers Meta's verification GET with the challenge JSON-quoted (`\"1234\"`), not the raw "
+        "`1234`: Meta refuses to save it (2200 *Callback verification failed*). Step 04 checks the endpoint the way "
+        "Meta does before saving it, so its check table shows which answer was wrong.",
+        (FormFix("callback_url", "Type the conforming receiver's URL **{receiver_url}** into **Callback URL**.",
+                 lambda d: d.context["receiver_url"], "typed the conforming receiver's URL into Callback URL"),),
+        params=lambda d: {"callback_url": d.drills.graph_url + "/_sandbox/broken_webhook/quoted_challenge",
+                          "webhook_db": d.webhook_db},
+        prepare=lambda d: {"receiver_url": d.drills.webhooks()[0]}, expect="check failed"),
+    DrillSpec(
+        "recipient_not_allowed", "10_send_test_message",
+        "131030: Meta's test number only messages the recipients added in API Setup (up to 5), and its list is "
+        "empty. Numbers from Mexico (+52) and Argentina (+54) often need their format checked too.",
+        (MetaFix("Add the recipient", "App Dashboard > WhatsApp > API Setup > To > Manage phone number list",
+                 lambda d: (d.drills.control.allow_recipient(TEST_NUMBER, d.profile["consumer_number"]),
+                            f"added {d.profile['consumer_number']} to the test number's recipients")[1]),),
+        params=_messages_params(TEST_NUMBER), prepare=_connect_webhooks),
+    DrillSpec(
+        "outside_24h_window", "10_send_test_message",
+        "131047 *Re-engagement message*: the API **accepted** the text (HTTP 200, a message ID); the failure came "
+        "later, in a status webhook. Outside the 24-hour window only a template may start the conversation (step 10 "
+        "sends hello_world then; this Run sends the text the way a script does), or the consumer writes first.",
+        (MetaFix("The consumer writes", "the consumer's phone: a message to the business opens the window again",
+                 lambda d: (d.drills.control.consumer_message(NUMBER_ID, d.profile["consumer_number"],
+                                                              "Hi, it's me again"),
+                            "the consumer wrote to the business")[1]),),
+        params=_messages_params(NUMBER_ID), prepare=_connect_webhooks, action=_send_text_as_a_script),
+)}
 
 
 class Drills:
-    """The sandbox's training scenarios, one drill each, against the sandbox at `graph_url`.
+    """The drills against the sandbox at `graph_url`: `start(name)` breaks one scenario and returns its Drill.
 
-    A drill loads its scenario (the sandbox resets, then breaks one thing), attempts the step
-    that trips over it, shows the error and its remedy, applies the fix, attempts again, and
-    writes a record to `run_dir/training/<scenario>.json`. Inside `make lab` every argument
-    has a default from the lab's environment.
-
-    Loading a scenario resets the whole sandbox: progress made in the step notebooks starts over.
+    Inside `make lab`/`make voila` every argument has a default from the lab's environment. Records go
+    to `run_dir/training/<scenario>.json`. Loading a scenario resets the whole sandbox: progress made in
+    the step notebooks starts over.
     """
 
     def __init__(self, *, graph_url: str = "", profile: str = "", run_dir: str = "", callback_url: str = "",
@@ -116,6 +267,19 @@ class Drills:
         self._receiver = None
         self.records: list[dict[str, Any]] = []
 
+    @staticmethod
+    def names() -> list[str]:
+        """The drills there are, in the table's order (read locally: no call to the sandbox)."""
+        return list(DRILLS)
+
+    @staticmethod
+    def catalogue() -> dict[str, dict[str, Any]]:
+        """Scenario name -> its description (title, expected_error, ...), for the drills there are."""
+        from .sandbox.scenarios import catalogue, describe
+
+        scenarios = catalogue()
+        return {name: describe(scenarios[name]) for name in DRILLS if name in scenarios}
+
     def scenarios(self):
         """The sandbox's scenarios: name, title, the error a trainee meets, and where."""
         import pandas as pd
@@ -129,12 +293,17 @@ class Drills:
         return pd.DataFrame(rows, columns=["scenario", "title", "code", "subcode", "where"])
 
     def start(self, name: str) -> "Drill":
+        """Break it: the sandbox loads the scenario; returns the drill with the step's form, ready to Run."""
+        from .errors import ConfigError
+
+        if name not in DRILLS:
+            raise ConfigError(f"no drill named {name!r}; one of {', '.join(DRILLS)}")
         for env, value in self._baseline.items():
             if value is None:
                 os.environ.pop(env, None)
             else:
                 os.environ[env] = value
-        return Drill(self, name)
+        return Drill(self, DRILLS[name])
 
     def webhooks(self):
         """(callback_url, WebhookStore): the lab's receiver, else one started in this kernel."""
@@ -149,10 +318,10 @@ class Drills:
         return self._receiver.callback_url, self._receiver.store
 
     def summary(self):
-        """One row per drill run: the error expected, the one met, and whether the fix worked."""
+        """One row per drill done: the error expected, the one met, and whether the fix worked."""
         import pandas as pd
 
-        columns = ["scenario", "expected_code", "observed_code", "fix_worked", "status"]
+        columns = ["scenario", "expected", "observed", "fix_worked", "status"]
         return pd.DataFrame([{k: r.get(k) for k in columns} for r in self.records], columns=columns)
 
     def close(self) -> None:
@@ -163,105 +332,192 @@ class Drills:
 
 
 class Drill:
-    """One scenario: load → attempt (meet the error) → fix → retry → finish (record, verdict)."""
+    """One scenario, broken: the step's form (Run), what the error means, the fixes, the verdict.
 
-    def __init__(self, drills: Drills, name: str) -> None:
+    `panel` is what the training page shows. Headless, a test does what a trainee does:
+    ``drill.form.run_button.click()``, then ``drill.apply_fixes()`` (types into the form's fields,
+    presses the Meta-side buttons), then ``drill.form.run_button.click()`` again.
+    """
+
+    def __init__(self, drills: Drills, spec: DrillSpec) -> None:
+        import ipywidgets as widgets
+
+        from . import forms, steps
+        from .peers import PersonPeer
+
         self.drills = drills
-        self.name = name
-        self.scenario = drills.control.load_scenario(name)
+        self.spec = spec
+        self.name = spec.scenario
+        self.scenario = drills.control.load_scenario(spec.scenario)
         expected = self.scenario.get("expected_error") or {}
-        self.expected_code = expected.get("code")
-        self.error: Any = None
+        self.expected = spec.expect if spec.expect is not None else expected.get("code")
+        self.context: dict[str, Any] = {"pin": RIGHT_PIN, "number": NUMBER_ID, "sms": "the SMS"}
+        self.webhook_db = ""
+        if spec.prepare is not None or spec.params is not None:
+            self.webhook_db = drills.webhooks()[1].path
+        self.context.update(spec.prepare(self) if spec.prepare else {})
+        self.met: Any = None
+        self.fixes_done: list[str] = []
         self.record: dict[str, Any] = {
-            "scenario": name, "title": self.scenario.get("title"), "status": "running",
-            "expected_code": self.expected_code, "expected_subcode": expected.get("subcode"),
-            "observed_code": None, "observed_subcode": None, "http_status": None, "remedy": None,
-            "fix": None, "fix_worked": False, "retry_verdict": None,
+            "scenario": self.name, "title": self.scenario.get("title"), "step": spec.step, "status": "running",
+            "expected": self.expected, "observed": None, "observed_code": None, "observed_subcode": None,
+            "http_status": None, "remedy": None, "fix": None, "fix_worked": False, "retry_verdict": None,
         }
-        _show(f"### Scenario `{name}`: {self.scenario.get('title')}\n\n"
-              f"**What is broken:** {_quote(self.scenario.get('description'))}\n\n"
-              f"**Try:** {_quote(self.scenario.get('try'))}\n\n"
-              f"**Expect:** error {self.expected_code}"
-              + (f"/{expected.get('subcode')}" if expected.get("subcode") else "")
-              + (f" ({expected['where']})" if expected.get("where") else ""))
+        params = {"profile": str(drills.profile_path), "graph_url": drills.graph_url, "api_version": drills.api_version,
+                  "interactive": True, "run_dir": str(drills.run_dir / self.name),
+                  **(spec.params(self) if spec.params else {})}
+        peer = PersonPeer() if spec.person_peer else drills.peer
+        self.step = steps.Step.start(spec.step, params, show=False, peer=peer)
+        self._action = spec.action or getattr(steps, spec.step.split("_", 1)[1])
+        self.form = forms.for_step(self.step, on_run=self._run)
 
-    @property
-    def client(self):
-        return self.drills.client
+        self.header = widgets.HTML(self._header_html())
+        self.header.add_class("playbook-drill-header")
+        self.lesson = widgets.HTML("")
+        self.lesson.add_class("playbook-lesson")
+        self.fix_buttons: dict[str, widgets.Button] = {}
+        rows: list[widgets.Widget] = []
+        for fix in spec.fixes:
+            if isinstance(fix, MetaFix):
+                button = widgets.Button(description=f"Fix it: {fix.label}", icon="wrench",
+                                        tooltip=f"stands in for {fix.stands_in_for}", layout=widgets.Layout(width="auto"))
+                button.add_class("playbook-fix")
+                button.on_click(lambda _b, f=fix: self._meta_fix(f))
+                note = widgets.HTML(f"<i>stands in for {_html(fix.stands_in_for)}</i>")
+                self.fix_buttons[fix.label] = button
+                rows.append(widgets.HBox([button, note]))
+        self.fix_notes = widgets.HTML("")
+        self.fix_notes.add_class("playbook-fix-notes")
+        self.fix_box = widgets.VBox([widgets.HTML("<b>Fix it</b>"), self.fix_notes, *rows],
+                                    layout=widgets.Layout(display="none"))
+        self.fix_box.add_class("playbook-fix-box")
+        self.status = widgets.HTML("")
+        self.status.add_class("playbook-drill-status")
+        self.panel = widgets.VBox([self.header, self.form, self.lesson, self.fix_box, self.status])
+        self.panel.add_class("playbook-drill")
+        self.panel.add_class("playbook-drill-" + self.name.replace("_", "-"))
 
     @property
     def profile(self) -> dict[str, Any]:
         return self.drills.profile
 
-    def step(self, step_name: str, **overrides: Any):
-        """A step as its notebook runs it (headless), on this drill's run folder."""
-        from . import steps
+    @property
+    def client(self):
+        return self.drills.client
 
-        params = {"profile": str(self.drills.profile_path), "graph_url": self.drills.graph_url,
-                  "api_version": self.drills.api_version, "interactive": False,
-                  "run_dir": str(self.drills.run_dir / self.name), **overrides}
-        return steps.Step.start(step_name, params, show=False, peer=self.drills.peer)
+    # -- what the trainee sees -------------------------------------------------------------------
+    def _header_html(self) -> str:
+        s = self.scenario
+        return (f"<h3>{_html(s.get('title'))}</h3>"
+                f"<p><b>Broken:</b> {_html(s.get('description'))}</p>"
+                f"<p><b>Now:</b> press <b>{_html(self.form.run_button.description)}</b> in the form below "
+                f"(step {_html(self.spec.step)}), read the error and what to do, then fix it.</p>")
 
-    def run_step(self, step_name: str, action: Callable[[Any], dict[str, Any]], **overrides: Any) -> dict[str, Any]:
-        """Run a step's action and its last cell (finish: asserts success, writes the passed record)."""
-        step = self.step(step_name, **overrides)
-        result = action(step)
-        step.finish(result["ok"], result["verdict"])
-        return result
+    def _fix_notes_html(self) -> str:
+        items = []
+        for fix in self.spec.fixes:
+            if isinstance(fix, FormFix):
+                items.append(_markdown_html(fix.instruction.format(**self.context)))
+            else:
+                items.append(f"Press <b>Fix it: {_html(fix.label)}</b> (stands in for {_html(fix.stands_in_for)}).")
+        items.append(f"Then press <b>{_html(self.form.run_button.description)}</b> again.")
+        return "<ol>" + "".join(f"<li>{item}</li>" for item in items) + "</ol>"
 
-    def attempt(self, action: Callable[[], Any]) -> Any:
-        """Run the step that meets the broken thing; returns (and shows) the error it raised."""
-        from . import steps
-        from .errors import GraphAPIError
-        from .remedies import lookup as lookup_remedy
-
+    def _meta_fix(self, fix: MetaFix) -> None:
         try:
-            action()
-        except (GraphAPIError, WebhookStatusFailed) as exc:
-            self.error = exc
-            remedy = exc.remedy
-            if steps.terms_not_accepted(exc):  # a generic 200 whose details name the Terms of Service
-                remedy = steps.TERMS_REMEDY
-            elif lookup_remedy(exc.code, exc.subcode) is None:  # not in the catalogue: the scenario's own fix
-                remedy = _quote(self.scenario.get("fix"))
-            self.record.update(observed_code=exc.code, observed_subcode=exc.subcode, http_status=exc.http_status,
-                               remedy=remedy, message=str(getattr(exc, "message", "")))
-            matched = exc.code == self.expected_code
-            _show(error_card(exc, remedy) + "\n\n" + (f"✅ This is the error the scenario teaches ({self.expected_code})."
-                                              if matched else f"⚠️ Expected error {self.expected_code}, met {exc.code}."))
-            return exc
-        _show(f"⚠️ No error: expected {self.expected_code}. Was the scenario loaded?")
-        return None
+            done = fix.apply(self)
+        except Exception as exc:  # a button callback's exception would reach no one: say it on the page
+            self.status.value = f'<span style="color:#b00020">{_html(fix.label)} did not work: {_html(exc)}</span>'
+            return
+        self.fixes_done.append(done)
+        self.fix_notes.value = self._fix_notes_html()  # a Meta-side fix may add context (the SMS)
+        self.status.value = f"🔧 {_html(done)}. Now {'do the rest of the fix, then ' if self._form_fixes() else ''}" \
+                            f"press <b>{_html(self.form.run_button.description)}</b>."
 
-    def fix(self, description: str, action: Callable[[], Any]) -> None:
-        """Apply the fix the remedy describes (in the sandbox, what a person does in Meta's UIs)."""
-        action()
-        self.record["fix"] = description
-        _show(f"🔧 **Fix applied:** {description}")
+    def _form_fixes(self) -> list[FormFix]:
+        return [f for f in self.spec.fixes if isinstance(f, FormFix)]
 
-    def retry(self, action: Callable[[], Any]) -> Any:
-        """Run the step again; it must pass now."""
+    def apply_fixes(self) -> None:
+        """What the trainee does, through the widgets: Meta-side buttons clicked, the right values typed."""
+        for fix in self.spec.fixes:
+            if isinstance(fix, MetaFix):
+                self.fix_buttons[fix.label].click()
+            else:
+                self.form.inputs[fix.field].value = fix.value(self)
+
+    # -- the form's Run ----------------------------------------------------------------------------
+    def _run(self, step) -> Any:
+        step.retry()  # a Run after a failure starts clean
         try:
-            result = action()
+            result = self._action(step)
         except Exception as exc:
-            self.record.update(fix_worked=False, retry_verdict=f"still failing: {exc}")
-            self._write("failed")
+            if self.met is None:
+                self._meet(exc, None)
+            else:
+                self.status.value = (f'<span style="color:#b00020">Still failing: {_html(_observed(exc))}. '
+                                     "Check the fix, then Run again.</span>")
             raise
-        ok = result.get("ok", True) if isinstance(result, dict) else True
-        verdict = result.get("verdict") if isinstance(result, dict) else None
-        self.record.update(fix_worked=bool(ok), retry_verdict=verdict or ("passed" if ok else "did not pass"))
-        _show(("✅ **Passes after the fix**" if ok else "❌ **Still not passing**") + (f": {verdict}" if verdict else ""))
+        if not (result.get("ok", True) if isinstance(result, dict) else True):
+            if self.met is None:
+                self._meet(None, result)
+            return result
+        self._passed(step, result)
         return result
 
-    def new_system_user_token(self, scopes: list[str] | None = None) -> str:
-        """Business settings > System users > Generate token (both WhatsApp scopes, every asset), into token_env.
+    def _meet(self, exc: BaseException | None, result: dict[str, Any] | None) -> None:
+        from .errors import GraphAPIError
 
-        Returns the variable's NAME; the token itself is never shown.
-        """
-        token = self.drills.control.generate_token(self.profile["business_id"], self.profile["app_id"], scopes=scopes)
-        os.environ[self.profile["token_env"]] = token
-        return self.profile["token_env"]
+        observed = _observed(exc) if exc is not None else "check failed"
+        remedy = None
+        error = self.step.record.get("error") or {}
+        if exc is not None:
+            remedy = error.get("remedy") or getattr(exc, "remedy", None)
+            self.record.update(observed_code=getattr(exc, "code", None), observed_subcode=getattr(exc, "subcode", None),
+                               http_status=getattr(exc, "http_status", None))
+        else:
+            remedy = result.get("verdict")
+        self.met = exc if exc is not None else result
+        self.record.update(observed=observed, remedy=remedy)
+        if isinstance(exc, GraphAPIError) or isinstance(exc, WebhookStatusFailed):
+            what = (f"error {exc.code}" + (f"/{exc.subcode}" if exc.subcode else "")
+                    + (f" ({exc.title})" if exc.title else ""))
+        elif exc is not None:
+            what = "the step stopped: " + str(getattr(exc, "reason", None) or exc).rstrip(".")
+        else:
+            what = "the step's check failed: " + str(result.get("verdict")).rstrip(".")
+        verdict = (f"✅ This is what the scenario teaches: {_html(what)}." if observed == self.expected
+                   else f"⚠️ Expected {_html(self.expected)}, met {_html(what)}.")
+        colour = "#1e7e34" if observed == self.expected else "#b36b00"
+        self.lesson.value = (f'<div style="border-left: 4px solid {colour}; padding: 2px 0 2px 12px">'
+                             f"<p>{verdict}</p><p><b>Read it.</b> {_markdown_html(self.spec.lesson)}</p>"
+                             "<p>The form's result above shows what the API said and what to do.</p></div>")
+        self.fix_notes.value = self._fix_notes_html()
+        self.fix_box.layout.display = "flex"
+        self.status.value = ""
 
+    def _passed(self, step, result: dict[str, Any]) -> None:
+        verdict = result.get("verdict") if isinstance(result, dict) else None
+        if self.met is None:
+            self.record.update(status="failed", retry_verdict=f"passed without meeting {self.expected}: was the "
+                                                               "scenario loaded?")
+            self._write()
+            self.status.value = f"⚠️ The step passed without meeting {_html(self.expected)}: press Break it again."
+            return
+        step.finish(True, verdict or "")
+        fixes = self.fixes_done + [fix.done or f"typed the right value into the form's {fix.field} field"
+                                   for fix in self._form_fixes()]
+        self.record.update(fix="; ".join(fixes), fix_worked=True, retry_verdict=verdict or "passed",
+                           status="passed" if self.record["observed"] == self.expected else "failed")
+        self._write()
+        self.status.value = (f'<span style="color:#1e7e34"><b>✅ Fixed: {_html(self.spec.step)} passes.</b> '
+                             f"{_html(verdict or '')}</span> Pick another scenario above.")
+
+    def _write(self) -> None:
+        self.drills.records = [r for r in self.drills.records if r["scenario"] != self.name] + [self.record]
+        path = self.drills.records_dir / f"{self.name}.json"
+        path.write_text(json.dumps(self.record, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+
+    # -- helpers the drills' fixes use ---------------------------------------------------------------
     def connect_webhooks(self) -> str:
         """Save the receiver as the app's callback and subscribe the app to the WABA; returns the callback URL."""
         from . import operations as ops
@@ -272,33 +528,75 @@ class Drill:
         ops.subscribe_app(self.client, self.profile["waba_id"])
         return callback_url
 
-    def send_text_and_follow(self, phone_number_id: str, to: str, text: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Send a free-form text and follow its statuses; a failed status raises WebhookStatusFailed."""
-        from . import operations as ops
 
-        _callback, store = self.drills.webhooks()
-        wamid = ops.message_id(ops.send_text(self.client, phone_number_id, to, text))
-        final = store.wait_for_status(wamid, "delivered", timeout=timeout)
-        if final["status"] == "failed":
-            code = final.get("error_code")
-            raise WebhookStatusFailed(wamid, int(code) if code is not None else None, final.get("errors"))
-        return {"ok": True, "verdict": f"text {wamid[:20]}… reached '{final['status']}'"}
+def _observed(exc: BaseException) -> int | str:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else type(exc).__name__
 
-    def finish(self) -> dict[str, Any]:
-        """Write the drill's record; passes when the expected error was met and the fix worked."""
-        expected_subcode = self.record["expected_subcode"]
-        met = self.record["observed_code"] == self.expected_code and (
-            expected_subcode is None or self.record["observed_subcode"] == expected_subcode)
-        status = "passed" if met and self.record["fix_worked"] else "failed"
-        self._write(status)
-        if status != "passed":
-            raise AssertionError(f"drill {self.name}: expected error {self.expected_code}, met "
-                                 f"{self.record['observed_code']}; fix worked: {self.record['fix_worked']}")
-        _show(f"**Drill `{self.name}` done:** met {self.expected_code}, fixed it, and the step passes.")
-        return self.record
 
-    def _write(self, status: str) -> None:
-        self.record["status"] = status
-        self.drills.records = [r for r in self.drills.records if r["scenario"] != self.name] + [self.record]
-        path = self.drills.records_dir / f"{self.name}.json"
-        path.write_text(json.dumps(self.record, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+def _html(text: Any) -> str:
+    return str(text if text is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _markdown_html(text: str) -> str:
+    """**bold** and `code` of the drill texts as HTML (the widgets show HTML, not Markdown)."""
+    import re
+
+    out = _html(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    out = re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+    return re.sub(r"\*(.+?)\*", r"<i>\1</i>", out)
+
+
+class TrainingPage:
+    """The training page: pick one scenario, Break it, then do the step through its form. Nothing runs on open.
+
+    >>> TrainingPage().show()       # in notebooks/training/scenarios.ipynb
+    """
+
+    def __init__(self, **drills_args: Any) -> None:
+        import ipywidgets as widgets
+
+        self.drills = Drills(**drills_args)
+        catalogue = Drills.catalogue()
+        options = [(f"{scenario.get('title')} · step {DRILLS[name].step.split('_', 1)[0]}", name)
+                   for name, scenario in catalogue.items()]
+        self.picker = widgets.Dropdown(options=options, value=None, description="Scenario",
+                                       style={"description_width": "6em"}, layout=widgets.Layout(width="44em"))
+        self.picker.add_class("playbook-scenario")
+        self.break_button = widgets.Button(description="Break it", button_style="warning", icon="bolt",
+                                           tooltip="the sandbox resets, then breaks what the scenario says",
+                                           disabled=True)
+        self.break_button.add_class("playbook-break")
+        self.picker.observe(lambda change: setattr(self.break_button, "disabled", change["new"] is None), names="value")
+        self.break_button.on_click(lambda _b: self.break_it())
+        self.note = widgets.HTML("Pick a scenario, then press <b>Break it</b>. <i>Breaking a scenario resets the "
+                                 "whole sandbox: what the step pages did starts over.</i>")
+        self.area = widgets.VBox([])
+        self.area.add_class("playbook-drill-area")
+        self.drill: Drill | None = None
+        self.widget = widgets.VBox([widgets.HBox([self.picker, self.break_button]), self.note, self.area])
+        self.widget.add_class("playbook-training")
+
+    def break_it(self, name: str | None = None) -> Drill | None:
+        import ipywidgets as widgets
+
+        name = name or self.picker.value
+        self.area.children = ()
+        try:
+            self.drill = self.drills.start(name)
+        except Exception as exc:  # shown on the page: a button callback's exception would reach no one
+            self.drill = None
+            self.area.children = (widgets.HTML(f'<span style="color:#b00020">Could not break {_html(name)}: '
+                                               f"{_html(exc)}</span>"),)
+            return None
+        self.area.children = (self.drill.panel,)
+        return self.drill
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _ipython_display_(self) -> None:
+        self.show()

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.lab import (DEFAULT_PROFILE, ENV_PROFILE, SESSION_MARKER, session_processes, step_notebooks,
-                         training_context)
+from helpers.lab import (DEFAULT_PROFILE, ENV_APP_MODE, ENV_PROFILE, SESSION_MARKER, LabSession, session_processes,
+                         step_notebooks, training_context)
 from helpers.peers import ENV_PEER, ENV_PEER_URL
 from helpers.profiles import load_profile
 from helpers.sandbox import Sandbox
@@ -194,3 +194,35 @@ def test_steps_are_listed_in_order_with_their_titles():
     steps = step_notebooks()
     assert [s["number"] for s in steps] == [f"{n:02d}" for n in range(11)]
     assert all(s["title"] and not s["title"].startswith("#") for s in steps)
+
+
+def test_step_files_may_carry_a_letter_after_the_number(tmp_path):
+    for name in ("06_phone_numbers.ipynb", "07_migration.ipynb", "07a_system_user.ipynb", "11_business_profile.ipynb",
+                 "notes.ipynb", "7_short.ipynb", "07A_upper.ipynb"):
+        (tmp_path / name).write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": f"# {name[:3]} title"}]}))
+    steps = step_notebooks(tmp_path)
+    assert [s["number"] for s in steps] == ["06", "07", "07a", "11"]
+    assert [s["label"] for s in steps] == ["Phone numbers", "Migration", "System user", "Business profile"]
+
+
+def test_only_the_voila_app_gives_its_kernels_the_app_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_APP_MODE, "voila")  # even when the launcher's own environment has it
+    lab = LabSession(app="lab", workdir=tmp_path / "lab").app_environment()
+    assert ENV_APP_MODE not in lab
+    voila = LabSession(app="voila", workdir=tmp_path / "voila", notebooks_dir=REPO_ROOT / "notebooks")
+    env = voila.app_environment()
+    assert env[ENV_APP_MODE] == "voila"
+    # The home page's step list, for the tree template (it gets no custom resources from Voila).
+    session_root = Path(env["JUPYTER_PATH"].split(os.pathsep)[0])
+    steps_template = session_root / "voila" / "templates" / "playbook" / "playbook_steps.j2"
+    assert '"file": "08_register.ipynb"' in steps_template.read_text()
+
+
+def test_text_for_jupyterlab_users_is_tagged_lab_only_so_the_voila_app_hides_it():
+    import nbformat
+
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown" and ("interactive=True" in cell.source or "`run_dir`" in cell.source
+                                                 and cell.source.lstrip().startswith("## Verdict")):
+                assert "lab-only" in cell.metadata.get("tags", []), f"{path.name}: untagged: {cell.source[:60]!r}"

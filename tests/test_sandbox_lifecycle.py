@@ -124,6 +124,17 @@ def test_control_api_basics(sb):
     assert SandboxControl(sb.url).now() > 0
 
 
+def test_stats_count_graph_requests_only_by_method_and_path(sb):
+    before = sb.control.stats()["graph_requests"]
+    sb.control.scenarios()  # control calls are not Graph calls
+    assert sb.control.stats()["graph_requests"] == before
+    requests.get(f"{sb.url}/v25.0/{EXAMPLE_WABA}?access_token=not-a-real-token", timeout=5)
+    sb.control.load_scenario("wrong_pin")  # a scenario resets the state, not the count
+    stats = sb.control.stats()
+    assert stats["graph_requests"] == before + 1
+    assert stats["recent"][-1] == f"GET /v25.0/{EXAMPLE_WABA}", "the path only: a query can carry a token"
+
+
 def test_cli_prints_url_and_exports_and_serves_until_terminated(tmp_path):
     command = [sys.executable, "-m", "helpers", "sandbox", "--port", "0", "--state", str(tmp_path / "cli.sqlite")]
 

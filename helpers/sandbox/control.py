@@ -105,6 +105,10 @@ class SandboxControl:
         """Reset, then apply the scenario. Returns name, title, description, try, expected_error, trainee_sees, fix."""
         return self._call("POST", f"scenarios/{name}")
 
+    def stats(self) -> dict:
+        """Graph API requests served since the sandbox started: {graph_requests, recent: ["GET /v25.0/...", ...]}."""
+        return self._call("GET", "stats")
+
     def deliveries(self) -> list[dict]:
         """Webhook attempts, oldest first: event_id, kind, url, attempt, status, error, at."""
         return self._call("GET", "deliveries")["data"]

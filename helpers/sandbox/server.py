@@ -56,6 +56,10 @@ class GraphHandler(tornado.web.RequestHandler):
         self.api = api
         self.trace_id = err.new_trace_id()
 
+    def prepare(self) -> None:
+        # Counted before anything else, so a test can tell that a page made no Graph call at all.
+        self.api.service.count_graph_request(self.request.method, self.request.path)
+
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
 
@@ -195,6 +199,7 @@ CONTROL_PATHS = {
     "GET /_sandbox/scenarios": "the training scenarios",
     "POST /_sandbox/scenarios/{name}": "reset to the seed, then break it as the scenario says",
     "POST /_sandbox/reset": "back to the seed (state, clock, webhook log)",
+    "GET /_sandbox/stats": "Graph API requests served since the sandbox started: {graph_requests, recent}",
     "GET /_sandbox/broken_webhook/quoted_challenge": "a callback that answers the challenge JSON-quoted",
     "GET /_sandbox/broken_webhook/forbidden": "a callback that answers 403",
 }
@@ -317,6 +322,11 @@ class ScenariosHandler(ControlHandler):
         self.reply(self.service.load_scenario(name))
 
 
+class StatsHandler(ControlHandler):
+    def do_get(self) -> None:
+        self.reply(self.service.graph_stats())
+
+
 class ResetHandler(ControlHandler):
     def do_post(self) -> None:
         self.service.reset()
@@ -360,6 +370,7 @@ def make_app(service: SandboxService) -> tornado.web.Application:
         (r"/_sandbox/scenarios", ScenariosHandler, control),
         (r"/_sandbox/scenarios/([a-z0-9_]+)", ScenariosHandler, control),
         (r"/_sandbox/reset", ResetHandler, control),
+        (r"/_sandbox/stats", StatsHandler, control),
         (r"/_sandbox/broken_webhook/(quoted_challenge|forbidden)", BrokenWebhookHandler, control),
         (r"/_sandbox/.*", UnknownControlHandler, control),
         (r"/.*", GraphHandler, {"api": api}),

@@ -5,6 +5,7 @@ Both ways of serving it, in-process (Sandbox) and the CLI, use this object's on_
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from pathlib import Path
 
@@ -37,6 +38,16 @@ class SandboxService:
         else:
             self.state = self.seed.build(self.clock)
         self._save_scheduled = False
+        # Graph API requests since start (not reset by a scenario): method and path, never the query.
+        self.graph_requests = 0
+        self.recent_graph_requests: collections.deque[str] = collections.deque(maxlen=50)
+
+    def count_graph_request(self, method: str, path: str) -> None:
+        self.graph_requests += 1
+        self.recent_graph_requests.append(f"{method} {path}")
+
+    def graph_stats(self) -> dict:
+        return {"graph_requests": self.graph_requests, "recent": list(self.recent_graph_requests)}
 
     def demo_env(self) -> dict[str, str]:
         return self.seed.demo_env()

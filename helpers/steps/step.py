@@ -413,6 +413,8 @@ class Step:
         peer = self._peer_name()
         _markdown(f"**{self.name}** ({self.spec.guide_part}: {self.spec.title}) for customer **{self.customer}**"
                   + (f" — against the **{peer}**" if peer != "person" else ""))
+        if os.environ.get("PLAYBOOK_APP_MODE") == "voila":
+            return  # the Voila app's page shows the form, prefilled with the same values
         _display(self.parameters_table().set_index("parameter"))
 
     def _peer_name(self) -> str:
