@@ -6,12 +6,17 @@
 - Secret parameters that Graph expects in a query string (debug_token's `input_token`, the
   code exchange's `client_secret`) are sent in a POST form body with `method=GET`, Graph's
   method override, so no secret ever appears in a URL.
+- Keeps a bounded log of the calls it made (`calls`, see helpers.call_log): method, path, status,
+  milliseconds, fbtrace_id and a curl equivalent with every secret as a `$VARIABLE` reference.
+  Secrets read through `client.secret(env_name)` (and `token_env`) are known by their names.
 - Retries only what is transient (see `_RETRY_CODES`), with exponential backoff and jitter,
   honouring Retry-After and X-Business-Use-Case-Usage, within a bounded total wait. A send
   whose outcome is unknown (timeout after the request left) is never re-sent.
 """
 from __future__ import annotations
 
+import collections
+import itertools
 import json as jsonlib
 import logging
 import random
@@ -22,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import PROJECT_NAME, __version__
+from . import PROJECT_NAME, __version__, call_log
 from .errors import GraphAPIError, MessageMayHaveBeenSentError, NetworkError, redact_url
 from .remedies import lookup as lookup_remedy
 from . import validate
@@ -36,6 +41,7 @@ DEFAULT_MAX_TOTAL_WAIT = 120.0  # seconds the client may sleep across retries of
 _BACKOFF_BASE = 1.0
 _BACKOFF_CAP = 30.0
 _PAIR_LIMIT_CODE = 131056
+CALL_LOG_SIZE = 500  # entries kept; a step reads its own (by `seq`) long before this wraps
 
 
 class _RedactQuery(logging.Filter):
@@ -94,11 +100,30 @@ class GraphClient:
         self.session.trust_env = False  # a proxy env var must not silently reroute tokens
         self.last_usage: dict[str, Any] = {}
         self.retry_log: list[dict[str, Any]] = []  # what the last call retried and why (for display)
+        # Names (never values) of the env vars whose values may appear in requests: curl refers to them.
+        self.secret_envs: set[str] = {self.token_env}
+        self.calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=CALL_LOG_SIZE)
+        self._seq = itertools.count(1)
 
     def __repr__(self) -> str:
         return f"GraphClient(graph_url={self.graph_url!r}, api_version={self.api_version!r}, token_env={self.token_env!r})"
 
     # ---- public surface -------------------------------------------------------------
+    def secret(self, env_name: str, what: str = "secret") -> str:
+        """The value of a secret env var (ConfigError when unset), remembered by name so the call
+        log shows it as `$ENV_NAME`."""
+        value = validate.secret_from_env(env_name, what)
+        self.secret_envs.add(env_name)
+        return value
+
+    def refer_secrets(self, *env_names: str | None) -> None:
+        """Name env vars whose values may appear in requests (the call log shows `$NAME` instead)."""
+        self.secret_envs.update(n for n in env_names if n)
+
+    def calls_since(self, seq: int) -> list[dict[str, Any]]:
+        """Logged calls with a sequence number above `seq` (oldest first)."""
+        return [c for c in self.calls if c["seq"] > seq]
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
 
@@ -171,12 +196,15 @@ class GraphClient:
         waited = 0.0
         attempt = 0
         while True:
+            started = time.perf_counter()
             try:
                 response = self.session.request(
                     wire_method, url, params=params or None, json=json, data=data,
                     headers=headers, timeout=self.timeout, allow_redirects=False,
                 )
             except requests.exceptions.ConnectionError as exc:
+                self._log_call(method, wire_method, url, path, params, json, data, headers, started,
+                               error=type(exc).__name__)
                 # Connect failures never reached the server; read errors/timeouts may have.
                 sent = not isinstance(exc, requests.exceptions.ConnectTimeout) and _maybe_sent(exc)
                 if sent and not idempotent:
@@ -192,6 +220,8 @@ class GraphClient:
                                        "proxy and graph_url.") from None
                 self._note_retry(attempt, delay, f"network: {type(exc).__name__}")
             except requests.exceptions.Timeout as exc:
+                self._log_call(method, wire_method, url, path, params, json, data, headers, started,
+                               error=type(exc).__name__)
                 if not idempotent:
                     if is_send:
                         raise MessageMayHaveBeenSentError(self._path(path), exc) from None
@@ -205,6 +235,8 @@ class GraphClient:
             else:
                 self._remember_usage(response)
                 payload = _json_or_none(response)
+                self._log_call(method, wire_method, url, path, params, json, data, headers, started,
+                               response=response, payload=payload)
                 if response.status_code < 400 and payload is not None and not (isinstance(payload, dict) and "error" in payload):
                     return _normalise_success(payload)
                 error = self._error_from(response, payload, method, path)
@@ -261,6 +293,29 @@ class GraphClient:
         # Exponential backoff with "equal jitter": never zero, never above the cap.
         ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * (2 ** attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _log_call(self, method: str, wire_method: str, url: str, path: str, params: Mapping[str, Any],
+                  json: Any, data: Mapping[str, Any] | None, headers: Mapping[str, str], started: float, *,
+                  response: requests.Response | None = None, payload: Any = None, error: str | None = None) -> None:
+        ms = (time.perf_counter() - started) * 1000
+        bearer = headers.get("Authorization", "")
+        error_body = payload.get("error") if isinstance(payload, dict) and isinstance(payload.get("error"), dict) else {}
+        fbtrace_id = error_body.get("fbtrace_id") or (response.headers.get("x-fb-trace-id") if response is not None else None)
+        code = error_body.get("code")
+        if code is not None and error_body.get("error_subcode"):
+            code = f"{code}/{error_body['error_subcode']}"
+        try:
+            item = call_log.entry(
+                method=method, wire_method=wire_method, url=url, path=self._path(path), params=params,
+                json_body=json, data=data, bearer=bearer[len("Bearer "):] if bearer.startswith("Bearer ") else None,
+                token_env=self.token_env, secret_envs=self.secret_envs,
+                status=response.status_code if response is not None else None, ms=ms, fbtrace_id=fbtrace_id,
+                error_code=code, error=error)
+        except Exception as exc:  # the log is for reading: it must never fail the call itself
+            log.debug("could not log the call: %s", type(exc).__name__)
+            return
+        item["seq"] = next(self._seq)
+        self.calls.append(item)
 
     def _note_retry(self, attempt: int, delay: float, reason: str) -> None:
         self.retry_log.append({"attempt": attempt + 1, "wait_s": round(delay, 3), "reason": reason})

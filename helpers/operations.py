@@ -33,6 +33,12 @@ def app_token(app_id: str, app_secret_env: str) -> str:
     return f"{validate.graph_id(app_id, 'app_id')}|{validate.secret_from_env(app_secret_env, 'app secret')}"
 
 
+def _app_token(client: GraphClient, app_id: str, app_secret_env: str) -> str:
+    """The app token, with the app secret's variable named to the client (its call log shows $NAME)."""
+    client.refer_secrets(app_secret_env)
+    return app_token(app_id, app_secret_env)
+
+
 # ---- Step 1: the access token ------------------------------------------------------------
 def check_token(
     client: GraphClient,
@@ -54,8 +60,8 @@ def check_token(
         app_id = validate.graph_id(app_id, "app_id")
     if waba_id:
         waba_id = validate.graph_id(waba_id, "waba_id")
-    subject = validate.secret_from_env(client.token_env, "access token")
-    caller = app_token(app_id, app_secret_env) if (app_id and app_secret_env) else None
+    subject = client.secret(client.token_env, "access token")
+    caller = _app_token(client, app_id, app_secret_env) if (app_id and app_secret_env) else None
     data = client.request("GET", "debug_token", secret_params={"input_token": subject}, token=caller).get("data", {})
 
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -114,7 +120,7 @@ def exchange_signup_code(client: GraphClient, *, app_id: str, app_secret_env: st
     store_in_env = validate.env_name(store_in_env, "store_in_env")
     if not str(code or "").strip():
         raise validate.ConfigError("code is empty: paste the code returned by the Embedded Signup flow (it is single-use and expires in seconds).")
-    secret = validate.secret_from_env(app_secret_env, "app secret")
+    secret = client.secret(app_secret_env, "app secret")
     response = client.request("GET", "oauth/access_token", authenticate=False,
                               secret_params={"client_id": app_id, "client_secret": secret, "code": str(code).strip()})
     token = response.get("access_token") or response.get("business_token")
@@ -140,8 +146,8 @@ def set_app_webhook(client: GraphClient, *, app_id: str, app_secret_env: str, ca
     """
     app_id = validate.graph_id(app_id, "app_id")
     callback_url = validate.url(callback_url, "callback_url")
-    token = app_token(app_id, app_secret_env)
-    verify_token = validate.secret_from_env(verify_token_env, "webhook verify token")
+    token = _app_token(client, app_id, app_secret_env)
+    verify_token = client.secret(verify_token_env, "webhook verify token")
     return client.request("POST", f"{app_id}/subscriptions", token=token, data={
         "object": "whatsapp_business_account", "callback_url": callback_url,
         "verify_token": verify_token, "fields": ",".join(fields), "include_values": "true",
@@ -151,7 +157,7 @@ def set_app_webhook(client: GraphClient, *, app_id: str, app_secret_env: str, ca
 def get_app_webhook(client: GraphClient, *, app_id: str, app_secret_env: str) -> list[dict[str, Any]]:
     """The app's webhook subscriptions (GET /{app_id}/subscriptions, app token)."""
     app_id = validate.graph_id(app_id, "app_id")
-    return client.request("GET", f"{app_id}/subscriptions", token=app_token(app_id, app_secret_env)).get("data", [])
+    return client.request("GET", f"{app_id}/subscriptions", token=_app_token(client, app_id, app_secret_env)).get("data", [])
 
 
 def set_phone_webhook_override(client: GraphClient, phone_number_id: str, *, callback_url: str,
@@ -159,7 +165,7 @@ def set_phone_webhook_override(client: GraphClient, phone_number_id: str, *, cal
     """Point one number's webhooks at another callback (POST /{PHONE_ID} webhook_configuration); '' removes it."""
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     callback = validate.url(callback_url, "callback_url") if callback_url else ""
-    verify_token = validate.secret_from_env(verify_token_env, "webhook verify token") if callback else ""
+    verify_token = client.secret(verify_token_env, "webhook verify token") if callback else ""
     return client.post(phone_number_id, json={"webhook_configuration": {
         "override_callback_uri": callback, "verify_token": verify_token}})
 
@@ -172,7 +178,7 @@ def subscribe_app(client: GraphClient, waba_id: str, *, override_callback_uri: s
     body = None
     if override_callback_uri:
         body = {"override_callback_uri": validate.url(override_callback_uri, "override_callback_uri"),
-                "verify_token": validate.secret_from_env(verify_token_env or "", "webhook verify token")}
+                "verify_token": client.secret(verify_token_env or "", "webhook verify token")}
     return client.request("POST", f"{waba_id}/subscribed_apps", json=body, idempotent=True)
 
 
@@ -261,14 +267,14 @@ def register_phone_number(client: GraphClient, phone_number_id: str, *, pin_env:
     """
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     body: dict[str, Any] = {"messaging_product": "whatsapp",
-                            "pin": validate.pin(validate.secret_from_env(pin_env, "two-step verification PIN"),
+                            "pin": validate.pin(client.secret(pin_env, "two-step verification PIN"),
                                                 f"the PIN in {pin_env}")}
     if data_localization_region:
         body["data_localization_region"] = validate.local_storage_region(data_localization_region)
     if backup_data or backup_password_env:
         if not (backup_data and backup_password_env):
             raise validate.ConfigError("migration needs both backup_data (from the On-Premises backup) and backup_password_env.")
-        body["backup"] = {"data": str(backup_data), "password": validate.secret_from_env(backup_password_env, "backup password")}
+        body["backup"] = {"data": str(backup_data), "password": client.secret(backup_password_env, "backup password")}
     return client.post(f"{phone_number_id}/register", json=body)
 
 
@@ -280,7 +286,7 @@ def deregister_phone_number(client: GraphClient, phone_number_id: str) -> dict[s
 def set_two_step_pin(client: GraphClient, phone_number_id: str, *, pin_env: str) -> dict[str, Any]:
     """POST /{phone_number_id} {"pin"}: set or reset the two-step verification PIN."""
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
-    pin = validate.pin(validate.secret_from_env(pin_env, "two-step verification PIN"), f"the PIN in {pin_env}")
+    pin = validate.pin(client.secret(pin_env, "two-step verification PIN"), f"the PIN in {pin_env}")
     return client.post(phone_number_id, json={"pin": pin})
 
 

@@ -84,3 +84,36 @@ def test_summary_csv_and_html_hold_the_reason_and_the_remedy(tmp_path):
     html = (tmp_path / "summary.html").read_text()
     assert "the PIN must be exactly 6 digits." in html and "What to do: Fix the value named above" in html
     assert table.attrs["notes"] == []
+
+
+def test_summary_shows_skipped_as_skipped_links_what_exists_and_takes_any_step_name(tmp_path):
+    steps = ["07_migration", "07a_system_user", "08_register", "11_templates"]
+    (tmp_path / "batch.json").write_text('{"batch_id": "20261201-120000-ab12", "sandbox": false, '
+                                         '"started_at": "2026-12-01T12:00:00+00:00"}')
+    (tmp_path / "coral").mkdir()
+    (tmp_path / "coral" / "07_migration.ipynb").write_text("{}")
+    (tmp_path / "coral" / "07a_system_user.ipynb").write_text("{}")
+    grid = {"coral": {
+        "07_migration": {"status": "passed", "notebook": "07_migration.ipynb", "graph_url": "https://graph.facebook.com",
+                         "facts": {"skipped": True, "reason": "onboarding is 'new'"}},
+        "07a_system_user": {"status": "passed", "notebook": "07a_system_user.ipynb", "duration_s": 0.4,
+                            "graph_url": "https://graph.facebook.com", "facts": {"verdict": "system user <ops> ready"}},
+        "08_register": {"status": "failed", "notebook": "08_register.ipynb", "error": {
+            "type": "OAuthException", "code": 133005, "message": "(#133005) Two step verification PIN Mismatch",
+            "title": "Two step verification PIN Mismatch", "remedy": "Use the PIN set for this number."}},
+        "11_templates": {"status": "not run"}}}
+    table = summary.write(tmp_path, grid, steps)
+    csv = pd.read_csv(tmp_path / "summary.csv", dtype=str, keep_default_na=False)
+    assert list(csv.columns)[:5] == ["customer", *steps]
+    assert csv.loc[0, "07_migration"] == "skipped" and csv.loc[0, "status"] == "failed"
+    assert table.loc[0, "failed_step"] == "08_register"
+    page = (tmp_path / "summary.html").read_text()
+    assert "20261201-120000-ab12" in page and "2026-12-01 12:00:00 UTC" in page
+    assert "https://graph.facebook.com (Meta&#x27;s Graph API)" in page
+    # Links only to notebooks that exist (08's was not written here), relative to the summary.
+    assert re.findall(r"href='([^']+)'", page) == ["coral/07_migration.ipynb", "coral/07a_system_user.ipynb"]
+    assert ">skipped</a>" in page and "onboarding is &#x27;new&#x27;" in page
+    assert "system user &lt;ops&gt; ready" in page  # the verdict, escaped
+    assert "<b>133005</b> Two step verification PIN Mismatch</div>" in page and "What to do: Use the PIN" in page
+    assert "<span class='num'>07a</span> system user" in page and "<span class='num'>11</span> templates" in page
+    assert "nan" not in page and "None" not in page

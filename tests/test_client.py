@@ -1,7 +1,11 @@
 """GraphClient over the wire against a scripted server on 127.0.0.1."""
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -224,3 +228,116 @@ def test_path_with_query_or_host_is_refused_before_the_network(client, scripted)
         with pytest.raises(ValueError):
             client.get(bad)
     assert scripted.seen == []
+
+
+# ---- the call log ------------------------------------------------------------------------------------
+def test_calls_are_logged_with_status_ms_and_fbtrace_id(client, scripted, sleeps):
+    scripted.queue("/x", graph_error(4), Reply(body={"ok": 1}, headers={"x-fb-trace-id": "TRACE-HEADER"}))
+    client.get("200000000000001/x", fields=["id", "name"])
+    scripted.queue("/register", graph_error(133005, "Two step verification PIN Mismatch"))
+    with pytest.raises(GraphAPIError):
+        client.post("400000000000001/register", json={"messaging_product": "whatsapp"})
+    throttled, answered, refused = client.calls
+    assert (throttled["method"], throttled["path"], throttled["status"]) == ("GET", "/v25.0/200000000000001/x", 400)
+    assert throttled["fbtrace_id"] == "TRACE4" and throttled["error_code"] == 4  # from the error body
+    assert answered["status"] == 200 and answered["fbtrace_id"] == "TRACE-HEADER"  # from the header
+    assert answered["query"] == {"fields": "id,name"} and answered["error_code"] is None
+    assert refused["error_code"] == 133005 and refused["fbtrace_id"] == "TRACE133005"
+    assert all(isinstance(c["ms"], int) and c["ms"] >= 0 for c in client.calls)
+    assert [c["seq"] for c in client.calls] == [1, 2, 3] and client.calls_since(2) == [refused]
+    assert FAKE_TOKEN not in repr(list(client.calls))
+    assert '-H "Authorization: Bearer $TEST_TOKEN"' in answered["curl"]
+
+
+def test_a_call_that_got_no_answer_is_logged_too(fake_secrets, sleeps):
+    client = GraphClient(graph_url="http://127.0.0.1:9", token_env="TEST_TOKEN", sleep=sleeps.append, max_retries=1)
+    with pytest.raises(NetworkError):
+        client.get("1/x")
+    assert [(c["status"], c["error"]) for c in client.calls] == [(None, "ConnectionError")] * 2
+
+
+def test_the_log_is_bounded(client, scripted):
+    import collections
+    client.calls = collections.deque(maxlen=3)
+    scripted.default = Reply(body={"ok": 1})
+    for _ in range(5):
+        client.get("1")
+    assert len(client.calls) == 3 and [c["seq"] for c in client.calls] == [3, 4, 5]
+
+
+def test_secret_query_values_become_references(client, scripted, fake_secrets):
+    scripted.default = Reply(body={"ok": 1})
+    client.refer_secrets("TEST_APP_SECRET")
+    client.get("1", access_token=FAKE_TOKEN, appsecret_proof="a" * 64, other=f"x{fake_secrets['TEST_APP_SECRET']}")
+    call = client.calls[-1]
+    assert call["query"] == {"access_token": "$TEST_TOKEN", "appsecret_proof": "$APPSECRET_PROOF",
+                             "other": "x$TEST_APP_SECRET"}
+    assert all(value not in call["curl"] for value in [*fake_secrets.values(), "a" * 64])
+
+
+def _every_secret_operation(sb, client):
+    """Each operation that sends a secret (header, form or JSON body), as the steps call them."""
+    from helpers import operations as ops
+    calls = [
+        lambda: ops.check_token(client, app_id="300000000000001", app_secret_env="WHATSAPP_APP_SECRET"),
+        lambda: ops.get_app_webhook(client, app_id="300000000000001", app_secret_env="WHATSAPP_APP_SECRET"),
+        lambda: ops.subscribe_app(client, "200000000000001", override_callback_uri="https://example.com/hook",
+                                  verify_token_env="WHATSAPP_VERIFY_TOKEN"),
+        lambda: ops.register_phone_number(client, "400000000000004", pin_env="WHATSAPP_PIN",
+                                          backup_data="SANDBOX-ONPREM-BACKUP-400000000000004-not-real",
+                                          backup_password_env="WHATSAPP_BACKUP_PASSWORD"),
+        lambda: ops.verify_code(client, "400000000000002", "123-456"),
+        lambda: ops.set_two_step_pin(client, "400000000000001", pin_env="WHATSAPP_PIN"),
+        lambda: ops.exchange_signup_code(client, app_id="300000000000001", app_secret_env="WHATSAPP_APP_SECRET",
+                                         code=sb.control.signup_code("200000000000001", "300000000000001"),
+                                         store_in_env="CALL_LOG_SIGNUP_TOKEN"),
+    ]
+    for call in calls:
+        try:
+            call()
+        except GraphAPIError:
+            pass  # a refused call is logged as well; what matters here is what the log holds
+
+
+def test_curl_and_call_lines_never_hold_a_secret_value(sb, monkeypatch):
+    """With the sandbox demo env's real (fake) values: token, app secret, PIN, backup password, verify token."""
+    monkeypatch.setenv("CALL_LOG_SIGNUP_TOKEN", "")
+    client = GraphClient(graph_url=sb.url)
+    _every_secret_operation(sb, client)
+    env = sb.demo_env()
+    secrets = {name: env[name] for name in ("WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_PIN",
+                                            "WHATSAPP_BACKUP_PASSWORD", "WHATSAPP_VERIFY_TOKEN")}
+    secrets["signup token"] = os.environ["CALL_LOG_SIGNUP_TOKEN"]
+    text = json.dumps(list(client.calls))
+    assert len(client.calls) == 7
+    assert [name for name, value in secrets.items() if value in text] == []
+    curls = {c["path"].rsplit("/", 1)[-1]: c["curl"] for c in client.calls}
+    assert '"Authorization: Bearer 300000000000001|$WHATSAPP_APP_SECRET"' in curls["debug_token"]
+    assert '"input_token=$WHATSAPP_TOKEN"' in curls["debug_token"]
+    assert '\\"pin\\": \\"$WHATSAPP_PIN\\"' in curls["register"]
+    assert '\\"password\\": \\"$WHATSAPP_BACKUP_PASSWORD\\"' in curls["register"]
+    assert '\\"verify_token\\": \\"$WHATSAPP_VERIFY_TOKEN\\"' in curls["subscribed_apps"]
+    assert '"client_secret=$WHATSAPP_APP_SECRET"' in curls["access_token"] and "code=$CODE" in curls["access_token"]
+    assert '"code=$CODE"' in curls["verify_code"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl command")
+def test_the_curl_line_pasted_into_a_shell_makes_the_same_call(sb):
+    from helpers import operations as ops
+    client = GraphClient(graph_url=sb.url)
+    report = ops.check_token(client, app_id="300000000000001", app_secret_env="WHATSAPP_APP_SECRET")
+    numbers = ops.list_phone_numbers(client, "200000000000001", fields=["id", "status"])
+    env = {"PATH": os.environ["PATH"], **sb.demo_env()}  # the reader exports the variables, then pastes
+    answers = [json.loads(subprocess.run(["bash", "-c", c["curl"]], env=env, capture_output=True, text=True,
+                                         check=True, timeout=30).stdout) for c in client.calls]
+    assert answers[0]["data"]["is_valid"] is True and report["is_valid"] is True
+    assert [n["id"] for n in answers[1]["data"]] == [n["id"] for n in numbers]
+
+
+def test_a_pins_digits_inside_an_id_stay_as_they_are(client, scripted, fake_secrets):
+    scripted.default = Reply(body={"ok": 1})
+    client.refer_secrets("TEST_PIN")
+    pin = fake_secrets["TEST_PIN"]
+    client.post("1", json={"pin": pin, "note": f"4000{pin}01", "also": pin})
+    curl = client.calls[-1]["curl"]
+    assert f'\\"note\\": \\"4000{pin}01\\"' in curl and '\\"also\\": \\"$TEST_PIN\\"' in curl

@@ -22,7 +22,7 @@ from notebook_fixtures import (CUSTOMERS, NOTEBOOKS, ROOT, STEP_NAMES, declared_
 
 WRONG_PIN = "240913"
 RECORD_KEYS = {"step", "customer", "status", "started_at", "finished_at", "duration_s", "outputs", "facts", "error",
-               "graph_url", "api_version"}
+               "graph_url", "api_version", "graph_calls"}
 
 
 @pytest.fixture(scope="module", autouse=True)

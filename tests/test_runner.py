@@ -58,6 +58,18 @@ def test_outputs_flow_to_later_steps_in_one_kernel_with_a_fresh_namespace(tmp_pa
     assert "widgets" not in executed["metadata"]
 
 
+def test_each_output_notebook_numbers_its_cells_from_1_though_the_kernel_is_shared(tmp_path):
+    passed = run(tmp_path / "ok", "01-02")
+    failed = run(tmp_path / "bad", "01,06", overrides={"seconds": "not a number"})
+    assert [r["status"] for r in passed["records"] + failed["records"]] == ["passed", "passed", "passed", "failed"]
+    for path in (tmp_path / "ok" / "alpha" / "02_reads_previous.ipynb", tmp_path / "bad" / "alpha" / "06_sleep.ipynb"):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        numbers = [c["execution_count"] for c in cells if c["execution_count"] is not None]
+        assert cells[0]["execution_count"] == 1 and numbers == list(range(1, len(numbers) + 1)), (path.name, numbers)
+    # The runner's failure names the cell by the number the notebook shows.
+    assert failed["records"][1]["error"]["message"].startswith(f"cell {numbers[-1]}: TypeError")
+
+
 def test_runner_settings_win_over_what_steps_found(tmp_path):
     result = run(tmp_path, "01-02", overrides={"value": 5})
     assert result["records"][1]["facts"]["saw"] == 5

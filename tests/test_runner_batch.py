@@ -57,6 +57,8 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
     assert table.loc["bluefin", "09_receive_message"] == "not run"
     html = (first["batch_dir"] / "summary.html").read_text()
     assert "133005" in html and "2 of 3 customers passed" in html
+    assert "<a href='bluefin/08_register.ipynb' title='the output notebook'>failed</a>" in html
+    assert "bluefin/09_receive_message.ipynb" not in html  # not run: no notebook to link
     received = json.loads((first["batch_dir"] / "example" / "09_receive_message.json").read_text())["facts"]
     assert received["simulated"] is True  # the kernels found the batch's sandbox as their peer
     found = json.loads((first["batch_dir"] / "example" / "06_phone_numbers.json").read_text())["outputs"]

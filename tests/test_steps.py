@@ -256,6 +256,30 @@ def test_register_with_a_wrong_pin_records_133005(sb, tmp_path, monkeypatch):
     assert record["error"]["code"] == 133005 and "reset it" in record["error"]["remedy"]
 
 
+def test_the_record_lists_the_graph_calls_of_each_attempt_and_shows_them(sb, tmp_path, monkeypatch):
+    from helpers.steps.step import graph_calls_html
+    monkeypatch.setenv("WRONG_PIN", "111111")
+    step = start("08_register", tmp_path, profile=EXAMPLE, graph_url=sb.url, pin_env="WRONG_PIN")
+    with pytest.raises(GraphAPIError):
+        steps.register(step)
+    failed = read_record(tmp_path, "08_register")["graph_calls"]
+    assert [(c["method"], c["path"], c["status"]) for c in failed] == [
+        ("GET", "/v25.0/200000000000001/phone_numbers", 200), ("POST", "/v25.0/400000000000001/register", 400)]
+    assert failed[1]["error_code"] == 133005 and failed[1]["fbtrace_id"]
+    assert '\\"pin\\": \\"$WRONG_PIN\\"' in failed[1]["curl"] and "111111" not in json.dumps(failed)
+    # The form's retry with the right PIN: the record keeps both attempts' calls, in order.
+    step.retry()
+    step.update(pin_env="WHATSAPP_PIN")
+    result = steps.register(step)
+    step.finish(result["ok"], result["verdict"])
+    calls = read_record(tmp_path, "08_register")["graph_calls"]
+    assert calls[:2] == failed and [c["status"] for c in calls[2:]] == [200, 200, 200]
+    assert calls[3]["path"].endswith("/register") and "$WHATSAPP_PIN" in calls[3]["curl"]
+    shown = graph_calls_html(calls)
+    assert "5 Graph calls" in shown and "<details" in shown and failed[1]["fbtrace_id"] in shown
+    assert not find_secrets(shown + json.dumps(calls), secret_values(sb.demo_env()))
+
+
 def test_terms_not_accepted_is_recognised_in_the_register_error(sb, tmp_path):
     sb.control.accept_terms("100000000000001", False)
     step = start("08_register", tmp_path, profile=EXAMPLE, graph_url=sb.url)

@@ -144,7 +144,29 @@ class _SharedKernelClient(PapermillNotebookClient):
         if cwd:
             msg_id = self.kc.execute(_RESET_CODE.format(cwd=cwd), silent=True, store_history=False)
             self.wait_for_reply(msg_id)
-        return super().papermill_execute_cells()
+        try:
+            return super().papermill_execute_cells()
+        finally:
+            renumber_cells(self.nb)
+
+
+def renumber_cells(nb) -> None:
+    """Number the executed code cells 1, 2, ... (and their results), as a fresh kernel would.
+
+    The shared kernel's counter keeps growing across a customer's notebooks. Renumbering the
+    notebook in memory, before papermill writes it, costs microseconds; resetting the kernel's
+    counter instead would also need a new IPython history session per notebook (SQLite writes),
+    because the history keys each input by session and line number.
+    """
+    number = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code" or cell.get("execution_count") is None:
+            continue
+        number += 1
+        cell["execution_count"] = number
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = number
 
 
 class SharedKernelEngine(NBClientEngine):

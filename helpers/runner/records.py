@@ -18,6 +18,12 @@ from .secrets_scan import redact
 
 PASSED, FAILED, TIMEOUT, NOT_RUN, RUNNING = "passed", "failed", "timeout", "not run", "running"
 
+# One entry of a record's "graph_calls" (helpers.call_log builds them; no secret value, `curl` refers
+# to each secret as $ENV_NAME): method and path (with the IDs), query (secrets as $NAME), HTTP status
+# (None when no answer came; then "error" names the network failure), ms, fbtrace_id, error_code
+# ("code" or "code/subcode" of a Graph error), curl.
+GRAPH_CALL_FIELDS = ("method", "path", "query", "status", "ms", "fbtrace_id", "error_code", "curl")
+
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -27,7 +33,8 @@ def new(step: str, customer: str, *, status: str = RUNNING, started_at: str | No
         **extra: Any) -> dict[str, Any]:
     """A record with every field of the schema; `extra` adds fields (graph_url, api_version, ...)."""
     return {"step": step, "customer": customer, "status": status, "started_at": started_at,
-            "finished_at": None, "duration_s": None, "outputs": {}, "facts": {}, "error": None, **extra}
+            "finished_at": None, "duration_s": None, "outputs": {}, "facts": {}, "error": None, "graph_calls": [],
+            **extra}
 
 
 def failure(step: str, customer: str, status: str, error_type: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """The batch summary: who is done, who is stuck on which step and why (CSV, HTML grid, terminal)."""
 from __future__ import annotations
 
+import datetime as dt
 import html
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ from ..remedies import remedy_text
 from . import records
 from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
 
-_COLOURS = {PASSED: "#d4edda", FAILED: "#f8d7da", TIMEOUT: "#ffe5b4", NOT_RUN: "#eeeeee", "skipped": "#e2e3e5"}
+SKIPPED = "skipped"  # passed because the step does not apply to this customer (facts.skipped)
+_COLOURS = {PASSED: "#d4edda", FAILED: "#f8d7da", TIMEOUT: "#ffe5b4", NOT_RUN: "#eeeeee", SKIPPED: "#e2e3e5",
+            "incomplete": "#eeeeee"}
 
 
 def collect(batch_dir: Path, customers: list[str], steps: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -60,12 +65,12 @@ def frame(grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.Da
         total = 0.0
         for step in steps:
             record = by_step[step]
-            status = record.get("status", NOT_RUN)
+            status = display_status(record)
             row[step] = status
             total += float(record.get("wall_s") or record.get("duration_s") or 0)
-            if first_problem is None and status not in (PASSED, NOT_RUN, "skipped"):
+            if first_problem is None and status not in (PASSED, NOT_RUN, SKIPPED):
                 first_problem = (step, record)
-        row["status"] = PASSED if all(by_step[s].get("status") in (PASSED, "skipped") for s in steps) else (
+        row["status"] = PASSED if all(display_status(by_step[s]) in (PASSED, SKIPPED) for s in steps) else (
             FAILED if first_problem else "incomplete")
         row["failed_step"] = first_problem[0] if first_problem else ""
         row["error_code"] = _error_code(first_problem[1]) if first_problem else ""
@@ -77,55 +82,140 @@ def frame(grid: dict[str, dict[str, dict[str, Any]]], steps: list[str]) -> pd.Da
                                        "remedy", "duration_s"])
 
 
+def display_status(record: dict[str, Any]) -> str:
+    """The status a person reads: a step that passed because it did not apply is "skipped"."""
+    status = record.get("status", NOT_RUN)
+    if status == PASSED and (record.get("facts") or {}).get("skipped"):
+        return SKIPPED
+    return status
+
+
 def write(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]], steps: list[str],
-          notes: list[str] | None = None) -> pd.DataFrame:
+          notes: list[str] | None = None, batch: dict[str, Any] | None = None) -> pd.DataFrame:
     """summary.csv and summary.html in the batch folder; returns the frame.
 
     `notes`: lines about the batch itself (processes stopped or left running), shown under the
     terminal table and the HTML grid; they travel with the frame in `table.attrs["notes"]`.
+    `batch`: batch_id, started_at, sandbox, target (the Graph URL); by default read from the
+    folder's batch.json and sandbox.json, and the records' graph_url.
     """
     table = frame(grid, steps)
     table.attrs["notes"] = list(notes or [])
     table.to_csv(Path(batch_dir) / "summary.csv", index=False)
-    (Path(batch_dir) / "summary.html").write_text(_html(grid, steps, table), encoding="utf-8")
+    about = {**batch_facts(Path(batch_dir), grid), **(batch or {})}
+    (Path(batch_dir) / "summary.html").write_text(_html(grid, steps, table, about), encoding="utf-8")
     return table
 
 
-def _cell_text(record: dict[str, Any]) -> str:
-    status = record.get("status", NOT_RUN)
+def batch_facts(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """What the summary says about the batch: its id, start, and the Graph API it ran against."""
+    asked = records.read(batch_dir / "batch.json") or {}
+    sandbox = records.read(batch_dir / "sandbox.json") or {}
+    targets = sorted({str(r["graph_url"]) for by_step in grid.values() for r in by_step.values() if r.get("graph_url")})
+    return {"batch_dir": str(batch_dir), "batch_id": asked.get("batch_id"), "started_at": asked.get("started_at"),
+            "sandbox": bool(asked.get("sandbox")),
+            "target": sandbox.get("url") if asked.get("sandbox") and sandbox.get("url") else ", ".join(targets)}
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def _seconds(record: dict[str, Any]) -> str:
     seconds = record.get("wall_s") or record.get("duration_s")
-    text = status + (f" ({float(seconds):.1f} s)" if seconds else "")
+    return f"{float(seconds):.1f} s" if seconds else ""
+
+
+def _cell_html(batch_dir: Path | None, customer: str, step: str, record: dict[str, Any]) -> str:
+    status = display_status(record)
+    notebook = record.get("notebook") or f"{step}.ipynb"
+    label = html.escape(status)
+    if batch_dir is not None and status != NOT_RUN and (batch_dir / customer / notebook).is_file():
+        href = urllib.parse.quote(f"{customer}/{notebook}")
+        label = f"<a href='{href}' title='the output notebook'>{label}</a>"
+    seconds = _seconds(record)
+    parts = [f"<div class='head'>{label}" + (f" <span class='time'>{seconds}</span>" if seconds else "") + "</div>"]
+    facts = record.get("facts") or {}
     if status in (FAILED, TIMEOUT):
-        error = record.get("error") or {}
         code = _error_code(record)
-        text += f"\n{code}: {reason(record)}\nWhat to do: {remedy(record)}"
-    return text
+        why = reason(record)
+        if code:  # the code leads the cell in bold; the sentence need not end with it again
+            why = re.sub(r"\s*\(code [^)]*\)$", "", why)
+        parts.append("<div class='why'>" + (f"<b>{html.escape(code)}</b> " if code else "") + html.escape(why) + "</div>")
+        what = remedy(record)
+        if what:
+            parts.append(f"<div class='what'>What to do: {html.escape(what)}</div>")
+    elif status == SKIPPED:
+        text = facts.get("reason") or facts.get("verdict") or ""
+        if text:
+            parts.append(f"<div class='verdict'>{html.escape(str(text))}</div>")
+    elif facts.get("verdict"):
+        parts.append(f"<div class='verdict'>{html.escape(str(facts['verdict']))}</div>")
+    return f"<td class='step' style='background-color: {_COLOURS.get(status, '')}'>" + "".join(parts) + "</td>"
+
+
+def _step_header(step: str) -> str:
+    # "08_register" -> "08" over "register"; names such as "07a_system_user" or "11_..." alike.
+    number, _, title = step.partition("_")
+    if not title:
+        return html.escape(step)
+    return f"<span class='num'>{html.escape(number)}</span> {html.escape(title.replace('_', ' '))}"
 
 
 _CSS = """<style>
-body { font-family: system-ui, sans-serif; margin: 1.5em; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 4px 6px; font-size: 12px; vertical-align: top; }
-td { max-width: 22em; white-space: pre-wrap; }
-caption { font-size: 15px; font-weight: 600; text-align: left; padding-bottom: 8px; }
+body { font-family: system-ui, sans-serif; margin: 16px 20px; color: #1f2328; }
+h1 { font-size: 18px; margin: 0 0 4px; }
+.about { font-size: 13px; margin: 0 0 10px; }
+.about span { margin-right: 1.5em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #ccc; padding: 4px 5px; font-size: 12px; vertical-align: top; text-align: left;
+         overflow-wrap: anywhere; }
+th { background: #f6f8fa; font-weight: 600; }
+th .num { display: block; }
+td .head { font-weight: 600; white-space: nowrap; }
+td .time { font-weight: normal; color: #57606a; }
+td .verdict, td .why, td .what { margin-top: 2px; }
+td .what { color: #57606a; }
+td.customer { font-weight: 600; }
+th.fixed, td.customer, td.fixed { white-space: nowrap; overflow-wrap: normal; }
+caption { font-size: 14px; font-weight: 600; text-align: left; padding-bottom: 6px; }
+.notes { font-size: 13px; }
 </style>"""
 
 
-def _html(grid, steps, table: pd.DataFrame) -> str:
-    cells = pd.DataFrame({step: [_cell_text(grid[c][step]) for c in grid] for step in steps}, index=list(grid))
-    cells["customer status"] = list(table["status"])
-    cells["total (s)"] = [f"{d:.1f}" for d in table["duration_s"]]
-    cells.index.name = "customer"
-    statuses = pd.DataFrame({step: [grid[c][step].get("status", NOT_RUN) for c in grid] for step in steps}, index=list(grid))
-    statuses["customer status"] = list(table["status"])
-    statuses["total (s)"] = ""
-    styler = (cells.style
-              .apply(lambda col: [f"background-color: {_COLOURS.get(s, '')}" for s in statuses[col.name]], axis=0)
-              .format(html.escape)
-              .set_caption(f"{(table['status'] == PASSED).sum()} of {len(table)} customers passed every step"))
-    notes = "".join(f"<p>{html.escape(note)}</p>" for note in table.attrs.get("notes", []))
-    return (f"<!doctype html><meta charset='utf-8'><title>Onboarding batch summary</title>{_CSS}"
-            + styler.to_html() + notes)
+def _html(grid, steps, table: pd.DataFrame, about: dict[str, Any] | None = None) -> str:
+    about = about or {}
+    batch_dir = Path(about["batch_dir"]) if about.get("batch_dir") else None
+    target = str(about.get("target") or "")
+    where = "the sandbox" if about.get("sandbox") else ("Meta's Graph API" if "graph.facebook.com" in target else "")
+    facts = [("Batch", about.get("batch_id") or ""), ("Started", _when(about.get("started_at"))),
+             ("Target", target + (f" ({where})" if target and where else ""))]
+    header = "".join(f"<span><b>{name}:</b> {html.escape(str(value))}</span>" for name, value in facts if value)
+    head = ("<tr><th class='fixed'>customer</th>" + "".join(f"<th>{_step_header(s)}</th>" for s in steps)
+            + "<th class='fixed'>status</th><th class='fixed'>total</th></tr>")
+    rows = []
+    for (customer, by_step), (_, row) in zip(grid.items(), table.iterrows()):
+        status = str(row["status"])
+        total = f"{float(row['duration_s']):.1f} s" if row["duration_s"] else ""
+        rows.append(f"<tr><td class='customer'>{html.escape(customer)}</td>"
+                    + "".join(_cell_html(batch_dir, customer, s, by_step[s]) for s in steps)
+                    + f"<td class='fixed' style='background-color: {_COLOURS.get(status, '')}'>{html.escape(status)}</td>"
+                    + f"<td class='fixed'>{total}</td></tr>")
+    caption = f"{(table['status'] == PASSED).sum()} of {len(table)} customers passed every step"
+    notes = "".join(f"<p class='notes'>{html.escape(note)}</p>" for note in table.attrs.get("notes", []))
+    title = "Onboarding batch summary"
+    return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{_CSS}"
+            f"<h1>{html.escape(title)}</h1><p class='about'>{header}</p>"
+            f"<table><caption>{html.escape(caption)}</caption><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+            + notes)
 
 
 def terminal(table: pd.DataFrame) -> str:

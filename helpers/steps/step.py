@@ -1,8 +1,8 @@
 """`Step`: one step notebook's run (parameters, Graph client, actions, result record) and its error display.
 
 Record: ``{run_dir}/{step}.json`` with keys step, customer, status ("passed" | "failed"),
-started_at, finished_at, duration_s, outputs (IDs for later steps), facts, error, graph_url,
-api_version. Never a secret value: values of the environment variables the step names are
+started_at, finished_at, duration_s, outputs (IDs for later steps), facts, error, graph_calls
+(the Graph calls the step made, helpers.call_log), graph_url, api_version. Never a secret value: values of the environment variables the step names are
 scrubbed from it before writing.
 
 Also here: `clean_params` (the registry's format checks, re-exported), `error_frame` (a failure as a
@@ -73,6 +73,41 @@ def _markdown(text: str) -> None:
         print(text)
 
 
+def _html(markup: str) -> None:
+    try:
+        from IPython.display import HTML
+        _display(HTML(markup))
+    except ImportError:  # pragma: no cover
+        print(markup)
+
+
+_CALLS_CSS = ("<style>.playbook-calls{border-collapse:collapse;font-size:12px;margin:4px 0}"
+              ".playbook-calls th,.playbook-calls td{border:1px solid #ccc;padding:2px 6px;text-align:left;"
+              "vertical-align:top}.playbook-calls td.path{word-break:break-all}"
+              ".playbook-curl pre{white-space:pre-wrap;word-break:break-all;font-size:11px;margin:2px 0}</style>")
+
+
+def graph_calls_html(calls: list[Mapping[str, Any]]) -> str:
+    """Graph calls as a compact table (method, path, status, ms, fbtrace_id) and a <details> with the curl lines."""
+    from html import escape
+
+    def cell(value: Any) -> str:
+        return "" if value is None else escape(str(value))
+
+    rows = "".join(
+        f"<tr><td>{cell(c.get('method'))}</td><td class='path'>{cell(c.get('path'))}</td>"
+        f"<td>{cell(c.get('status') if c.get('status') is not None else c.get('error'))}"
+        f"{' (' + cell(c['error_code']) + ')' if c.get('error_code') else ''}</td>"
+        f"<td>{cell(c.get('ms'))}</td><td>{cell(c.get('fbtrace_id'))}</td></tr>" for c in calls)
+    curls = "\n".join(escape(str(c.get("curl") or "")) for c in calls)
+    count = f"{len(calls)} Graph call" + ("" if len(calls) == 1 else "s")
+    return (f"{_CALLS_CSS}<div class='playbook-graph-calls'><b>{count}</b>"
+            "<table class='playbook-calls'><thead><tr><th>method</th><th>path</th><th>status</th><th>ms</th>"
+            f"<th>fbtrace_id</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<details class='playbook-curl'><summary>The same calls as curl (secrets as $VARIABLE: export them "
+            f"first)</summary><pre>{curls}</pre></details></div>")
+
+
 def _resolve_path(text: str) -> Path:
     path = Path(text).expanduser()
     if path.is_absolute() or path.exists():
@@ -120,6 +155,8 @@ class Step:
         self._peer: Peer | None = None
         self._peer_for: str | None = None
         self.check_remedy: str | None = None  # what to do when the final check fails, when the step knows better
+        self._calls_seen = 0  # the current client's last call already copied into record["graph_calls"]
+        self._calls_shown = 0  # how many of record["graph_calls"] the notebook has shown
         _install_failure_display(self)
 
     # -- construction --------------------------------------------------------------------------
@@ -252,9 +289,32 @@ class Step:
         """The Graph client for the current graph_url / api_version / token_env (built on first use)."""
         key = (self.params["graph_url"], self.params["api_version"], self.params["token_env"])
         if self._client is None or self._client_key != key:
+            self.collect_graph_calls()  # the old client's calls belong to this step too
             self._client = GraphClient(graph_url=key[0], api_version=key[1], token_env=key[2])
-            self._client_key = key
+            # Every secret this step names: the call log refers to them as $NAME, whichever operation sends them.
+            self._client.refer_secrets(*(str(self.params.get(k) or "") for k in SECRET_ENV_PARAMS))
+            self._client_key, self._calls_seen = key, 0
         return self._client
+
+    def collect_graph_calls(self) -> list[dict[str, Any]]:
+        """Copy the client's calls made since the last look into record["graph_calls"]; returns the list."""
+        calls = self.record.setdefault("graph_calls", [])
+        if self._client is not None:
+            new = self._client.calls_since(self._calls_seen)
+            if new:
+                self._calls_seen = new[-1]["seq"]
+                calls.extend({k: v for k, v in c.items() if k != "seq"} for c in new)
+        return calls
+
+    def show_graph_calls(self, *, only_new: bool = False) -> None:
+        """The step's Graph calls below its result: a compact table, and the curl lines to copy.
+
+        `only_new`: just the calls not shown yet (a failed attempt's, before the next one)."""
+        calls = self.collect_graph_calls()
+        shown = calls[self._calls_shown:] if only_new else calls
+        self._calls_shown = len(calls)
+        if shown:
+            _html(graph_calls_html(shown))
 
     @property
     def peer(self) -> Peer:
@@ -318,6 +378,7 @@ class Step:
             self.fact(verdict=verdict)
         self.write()
         _markdown(f"### ✅ {self.name}: passed\n{verdict}")
+        self.show_graph_calls()
         return self.record
 
     def _close(self) -> None:
@@ -350,6 +411,7 @@ class Step:
             pass
         _markdown(f"### ❌ {self.name}: {label} failed")
         _display(tables.style_error(error_frame(exc, error)))
+        self.show_graph_calls(only_new=True)
 
     @property
     def where(self) -> str:
@@ -389,11 +451,13 @@ class Step:
         return [v for v in values if len(v) >= 4]
 
     def record_json(self) -> str:
+        self.collect_graph_calls()
         return records.dumps(self.record, self.secret_values(), default=_json_default)
 
     def write(self) -> Path | None:
         """Write the record (atomically) when run_dir is set; returns its path."""
         path = self.record_path
+        self.collect_graph_calls()
         if path is None:
             return None
         return records.write(path, self.record, self.secret_values(), default=_json_default)
