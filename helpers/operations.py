@@ -98,6 +98,7 @@ def check_token(
         "app_id": str(data.get("app_id")) if data.get("app_id") is not None else None,
         "application": data.get("application"),
         "user_id": data.get("user_id"),
+        "error": data.get("error") or None,  # debug_token's reason when the token is not valid
         "expires_at": expires_at,
         "expires": expires if expires == "never" else expires.isoformat(),
         "scopes": scopes,

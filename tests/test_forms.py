@@ -164,3 +164,162 @@ def test_register_form_hands_over_the_sms_code_once(sb):
     assert form.error is None and form.result["ok"]
     assert form.inputs["verification_code"].value == ""
     assert step.record["facts"]["verified_now"] is True
+
+
+# ---- one result per action ---------------------------------------------------------------------------
+def area_text(step) -> str:
+    """Everything the step's result area holds (its outputs' HTML and Markdown)."""
+    return "\n".join(str(v) for output in step.result_area.outputs for v in output.get("data", {}).values())
+
+
+def test_run_redraws_the_one_result_area_the_cell_showed():
+    peaks = []
+
+    def action(step):
+        peaks.append(step.params["expected_peak_mps"])
+        return {"ok": True, "verdict": f"peak {step.params['expected_peak_mps']:g} mps",
+                "throughput": pd.DataFrame({"peak": [step.params["expected_peak_mps"]]})}
+
+    step = interactive_step("00_plan", graph_url=CLOSED_PORT_URL, expected_peak_mps=40.0)
+    form = StepForm(step, [forms.Field("expected_peak_mps", "Peak", "number")], action)
+    assert form.output is step.result_area and "playbook-output" in step.result_area._dom_classes
+    assert step.run(action)["verdict"] == "peak 40 mps"  # the action cell
+    assert "peak 40 mps" in area_text(step) and "peak 40 mps" in form.summary.value  # the form follows the cell
+    form.inputs["expected_peak_mps"].value = 500.0
+    form.run_button.click()
+    text = area_text(step)
+    assert "peak 500 mps" in text and "40" not in text, "the form's Run replaced the cell's result, in the same area"
+    assert form.output not in form.children, "the cell shows the area: the form does not show it a second time"
+    assert peaks == [40.0, 500.0]
+    assert step.finish()["facts"]["verdict"] == "peak 500 mps", "the verdict comes from the last run"
+
+
+def test_the_form_shows_the_area_itself_when_no_cell_has():
+    step = interactive_step("02_terms")
+    form = StepForm(step, [], lambda step: {"ok": True, "verdict": "fine"})
+    form.run_button.click()
+    assert form.output in form.children and "fine" in area_text(step)
+
+
+def test_a_failure_shows_the_error_block_once_and_the_summary_names_it():
+    from helpers.errors import GraphAPIError, StepFailed
+
+    def failing(step):
+        with step.action("read the WABA"):
+            raise GraphAPIError(message="(#100) Unsupported get request", code=100, subcode=33, fbtrace_id="TRACE1",
+                                http_status=400)
+
+    step = interactive_step("01_assets", graph_url=CLOSED_PORT_URL)
+    form = StepForm(step, [], failing)
+    assert step.run(failing) is None, "in JupyterLab the action cell does not raise: the verdict cell says it failed"
+    text = area_text(step)
+    assert "read the WABA failed" in text and "what to do" in text and "TRACE1" in text and "None" not in text
+    assert form.summary.value.count("Failed: (#100/33) ") == 1 and "GraphAPIError" not in form.summary.value
+    try:
+        step.finish()
+    except StepFailed as exc:
+        assert getattr(exc, "_playbook_earlier", False)
+    else:
+        raise AssertionError("finish() after a failed action must fail the step")
+    assert step.record["status"] == "failed" and step.record["error"]["code"] == 100
+
+
+def test_headless_a_failure_still_raises_in_the_action_cell():
+    from helpers.errors import ConfigError
+
+    def failing(step):
+        with step.action("check"):
+            raise ConfigError("waba_id is empty")
+
+    step = Step.start("02_terms", {"interactive": False}, show=False)
+    try:
+        step.run(failing)
+    except ConfigError:
+        pass
+    else:
+        raise AssertionError("headless, the cell must fail so that papermill marks the step failed")
+    assert step.record["status"] == "failed"
+
+
+def test_register_form_with_a_wrong_pin_names_code_and_title(sb, monkeypatch):
+    monkeypatch.setenv("FORM_TEST_PIN", "000000")
+    step = interactive_step("08_register", graph_url=sb.url, pin_env="FORM_TEST_PIN", phone_number_id="400000000000001")
+    form = RegisterForm(step)
+    assert "133008" in form.notes.children[0].value, "the lock is said before any attempt"
+    assert form.reset_pin.layout.display == "none"
+    form.inputs["pin_env"].value = "111111"
+    form.run_button.click()
+    assert "Failed: (#133005) Two step verification PIN Mismatch" in form.summary.value
+    assert "See below" not in form.summary.value and "GraphAPIError" not in form.summary.value
+    assert form.reset_pin.layout.display == "flex", "after a 133005 the form offers Set a new PIN"
+    assert "Set a new PIN" in area_text(step)
+
+
+def test_set_a_new_pin_then_register(sb, monkeypatch):
+    scenario = sb.control.load_scenario("wrong_pin")  # the number's PIN is no longer the demo one
+    monkeypatch.setenv("FORM_TEST_PIN", sb.demo_env()["WHATSAPP_PIN"])
+    step = interactive_step("08_register", graph_url=sb.url, pin_env="FORM_TEST_PIN")
+    form = RegisterForm(step)
+    form.inputs["phone_number_id"].value = scenario.get("phone_number_id") or "400000000000001"
+    form.run_button.click()
+    assert form.error is not None and form.error.code == 133005
+    assert form.set_new_pin() is None and "first" in form.new_pin_message.value, "no PIN typed yet: no call"
+    form.new_pin.value = "12345"
+    assert "6 digits" in form.new_pin_message.value and os.environ["FORM_TEST_PIN"] != "12345"
+    form.new_pin.value = "246802"
+    assert form.new_pin.value == "" and os.environ["FORM_TEST_PIN"] == "246802"
+    form.set_pin_button.click()
+    assert form.error is None, form.error
+    assert form.result["ok"] and "registered" in form.summary.value
+    assert step.record["facts"]["pin_reset"] is True and step.record["status"] == "running"
+    assert "246802" not in step.record_json()
+    number = steps.ops.get_phone_number(step.client, step.params["phone_number_id"], fields=["status"])
+    assert number["status"] == "CONNECTED"
+    assert step.finish()["status"] == "passed"
+
+
+# ---- the app: a page never acts on its own ------------------------------------------------------------
+def test_in_the_app_the_cell_makes_no_call_and_run_replaces_the_hint(monkeypatch):
+    monkeypatch.setenv(steps.APP_MODE_ENV, "voila")
+    calls = []
+
+    def register(step):
+        calls.append(step.name)
+        return {"ok": True, "verdict": "registered"}
+
+    step = interactive_step("08_register", graph_url=CLOSED_PORT_URL)
+    assert step.acts_on_open is False
+    form = StepForm(step, [], register)
+    assert step.run(register) is None and calls == []
+    assert "Press Run in the form above to register the number." in area_text(step)
+    assert step.finish() is None and step.record["status"] == "running", "nothing to judge before Run"
+    form.run_button.click()
+    assert calls == ["08_register"] and "registered" in area_text(step) and "Press Run" not in area_text(step)
+    monkeypatch.delenv(steps.APP_MODE_ENV)
+    assert interactive_step("08_register", graph_url=CLOSED_PORT_URL).acts_on_open is True
+
+
+# ---- 04: what Meta cannot reach ----------------------------------------------------------------------
+def test_callback_warnings_when_the_target_is_meta():
+    step = interactive_step("04_webhooks", graph_url="https://graph.facebook.com")
+    warn = lambda url: steps.callback_warnings(step, url)  # noqa: E731
+    assert len(warn("http://127.0.0.1:8080/webhook")) == 2
+    assert "HTTPS with a valid certificate" in warn("http://hooks.example.com/w")[0]
+    for unreachable in ("https://localhost/w", "https://10.1.2.3/w", "https://192.168.0.9/w", "https://[::1]/w",
+                        "https://printer.local/w", "https://172.16.0.1/w"):
+        assert len(warn(unreachable)) == 1, unreachable
+    assert warn("https://hooks.example.com/webhook") == []
+    form = forms.for_step(step)
+    form.inputs["callback_url"].value = "http://hooks.example.com/w"
+    assert "HTTPS" in message(form, "callback_url") and "playbook-invalid" not in form.inputs["callback_url"]._dom_classes
+
+
+def test_no_callback_warning_against_the_sandbox(sb):
+    step = interactive_step("04_webhooks", graph_url=sb.url)
+    assert steps.callback_warnings(step, "http://127.0.0.1:8080/webhook") == []
+
+
+def test_invalid_fields_get_the_red_border_css():
+    form = forms.for_step(interactive_step("06_phone_numbers", graph_url=CLOSED_PORT_URL))
+    assert ".playbook-invalid input" in form.css.value and "border" in form.css.value
+    assert form.children[0] is form.css

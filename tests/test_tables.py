@@ -52,3 +52,79 @@ def test_style_error_keeps_every_word():
     long = "word " * 40
     html = tables.style_error(pd.DataFrame([("remedy", long)], columns=["field", "value"])).to_html()
     assert long.strip() in html and "pre-wrap" in html
+
+
+# ---- tables.show: the one display every step table goes through ------------------------------------
+def _cells(styler) -> list[str]:
+    import re
+    return re.findall(r'<td id="T_\w+_row\d+_col\d+" class="data row\d+ col\d+" >(.*?)</td>', styler.to_html())
+
+
+def test_show_never_cuts_text_and_aligns_it_left():
+    long = "NOT usable: token is not valid: Error validating access token: Session has expired on Tuesday"
+    html = tables.show(pd.DataFrame({"check": ["verdict"], "value": [long]})).to_html()
+    assert long in html and "…" not in html
+    assert "text-align: left" in html and "white-space: pre-wrap" in html
+
+
+def test_show_has_no_row_index():
+    html = tables.show(pd.DataFrame({"a": ["x", "y"]}, index=[7, 8])).to_html()
+    assert "row_heading" not in html and ">7<" not in html and ">0<" not in html
+
+
+def test_show_leaves_missing_values_blank():
+    frame = pd.DataFrame({"a": ["x", None, "z"], "b": [1.5, float("nan"), 2.5],
+                          "c": pd.array([1, pd.NA, 3], dtype="Int64")})
+    cells = _cells(tables.show(frame))
+    assert cells == ["x", "1.5", "1", "", "", "", "z", "2.5", "3"]
+    assert not any(c in ("None", "nan", "NaN", "&lt;NA&gt;") for c in cells)
+
+
+def test_show_writes_integer_valued_floats_as_integers():
+    cells = _cells(tables.show(pd.DataFrame({"subcode": [33.0, 463.0, None], "after_s": [0.25, 1.0, 2.5]})))
+    assert cells == ["33", "0.25", "463", "1", "", "2.5"]
+
+
+def test_show_writes_every_time_to_the_second_with_the_zone():
+    expected = "2026-12-01 12:00:05 UTC"
+    frame = pd.DataFrame({
+        "received_at": [pd.Timestamp("2026-12-01 12:00:05.123456789", tz="UTC"), 1796126405.75],
+        "timestamp": ["1796126405", "2026-12-01T13:00:05+01:00"],
+    })
+    assert _cells(tables.show(frame)) == [expected] * 4
+    field_value = pd.DataFrame([("received_at", 1796126405.2), ("24-hour window ends", "2026-12-01T12:00:05+00:00"),
+                                ("text", "Hello!")], columns=["field", "value"])
+    assert _cells(tables.show(field_value))[1::2] == [expected, expected, "Hello!"]
+
+
+def test_show_marks_booleans_with_coloured_ticks():
+    html = tables.show(pd.DataFrame({"active": [True, False]})).to_html()
+    cells = _cells(tables.show(pd.DataFrame({"active": [True, False]})))
+    assert cells == [tables.TRUE_MARK, tables.FALSE_MARK]
+    assert tables.TRUE_COLOUR in html and tables.FALSE_COLOUR in html
+    assert "True" not in html and "False" not in html
+
+
+def test_show_escapes_html_in_values():
+    assert "<b>x</b>" not in tables.show(pd.DataFrame({"a": ["<b>x</b>"]})).to_html()
+
+
+def test_phone_numbers_compact_view_puts_readiness_after_the_number():
+    styler = tables.style_phone_numbers(tables.phone_numbers_table(NUMBERS))
+    headers = list(styler.data.columns)
+    assert headers == list(tables.COMPACT_NUMBER_COLUMNS)
+    assert headers.index("ready_to_register") < headers.index("name_status")
+    every = list(tables.style_phone_numbers(tables.phone_numbers_table(NUMBERS), all_columns=True).data.columns)
+    assert set(every) == set(tables.phone_numbers_table(NUMBERS).columns) and every[3] == "ready_to_register"
+
+
+def test_error_block_reads_like_the_remedy_catalogue_and_leaves_out_empty_fields():
+    error = {"code": 133005, "subcode": None, "title": "Two step verification PIN Mismatch",
+             "message": "(#133005) Two step verification PIN Mismatch", "details": "Two-step verification PIN incorrect.",
+             "fbtrace_id": "AbC", "remedy": "Use the PIN set for this number.", "http_status": 400}
+    block = tables.error_block(error)
+    assert list(block["field"]) == ["code", "title", "what Meta said", "details", "what to do", "fbtrace_id"]
+    assert "None" not in tables.style_error(block).to_html()
+    assert tables.failure_summary(error) == "(#133005) Two step verification PIN Mismatch"
+    assert tables.failure_summary({"code": 100, "subcode": 33.0, "title": "Object not found"}) == "(#100/33) Object not found"
+    assert tables.failure_summary({"type": "ConfigError", "message": "waba_id is empty"}) == "waba_id is empty"

@@ -5,7 +5,9 @@ field validates as the user types and shows its message in a label (CSS class
 `playbook-validation`). A secret field (a `Password`) never keeps what is typed: the value goes
 into `os.environ[<the variable the step's *_env parameter names>]` and the field clears itself.
 The Run button (`playbook-run`) copies the fields into the step's parameters and runs the
-step's action into the Output area (`playbook-output`). Nothing waits for a click: the
+step's action through `step.run`, into the step's one result area (`playbook-output`, shown by
+the action cell), and the summary line (`playbook-summary`) names the verdict, or the failure's
+code and title. The summary follows the cell's run too. Nothing waits for a click: the
 notebook's cells run on their own, and with `interactive=False` no form is built.
 """
 from __future__ import annotations
@@ -19,6 +21,14 @@ import pandas as pd
 
 from .. import validate
 from ..errors import ConfigError
+
+# A field whose value is refused gets a red border; a warning (not a refusal) reads amber. Injected with each form.
+FORM_CSS = """<style>
+.playbook-invalid input, .playbook-invalid textarea, .playbook-invalid select {
+  border: 2px solid #b00020 !important; box-shadow: 0 0 0 1px #b00020 inset; }
+.playbook-warning { color: #8a5a00; }
+</style>"""
+ERROR_COLOUR, OK_COLOUR, WARNING_COLOUR = "#b00020", "#1e7e34", "#8a5a00"
 
 KINDS = ("id", "phone", "text", "url", "code", "region", "list", "number", "choice", "bool", "secret", "pin")
 
@@ -114,12 +124,17 @@ class StepForm(widgets.VBox):
         self.run_button.on_click(lambda _button: self.run())
         self.summary = widgets.HTML(value="")
         self.summary.add_class("playbook-summary")
-        self.output = widgets.Output()
-        self.output.add_class("playbook-output")
+        # The step's one result area: the action cell shows it; Run redraws it (the form shows it itself
+        # only when no cell has, e.g. when only the form's cell was run).
+        self.output = step.result_area
+        self.css = widgets.HTML(value=FORM_CSS)
+        self.css.add_class("playbook-style")
         heading = widgets.HTML(value=f"<b>{title or step.name}</b>")
-        super().__init__([heading, *rows, widgets.HBox([self.run_button, self.summary]), self.output])
+        self.notes = widgets.VBox([])  # warnings a form shows above its button (08's PIN warning)
+        super().__init__([self.css, heading, *rows, self.notes, widgets.HBox([self.run_button, self.summary])])
         self.add_class("playbook-form")
         self.add_class("playbook-form-" + step.name.replace("_", "-"))
+        step.on_result(self._step_ran)
 
     # -- building -----------------------------------------------------------------------------
     def _make_input(self, spec: Field) -> widgets.Widget:
@@ -148,8 +163,8 @@ class StepForm(widgets.VBox):
         return widget
 
     # -- validation ---------------------------------------------------------------------------
-    def _set_message(self, spec: Field, text: str, ok: bool) -> None:
-        colour = "#1e7e34" if ok else "#b00020"
+    def _set_message(self, spec: Field, text: str, ok: bool, *, colour: str | None = None) -> None:
+        colour = colour or (OK_COLOUR if ok else ERROR_COLOUR)
         self.messages[spec.name].value = f'<span style="color:{colour}">{_escape(text)}</span>' if text else ""
         widget = self.inputs[spec.name]
         if ok:
@@ -159,8 +174,19 @@ class StepForm(widgets.VBox):
 
     def _validate_field(self, spec: Field) -> str:
         problem = check_value(spec, self.inputs[spec.name].value)
-        self._set_message(spec, problem, ok=not problem)
+        warning = "" if problem else self.field_warning(spec, self.inputs[spec.name].value)
+        if warning:
+            self._set_message(spec, warning, ok=True, colour=WARNING_COLOUR)  # said, not refused
+        else:
+            self._set_message(spec, problem, ok=not problem)
         return problem
+
+    def field_warning(self, spec: Field, value: Any) -> str:
+        """A warning for an acceptable value (04: a callback Meta cannot reach); '' when none."""
+        if spec.name == "callback_url" and str(value or "").strip():
+            from ..steps.actions import callback_warnings
+            return " ".join(callback_warnings(self.step, str(value).strip()))
+        return ""
 
     def _secret_typed(self, spec: Field, change: dict) -> None:
         value = change["new"]
@@ -221,49 +247,47 @@ class StepForm(widgets.VBox):
 
     # -- running ------------------------------------------------------------------------------
     def run(self) -> Any:
-        """Copy the fields into the step and run its action into the Output area; returns the result or None."""
-        self.output.clear_output()
+        """Copy the fields into the step and run its action through the step; returns the result or None."""
         self.result, self.error = None, None
-        with self.output:
-            problems = self.problems()
-            if problems:
-                self.summary.value = '<span style="color:#b00020">Fix the fields marked in red first.</span>'
-                return None
-            try:
-                self.step.update(**self.values())
-            except ConfigError as exc:
-                self.summary.value = f'<span style="color:#b00020">{_escape(str(exc))}</span>'
-                return None
-            if self.on_run is None:
-                self.summary.value = "Saved. Run the cells below."
-                return None
-            self.summary.value = "Running…"
-            try:
-                result = self.on_run(self.step)
-            except Exception as exc:  # shown in the Output area; the button must not raise
-                self.error = exc
-                if not getattr(exc, "_playbook_recorded", False):
-                    from ..steps import error_frame
-                    from ..tables import style_error
-                    _show(style_error(error_frame(exc)))
-                self.summary.value = f'<span style="color:#b00020">Failed: {_escape(type(exc).__name__)}. See below.</span>'
-                return None
-            self.result = result
-            self.show_result(result)
+        problems = self.problems()
+        if problems:
+            self._summary("Fix the fields marked in red first.", ERROR_COLOUR)
+            return None
+        try:
+            self.step.update(**self.values())
+        except ConfigError as exc:
+            self._summary(str(exc), ERROR_COLOUR)
+            return None
+        return self.run_action(self.on_run)
+
+    def run_action(self, action: Callable[[Any], Any] | None) -> Any:
+        """Run an action through the step into its result area (the summary follows from `_step_ran`)."""
+        if action is None:
+            self._summary("Saved. Run the cells below.", OK_COLOUR)
+            return None
+        self._summary("Running…", "inherit")
+        if not self.step.result_shown and self.output not in self.children:
+            self.children = (*self.children, self.output)
+        return self.step.run(action, from_form=True)
+
+    def _step_ran(self, result: Any, error: BaseException | None) -> None:
+        """After any run of the step (this form's Run or the action cell): the summary line, then the form's extras."""
+        self.result, self.error = result, error
+        if error is not None:
+            from ..tables import failure_summary
+            self._summary("Failed: " + failure_summary(self.step.record.get("error")), ERROR_COLOUR)
+        else:
             verdict = result.get("verdict") if isinstance(result, dict) else None
             ok = result.get("ok", True) if isinstance(result, dict) else True
-            colour = "#1e7e34" if ok else "#b00020"
-            self.summary.value = f'<span style="color:{colour}">{_escape(verdict or "Done.")}</span>'
-            return result
+            stale = " (run the Verdict cell again to record it)" if self.step.finish_tried and self.step.acts_on_open else ""
+            self._summary((verdict or "Done.") + stale, OK_COLOUR if ok else ERROR_COLOUR)
+        self.show_result(result)
+
+    def _summary(self, text: str, colour: str) -> None:
+        self.summary.value = f'<span style="color:{colour}">{_escape(text)}</span>'
 
     def show_result(self, result: Any) -> None:
-        """Show what the action returned: its tables (DataFrames or Stylers) in order."""
-        if isinstance(result, dict):
-            for value in result.values():
-                if isinstance(value, pd.DataFrame) and not value.empty or _is_styler(value):
-                    _show(value)
-        elif result is not None:
-            _show(result)
+        """What a form adds after a run, beside the result area (06: the number picker). Nothing by default."""
 
 
 def _is_styler(value: Any) -> bool:

@@ -5,29 +5,38 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from .. import tables
 from ..parameters import field
-from .base import StepForm, _show
+from .base import StepForm
 
 FIELDS = [field("waba_id", required=True)] + [field(n) for n in ("display_phone_number", "phone_number_id", "token_env")]
 
 
 class PhoneNumbersForm(StepForm):
-    """WABA ID → Run shows every number (styled, readiness columns); the dropdown picks one."""
+    """WABA ID → Run shows every number (compact readiness view; "All columns" shows the rest); the dropdown picks one."""
 
     def __init__(self, step, on_run: Callable[[Any], Any] | None = None) -> None:
         if on_run is None:
             from ..steps import phone_numbers as on_run
-        super().__init__(step, FIELDS, on_run, title="06 · Phone numbers of the WABA", run_label="List numbers")
+        super().__init__(step, FIELDS, on_run, title="06 · Phone numbers of the WABA")
+        self.all_columns = widgets.ToggleButton(value=bool(step.params.get("show_all_columns")), description="All columns",
+                                                icon="table", tooltip="show every column of the numbers table")
+        self.all_columns.add_class("playbook-all-columns")
+        self.all_columns.observe(self._toggle_columns, names="value")
         self.picker = widgets.Dropdown(options=[], description="Onboard", style={"description_width": "14em"},
                                        layout=widgets.Layout(width="44em", display="none"))
         self.picker.add_class("playbook-pick-number")
         self.picker.observe(self._picked, names="value")
-        self.children = (*self.children, self.picker)
+        self.children = (*self.children, widgets.HBox([self.all_columns]), self.picker)
+
+    def _toggle_columns(self, change: dict) -> None:
+        self.step.params["show_all_columns"] = bool(change["new"])
+        if self.step.ran:
+            self.step.show_result()  # redraw the same result, in the same area
 
     def show_result(self, result: Any) -> None:
+        if not isinstance(result, dict) or result.get("numbers") is None:
+            return
         table = result["numbers"]
-        _show(tables.style_phone_numbers(table))
         options = [(f"{row.display_phone_number} · {row.phone_number_id} · {row.status}", row.phone_number_id)
                    for row in table.itertuples()]
         picked = result.get("picked")
@@ -44,4 +53,4 @@ class PhoneNumbersForm(StepForm):
         self.step.update(phone_number_id=phone_number_id)
         self.step.output(phone_number_id=phone_number_id)
         self.inputs["phone_number_id"].value = phone_number_id
-        self.summary.value = f"Picked phone number ID {phone_number_id}; run the cells below (or 08) next."
+        self._summary(f"Picked phone number ID {phone_number_id}; run the cells below (or 08) next.", "inherit")

@@ -106,7 +106,7 @@ class SandboxControl:
         return self._call("POST", f"scenarios/{name}")
 
     def stats(self) -> dict:
-        """Graph API requests served since the sandbox started: {graph_requests, recent: ["GET /v25.0/...", ...]}."""
+        """Graph API requests served since the start or the last reset: {graph_requests, recent: ["GET /v25.0/...", ...]}."""
         return self._call("GET", "stats")
 
     def deliveries(self) -> list[dict]:

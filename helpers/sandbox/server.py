@@ -198,8 +198,8 @@ CONTROL_PATHS = {
     "GET /_sandbox/deliveries": "webhook delivery attempts (and verification GETs), oldest first",
     "GET /_sandbox/scenarios": "the training scenarios",
     "POST /_sandbox/scenarios/{name}": "reset to the seed, then break it as the scenario says",
-    "POST /_sandbox/reset": "back to the seed (state, clock, webhook log)",
-    "GET /_sandbox/stats": "Graph API requests served since the sandbox started: {graph_requests, recent}",
+    "POST /_sandbox/reset": "back to the seed (state, clock, webhook log, request count)",
+    "GET /_sandbox/stats": "Graph API requests served since the start or the last reset: {graph_requests, recent}",
     "GET /_sandbox/broken_webhook/quoted_challenge": "a callback that answers the challenge JSON-quoted",
     "GET /_sandbox/broken_webhook/forbidden": "a callback that answers 403",
 }

@@ -38,7 +38,7 @@ class SandboxService:
         else:
             self.state = self.seed.build(self.clock)
         self._save_scheduled = False
-        # Graph API requests since start (not reset by a scenario): method and path, never the query.
+        # Graph API requests since start or reset (GET /_sandbox/stats; a scenario keeps the count): method and path, never the query.
         self.graph_requests = 0
         self.recent_graph_requests: collections.deque[str] = collections.deque(maxlen=50)
 
@@ -85,18 +85,21 @@ class SandboxService:
 
     # ---- control operations -----------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Back to the seed: state, clock and webhook log."""
+    def reset(self, *, keep_request_count: bool = False) -> None:
+        """Back to the seed: state, clock, webhook log and (unless kept) the Graph request count."""
         self.clock.offset, self.clock.frozen_at = 0.0, None
         self.state = self.seed.build(self.clock)
         self.delivery.clear()
+        if not keep_request_count:
+            self.graph_requests = 0
+            self.recent_graph_requests.clear()
         self.changed()
 
     def load_scenario(self, name: str) -> dict:
         catalogue = scenarios.catalogue()
         if name not in catalogue:
             raise scenarios.ScenarioError(f"no scenario named {name!r}; known: {', '.join(catalogue)}")
-        self.reset()
+        self.reset(keep_request_count=True)  # a page that breaks a scenario must still show it made no Graph call
         scenarios.apply(self.state, self.demo_env(), catalogue[name].get("setup") or [])
         self.changed()
         return scenarios.describe(catalogue[name])

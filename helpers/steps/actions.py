@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ipaddress
 import json
 import math
 import os
 import time
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -274,8 +276,22 @@ def access_token(step: Step) -> dict[str, Any]:
         verdict = (f"NOT usable: API version {p['api_version']} has expired (the token itself is usable)"
                    if report["ok"] else f"{verdict}; API version {p['api_version']} has expired")
         step.check_remedy = remedy_text("ApiVersionExpired", where=step.where, version=DEFAULT_API_VERSION)
-    return {"token": tables.token_report_table(report), "versions": versions_table(p["api_version"]),
+    problem = _token_problem(report)
+    if problem and not step.check_remedy:
+        step.check_remedy = problem["remedy"]
+    return {"problem": problem, "token": tables.token_report_table(report), "versions": versions_table(p["api_version"]),
             "ok": ok, "verdict": verdict, "report": report}
+
+
+def _token_problem(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An invalid token's reason as the remedy catalogue reads it (code, title, what to do), else None."""
+    error = report.get("error") or {}
+    if report.get("is_valid") or not error.get("code"):
+        return None
+    code, subcode = error.get("code"), error.get("subcode")
+    entry = lookup_remedy(int(code), int(subcode) if subcode else None)
+    return {"code": code, "subcode": subcode, "title": entry.title if entry else None,
+            "message": error.get("message"), "remedy": entry.remedy if entry else "Fix what the message says about the token, then run this step again."}
 
 
 # ---- 04 webhooks ------------------------------------------------------------------------------
@@ -288,6 +304,9 @@ def webhooks(step: Step) -> dict[str, Any]:
     (app_id,) = step.require("app_id")
     receiver = None
     callback_url = p.get("callback_url")
+    warnings = callback_warnings(step, callback_url) if callback_url else []
+    if warnings:
+        step.fact(callback_warnings=warnings)
     if not callback_url:
         with step.action("check the callback URL"):
             if not step.peer.local_callbacks:
@@ -323,8 +342,35 @@ def webhooks(step: Step) -> dict[str, Any]:
     verdict = (f"callback {callback_url} passes every check and is the app's webhook for messages" if passed and saved
                else "the endpoint failed: " + ", ".join(checks.loc[~checks["passed"], "check"]) if not passed
                else "the app's subscription does not show the callback")
-    return {"checks": checks, "subscription": subscription, "ok": passed and saved, "verdict": verdict,
-            "receiver": receiver}
+    return {"warnings": warnings, "checks": checks, "subscription": subscription, "ok": passed and saved,
+            "verdict": verdict, "receiver": receiver}
+
+
+META_CALLBACK_RULE = "Meta requires HTTPS with a valid certificate on a public host"
+
+
+def callback_warnings(step: Step, callback_url: str) -> list[str]:
+    """What Meta would refuse about a callback URL: http://, or a host it cannot reach (loopback, private
+    ranges, .local). Only when the target is Meta (a person is the peer), not an emulator on this machine."""
+    if step._peer_name() != "person":
+        return []
+    parts = urlsplit(str(callback_url).strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    found = []
+    if parts.scheme.lower() == "http":
+        found.append(f"{callback_url} is http://: {META_CALLBACK_RULE}; Meta will not deliver to it.")
+    unreachable = host in ("localhost", "") or host.endswith((".localhost", ".local", ".internal"))
+    if not unreachable:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        unreachable = address is not None and (address.is_loopback or address.is_private or address.is_link_local
+                                               or address.is_unspecified or address.is_reserved)
+    if unreachable:
+        found.append(f"{host or callback_url} cannot be reached from Meta (loopback, a private range or a local "
+                     f"name): {META_CALLBACK_RULE}, e.g. a reverse proxy or tunnel in front of the receiver.")
+    return found
 
 
 def subscriptions_table(subscriptions: list[dict[str, Any]]) -> pd.DataFrame:
@@ -494,6 +540,20 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
                f"two-step PIN {'on' if after.get('is_pin_enabled') else 'off'}") if ok else (
         f"not registered: status {after.get('status')}, platform {after.get('platform_type')}")
     return {"numbers": tables.phone_numbers_table([after]), "ok": ok, "verdict": verdict, "already": already}
+
+
+@step_action
+def set_new_pin_and_register(step: Step) -> dict[str, Any]:
+    """After a PIN mismatch (133005): set the number's two-step PIN to the one in pin_env
+    (POST /{PHONE_NUMBER_ID} {"pin"}), then register with it."""
+    with step.action("check the new PIN"):
+        _secrets_first(step, "pin_env")
+    with step.action("read the number"):
+        number = resolve_phone_number(step)
+    with step.action("set a new two-step verification PIN"):
+        ops.set_two_step_pin(step.client, str(number["id"]), pin_env=step.params["pin_env"])
+    step.fact(pin_reset=True)
+    return register(step)
 
 
 # ---- 09 receive a message -----------------------------------------------------------------------

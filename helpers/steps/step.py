@@ -37,6 +37,13 @@ from ..parameters import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, clean_
 from ..runner import records
 
 ROOT = Path(__file__).resolve().parents[2]
+# Set to "voila" for the kernels of the trainees' app: a page then never acts on open (see Step.run).
+APP_MODE_ENV = "PLAYBOOK_APP_MODE"
+
+
+def app_mode() -> bool:
+    """True in the Voila app (PLAYBOOK_APP_MODE=voila): the step acts only on the form's button."""
+    return os.environ.get(APP_MODE_ENV, "").strip().lower() == "voila"
 
 
 # ---- small utilities -------------------------------------------------------------------------
@@ -157,6 +164,18 @@ class Step:
         self.check_remedy: str | None = None  # what to do when the final check fails, when the step knows better
         self._calls_seen = 0  # the current client's last call already copied into record["graph_calls"]
         self._calls_shown = 0  # how many of record["graph_calls"] the notebook has shown
+        # One result per action: `run` (the action cell, the form's Run) shows it in one area, from one state.
+        self.acts_on_open = True
+        self.last_result: Any = None
+        self.last_error: BaseException | None = None
+        self.last_calls: list[dict[str, Any]] = []  # the Graph calls of the last run (shown below its result)
+        self.ran = False
+        self.result_shown = False  # the result area is on the page (the action cell showed it)
+        self.finish_tried = False  # the verdict cell ran (a later Run makes its output stale)
+        self._result_area: Any = None
+        self._result_handle: Any = None
+        self._in_run = False
+        self._listeners: list = []
         _install_failure_display(self)
 
     # -- construction --------------------------------------------------------------------------
@@ -176,6 +195,7 @@ class Step:
         raw = {n: namespace.get(n, PARAMS[n].default) for n in names}
         sources = {n: ("given" if not _same(raw[n], PARAMS[n].default) else "default") for n in names}
         step = cls(name, raw, sources=sources, peer=peer)
+        step.acts_on_open = not app_mode()
         try:
             step._fill_and_validate()
         except ConfigError as exc:
@@ -361,11 +381,24 @@ class Step:
         """Details for the record and the batch summary (statuses, counts, verdicts)."""
         self.record["facts"].update(facts)
 
-    def finish(self, ok: bool = True, verdict: str = "") -> dict[str, Any]:
-        """The last cell: assert the step succeeded, write the "passed" record, show the verdict."""
+    def finish(self, ok: bool | None = None, verdict: str | None = None) -> dict[str, Any] | None:
+        """The last cell: assert the step succeeded, write the "passed" record, show the verdict.
+
+        Without arguments, ok and verdict come from the last `run`. In the app (acts_on_open False)
+        before any Run, there is nothing to judge yet: shows nothing and returns None.
+        """
+        if ok is None and verdict is None:
+            if not self.ran and not self.acts_on_open:
+                return None
+            result = self.last_result if isinstance(self.last_result, Mapping) else {}
+            ok, verdict = bool(result.get("ok", True)), str(result.get("verdict") or "")
+        ok = True if ok is None else ok
+        verdict = verdict or ""
+        self.finish_tried = True
         if self.record["status"] == "failed":
             earlier = StepFailed(f"{self.name} failed earlier: {(self.record['error'] or {}).get('message')}")
             earlier._playbook_recorded = True  # type: ignore[attr-defined]
+            earlier._playbook_earlier = True  # type: ignore[attr-defined]  # its block is already shown above
             raise earlier
         if not ok:
             exc = StepFailed(verdict or f"{self.name} did not succeed")
@@ -378,8 +411,87 @@ class Step:
             self.fact(verdict=verdict)
         self.write()
         _markdown(f"### ✅ {self.name}: passed\n{verdict}")
-        self.show_graph_calls()
+        if not self.ran:  # a step that used `run` showed its calls below its result
+            self.show_graph_calls()
         return self.record
+
+    # -- one result per action -----------------------------------------------------------------
+    def run(self, action: Any, *, from_form: bool = False) -> Any:
+        """Run the step's action (`action(step)`) and show its result in the step's one result area.
+
+        The action cell calls it (``result = step.run(steps.register)``), and so does the form's Run
+        (from_form=True), so both show the same result once, in the same place. When the step does
+        not act on open (the Voila app) the cell makes no call: it shows one line saying to press Run.
+        A failure is recorded and shown there as the error block; it is re-raised only headless
+        (interactive=False), so that papermill fails the cell; in JupyterLab the cells below go on
+        and the verdict cell says the step failed.
+        """
+        if not from_form and not self.acts_on_open:
+            from .views import run_hint
+            self._show(run_hint(action), new_cell=True)
+            return None
+        self.last_result, self.last_error = None, None
+        calls_before = len(self.collect_graph_calls())
+        self._in_run = True
+        try:
+            result = action(self)
+        except Exception as exc:
+            if not getattr(exc, "_playbook_recorded", False):
+                self._fail(exc, "the step")
+            self.last_error, self.ran = exc, True
+            self._in_run = False
+            self.last_calls = self.collect_graph_calls()[calls_before:]
+            self.show_result(new_cell=not from_form)
+            self._notify()
+            if from_form or self.params.get("interactive"):
+                return None
+            raise
+        finally:
+            self._in_run = False
+        self.last_result, self.ran = result, True
+        self.last_calls = self.collect_graph_calls()[calls_before:]
+        self.show_result(new_cell=not from_form)
+        self._notify()
+        return result
+
+    def on_result(self, listener: Any) -> None:
+        """Call `listener(result, error)` after each run (the form updates its summary line this way)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener(self.last_result, self.last_error)
+
+    @property
+    def result_area(self) -> Any:
+        """The one area the step's result is shown in: an ipywidgets Output (class playbook-output)."""
+        if self._result_area is None:
+            import ipywidgets as widgets
+            self._result_area = widgets.Output()
+            self._result_area.add_class("playbook-output")
+            self._result_area.add_class("playbook-result")
+        return self._result_area
+
+    def show_result(self, *, new_cell: bool = False) -> None:
+        """(Re)draw the last run's result, or its failure, in the result area."""
+        from .views import result_view
+        self._show(result_view(self), new_cell=new_cell)
+
+    def _show(self, objects: list[Any], *, new_cell: bool) -> None:
+        if not self.params.get("interactive"):
+            _display(*objects)  # headless: plain outputs in the output notebook, no widget
+            return
+        area = self.result_area
+        area.outputs = ()
+        for obj in objects:
+            area.append_display_data(obj)
+        if new_cell:
+            try:
+                from IPython.display import display
+                self._result_handle = display(area, display_id=True)
+            except ImportError:  # pragma: no cover
+                pass
+            self.result_shown = True
 
     def _close(self) -> None:
         self.record["finished_at"] = records.now_iso()
@@ -409,9 +521,10 @@ class Step:
             exc._playbook_recorded = True  # type: ignore[attr-defined]
         except AttributeError:
             pass
-        _markdown(f"### ❌ {self.name}: {label} failed")
-        _display(tables.style_error(error_frame(exc, error)))
-        self.show_graph_calls(only_new=True)
+        if not self._in_run:  # inside `run` the result area shows it (views.error_view), calls included
+            _markdown(f"### ❌ {self.name}: {label} failed")
+            _display(tables.style_error(tables.error_block(error)))
+            self.show_graph_calls(only_new=True)
 
     @property
     def where(self) -> str:
@@ -477,9 +590,9 @@ class Step:
         peer = self._peer_name()
         _markdown(f"**{self.name}** ({self.spec.guide_part}: {self.spec.title}) for customer **{self.customer}**"
                   + (f" — against the **{peer}**" if peer != "person" else ""))
-        if os.environ.get("PLAYBOOK_APP_MODE") == "voila":
+        if not self.acts_on_open:
             return  # the Voila app's page shows the form, prefilled with the same values
-        _display(self.parameters_table().set_index("parameter"))
+        _display(tables.show(self.parameters_table()))
 
     def _peer_name(self) -> str:
         try:
@@ -533,6 +646,8 @@ def _install_failure_display(step: "Step") -> None:
         if not getattr(value, "_playbook_recorded", False) and current.record["status"] == "running":
             current._fail(value, "the step")  # raised outside step.action (e.g. step.require): record it now
         lines = current.failure_block(value)
+        if getattr(value, "_playbook_earlier", False):
+            lines = lines[-1:]  # the verdict cell after a failed action: its block is shown above
         shell._showtraceback(etype, value, lines)  # the error output (and the reply papermill reads)
         return lines
 

@@ -1,0 +1,107 @@
+"""What a step's result area shows: the last run's verdict and tables, or its failure as the error block.
+
+`Step.run` (the action cell and the form's Run) draws `result_view(step)` into the step's one
+result area. Any action that returns a dict gets a view: its verdict line, then every DataFrame
+in it (in order, under a heading), each through `tables.show`. A few keys have views of their own
+(the phone numbers' compact table, 02's diagnosis, 04's warnings).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pandas as pd
+
+from .. import tables
+
+# Headings for the tables steps return, by their key in the result.
+TITLES = {
+    "decisions": "Decision table", "throughput": "Throughput", "compliance": "Compliance", "features": "Features",
+    "steps": "This customer's steps", "checklist": "Checklist", "token": "The token", "waba": "The WABA",
+    "numbers": "Phone numbers", "terms": "Terms of Service", "versions": "API versions",
+    "checks": "The endpoint, checked as Meta would", "subscription": "The app's webhook subscription",
+    "apps": "The WABA's subscribed apps", "message": "The consumer's message", "timeline": "Status timeline",
+}
+# What the Run button does, for the line a page shows before it is pressed (by the action's name).
+RUN_HINTS = {
+    "plan": "build the plan", "assets": "check the assets", "terms": "check the Terms of Service",
+    "access_token": "check the access token", "webhooks": "check and save the webhook",
+    "subscribe_waba": "subscribe the app to the WABA", "phone_numbers": "list the phone numbers",
+    "migration": "migrate the number", "register": "register the number",
+    "set_new_pin_and_register": "set a new PIN and register the number",
+    "receive_message": "receive the consumer's message", "send_test_message": "send the test message",
+}
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+    return Markdown(text)
+
+
+def run_hint(action: Callable[..., Any]) -> list[Any]:
+    """The one line a page shows instead of acting on open."""
+    what = getattr(action, "run_hint", None) or RUN_HINTS.get(getattr(action, "__name__", ""), "run this step")
+    return [_markdown(f"Press Run in the form above to {what}.")]
+
+
+def calls_view(step) -> list[Any]:
+    """The Graph calls of the last run, below its result (method, path, status, ms, fbtrace_id, curl)."""
+    if not step.last_calls:
+        return []
+    from IPython.display import HTML
+    from .step import graph_calls_html
+    step._calls_shown = len(step.record.get("graph_calls") or [])
+    return [HTML(graph_calls_html(step.last_calls))]
+
+
+def result_view(step) -> list[Any]:
+    """The objects the result area shows for the step's last run, then the Graph calls it made."""
+    return (error_view(step) if step.last_error is not None else _result_objects(step)) + calls_view(step)
+
+
+def _result_objects(step) -> list[Any]:
+    result = step.last_result
+    if not isinstance(result, dict):
+        return [result] if result is not None else []
+    shown: list[Any] = []
+    ok = result.get("ok", True)
+    for warning in result.get("warnings") or []:
+        shown.append(_markdown(f"⚠️ **{warning}**"))
+    if result.get("verdict"):
+        shown.append(_markdown(f"**{'✅' if ok else '⚠️'} {result['verdict']}**"))
+    for key, value in result.items():
+        if key == "diagnosis":
+            shown.extend(_terms_diagnosis(value))
+        elif key == "problem" and value:
+            shown.append(tables.style_error(tables.error_block(value)))
+        elif isinstance(value, pd.DataFrame):
+            if value.empty:
+                continue
+            shown.append(_markdown(f"#### {TITLES.get(key, key.replace('_', ' ').capitalize())}"))
+            if key == "numbers":
+                shown.append(tables.style_phone_numbers(value, all_columns=bool(step.params.get("show_all_columns"))))
+            else:
+                shown.append(tables.show(value))
+        elif type(value).__name__ == "Styler":
+            shown.append(value)
+    return shown
+
+
+def error_view(step) -> list[Any]:
+    """The failure, as the remedy catalogue reads: which action, then code, title, what to do, fbtrace_id."""
+    error = step.record.get("error") or {}
+    shown = [_markdown(f"### ❌ {step.name}: {error.get('action') or 'the step'} failed")]
+    for warning in step.record["facts"].get("callback_warnings") or []:
+        shown.append(_markdown(f"⚠️ **{warning}**"))
+    shown.append(tables.style_error(tables.error_block(error)))
+    if error.get("code") == 133005:
+        shown.append(_markdown("Each wrong PIN counts towards a lock (133008). If nobody knows the PIN, use "
+                               "**Set a new PIN** in the form instead of guessing."))
+    return shown
+
+
+def _terms_diagnosis(diagnosis: Any) -> list[Any]:
+    if diagnosis:
+        from .step import TERMS_REMEDY
+        return [_markdown("**A register attempt failed because the Terms are not accepted.** " + TERMS_REMEDY),
+                tables.style_error(tables.error_block(diagnosis))]
+    return [_markdown("No register attempt in `run_dir` failed on the Terms of Service.")]
