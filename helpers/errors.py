@@ -211,6 +211,10 @@ class NetworkError(PlaybookError):
     """The Graph API could not be reached (after the retries allowed for the call)."""
 
 
+class WebhookWaitTimeout(PlaybookError, TimeoutError):
+    """The webhook store did not get the message or status a step waited for in time (says what it saw)."""
+
+
 def graph_reason(error: Mapping[str, Any]) -> str:
     """A recorded Graph error as one sentence: the catalogue's title, Meta's message, the code."""
     message = re.sub(r"^\(#\d+\)\s*", "", str(error.get("message") or "")).strip()

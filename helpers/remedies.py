@@ -132,6 +132,13 @@ _OWN: tuple[OwnRemedy, ...] = (
               "Open the step's notebook in the batch folder, fix what its verdict names, then run again with "
               "--resume.",
               "Read the verdict and the tables above, fix what they name, then run the step again."),
+    OwnRemedy("WebhookWaitTimeout", "No webhook in time",
+              "Check that 04_webhooks and 05_subscribe_waba passed for this customer (callback saved, app "
+              "subscribed) and that the callback reaches the receiver whose webhook_db the step reads; give a "
+              "larger wait_seconds if the phone is slow, then run again with --resume.",
+              "Check that 04_webhooks and 05_subscribe_waba passed (callback saved, app subscribed) and that the "
+              "callback reaches the receiver whose webhook store is in the form; give a larger wait, then Run "
+              "again."),
     OwnRemedy("CellTimeoutError", "Timed out",
               "The step ran past --timeout: check that graph_url answers promptly, or give a larger --timeout, "
               "then run again with --resume.",

@@ -29,7 +29,7 @@ import pandas as pd
 from .. import tables
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, MissingSecretError, PlaybookError, StepFailed, graph_reason
-from ..remedies import remedy_text
+from ..remedies import own_remedy, remedy_text
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
@@ -508,6 +508,8 @@ class Step:
             if isinstance(exc, MissingSecretError):
                 error["env_name"] = exc.env_name
         error.setdefault("remedy", _remedy_for(exc, error, self.where))
+        if error.get("code") is None and not error.get("title"):  # our own kinds: the catalogue's title
+            error["title"] = own_remedy(error.get("type")).title
         error["action"] = label
         # The whole traceback, for whoever debugs the playbook itself; the notebook shows the short block.
         if exc.__traceback__ is not None:

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, WebhookWaitTimeout
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -617,7 +617,7 @@ class WebhookStore:
         """The latest message matching the filters, waiting up to `timeout` seconds for one.
 
         `since` (epoch seconds or a datetime) ignores messages received before it; without it, a
-        message already stored counts. Raises TimeoutError saying what was seen instead.
+        message already stored counts. Raises WebhookWaitTimeout (a TimeoutError) saying what was seen instead.
         """
         sql, params = self._messages_sql(phone_number_id, from_number, since, latest_only=True)
         row = self._poll(sql, params, timeout, poll, lambda frame: frame, self._message_types)
@@ -628,7 +628,7 @@ class WebhookStore:
         latest = self._query(self._messages_sql(None, None, latest_only=True)[0])
         seen = ("the store has no messages at all" if latest.empty else
                 f"the latest stored message is from {latest['from'][0]} to phone number id {latest['phone_number_id'][0]}")
-        raise TimeoutError(
+        raise WebhookWaitTimeout(
             f"No {wanted} arrived within {timeout:g} s ({seen}; store {self.path}). Check that the app is "
             "subscribed to the WABA, that the callback URL points at this receiver, and that the consumer "
             "sent the message to the right number.")
@@ -636,8 +636,8 @@ class WebhookStore:
     def wait_for_status(self, message_id: str, status: str, timeout: float = 30, poll: float = 0.05) -> dict:
         """The status row once message `message_id` reaches `status`, or a 'failed' one as soon as it arrives.
 
-        A later status counts: 'read' satisfies a wait for 'delivered'. Raises TimeoutError listing the
-        statuses seen.
+        A later status counts: 'read' satisfies a wait for 'delivered'. Raises WebhookWaitTimeout (a TimeoutError)
+        listing the statuses seen.
         """
         if status not in STATUS_RANK:
             raise ConfigError(f"status must be one of {', '.join(STATUS_RANK)}, got {status!r}.")
@@ -657,7 +657,7 @@ class WebhookStore:
         if row is not None:
             return row
         seen = self._query("SELECT status FROM statuses WHERE message_id = ? ORDER BY received_at, id", [str(message_id)])
-        raise TimeoutError(
+        raise WebhookWaitTimeout(
             f"Message {message_id} did not reach status {status!r} within {timeout:g} s (statuses seen: "
             f"{', '.join(seen['status']) or 'none'}; store {self.path}). No statuses at all usually means the "
             "webhook is not subscribed or points elsewhere; 'sent' without 'delivered' means the phone has not "

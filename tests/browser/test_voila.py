@@ -102,3 +102,21 @@ def test_the_training_page_runs_nothing_until_a_trainee_breaks_wrong_pin_and_fix
     expect(drill.locator(".playbook-drill-status")).to_contain_text("Fixed: 08_register passes")
     expect(drill.locator(".playbook-summary")).to_contain_text("registered: status CONNECTED")
     screenshot(page, "voila-training-wrong-pin-fixed", drill.locator(".playbook-drill-status"))
+
+
+@pytest.mark.parametrize("notebook", ["08_register", "10_send_test_message"])
+def test_opening_a_step_page_makes_no_graph_call_until_run_is_pressed(page, expect, app, screenshot, notebook):
+    before = app.control.stats()["graph_requests"]
+    page.goto(app.app_url + f"voila/render/{notebook}.ipynb")
+    run = page.locator(".playbook-form .playbook-run").first
+    expect(run).to_be_visible()
+    expect(page.locator("#rendered_cells")).to_contain_text("Press Run in the form above")
+    expect(page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
+    assert app.control.stats()["graph_requests"] == before, app.control.stats()["recent"]
+    screenshot(page, f"voila-{notebook[:2]}-opened")
+
+    run.click()
+    expect(page.locator(".playbook-summary").first).not_to_have_text("")
+    expect(page.locator(".playbook-summary").first).not_to_contain_text("Running")
+    assert app.control.stats()["graph_requests"] > before, "Run made no Graph call"
+    screenshot(page, f"voila-{notebook[:2]}-after-run")
