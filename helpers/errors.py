@@ -211,6 +211,27 @@ class NetworkError(PlaybookError):
     """The Graph API could not be reached (after the retries allowed for the call)."""
 
 
+class WebhookStatusFailed(PlaybookError):
+    """A message the API accepted (HTTP 200, a wamid) that a status webhook then reported as failed."""
+
+    def __init__(self, message_id: str, code: int | None, details: Any = None) -> None:
+        from .remedies import lookup as lookup_remedy
+
+        entry = lookup_remedy(code)
+        self.message_id = message_id
+        self.code = code
+        self.subcode = None
+        self.http_status = 200
+        self.title = entry.title if entry else None
+        self.details = details
+        self.remedy = entry.remedy if entry else "Read the status webhook's errors[0] (code, title, details)."
+        self.message = f"message {message_id} failed (status webhook): code {code} {self.title or ''}".strip()
+        super().__init__(self.message)
+
+    def remedy_for(self, where: str = "shell") -> str:
+        return self.remedy
+
+
 class WebhookWaitTimeout(PlaybookError, TimeoutError):
     """The webhook store did not get the message or status a step waited for in time (says what it saw)."""
 

@@ -7,7 +7,9 @@ built from it). Graph errors raise `GraphAPIError` with a remedy.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 from typing import Any, Iterable
 
 from . import validate
@@ -323,3 +325,104 @@ def send_template(client: GraphClient, phone_number_id: str, to: str, *, name: s
 def message_id(send_response: dict[str, Any]) -> str:
     """The wamid from a send response envelope."""
     return send_response["messages"][0]["id"]
+
+
+# ---- Solution Partner: the customer's WABA before registration ---------------------------
+CREDIT_CURRENCIES = ("USD", "EUR", "INR", "IDR", "GBP", "AUD")  # what a shared credit line can bill in
+HEALTH_ENTITY_ORDER = ("PHONE_NUMBER", "WABA", "BUSINESS", "APP", "MESSAGE_TEMPLATE")
+
+
+def list_credit_lines(client: GraphClient, business_id: str) -> list[dict[str, Any]]:
+    """GET /{business_id}/extendedcredits: the partner's extended credit lines (partner's system user token)."""
+    return list(client.paginate(f"{validate.graph_id(business_id, 'business_id')}/extendedcredits"))
+
+
+def share_credit_line(client: GraphClient, credit_line_id: str, *, waba_id: str, waba_currency: str) -> dict[str, Any]:
+    """POST /{credit_line_id}/whatsapp_credit_sharing_and_attach: share the partner's credit line with the
+    customer and attach it to the customer's WABA; {allocation_config_id, waba_id}."""
+    credit_line_id = validate.graph_id(credit_line_id, "credit_line_id")
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    currency = str(waba_currency or "").strip().upper()
+    if currency not in CREDIT_CURRENCIES:
+        raise validate.ConfigError(f"waba_currency must be one of {', '.join(CREDIT_CURRENCIES)}, not {waba_currency!r}.")
+    return client.request("POST", f"{credit_line_id}/whatsapp_credit_sharing_and_attach",
+                          params={"waba_currency": currency, "waba_id": waba_id}, idempotent=True)
+
+
+def list_assigned_users(client: GraphClient, waba_id: str, *, business_id: str) -> list[dict[str, Any]]:
+    """GET /{waba_id}/assigned_users?business=...: the users (and system users) on the WABA with their tasks."""
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    return list(client.paginate(f"{waba_id}/assigned_users", business=validate.graph_id(business_id, "business_id")))
+
+
+def assign_user(client: GraphClient, waba_id: str, *, user_id: str, tasks: Iterable[str] = ("MANAGE",)) -> dict[str, Any]:
+    """POST /{waba_id}/assigned_users user=...&tasks=[...]: give a (system) user tasks on the WABA."""
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    user_id = validate.graph_id(user_id, "user_id")
+    tasks = [str(t).strip().upper() for t in tasks if str(t).strip()]
+    if not tasks:
+        raise validate.ConfigError("tasks is empty: give MANAGE, or granular tasks such as MANAGE_TEMPLATES.")
+    return client.post(f"{waba_id}/assigned_users", data={"user": user_id, "tasks": json.dumps(tasks)})
+
+
+# ---- After registration: business profile, templates, health -------------------------------
+BUSINESS_PROFILE_FIELDS = ("about", "address", "description", "email", "websites", "vertical", "profile_picture_url")
+
+
+def get_business_profile(client: GraphClient, phone_number_id: str, *,
+                         fields: Iterable[str] = BUSINESS_PROFILE_FIELDS) -> dict[str, Any]:
+    """GET /{phone_number_id}/whatsapp_business_profile: what consumers see of the business."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    data = client.get(f"{phone_number_id}/whatsapp_business_profile", fields=",".join(fields)).get("data") or [{}]
+    return dict(data[0])
+
+
+def set_business_profile(client: GraphClient, phone_number_id: str, **profile: Any) -> dict[str, Any]:
+    """POST /{phone_number_id}/whatsapp_business_profile with the keys given (about, address, description,
+    email, websites, vertical, profile_picture_handle); empty values are left out."""
+    phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
+    allowed = {"about", "address", "description", "email", "websites", "vertical", "profile_picture_handle"}
+    unknown = sorted(set(profile) - allowed)
+    if unknown:
+        raise validate.ConfigError(f"not business profile fields: {', '.join(unknown)}; fields are {', '.join(sorted(allowed))}.")
+    body = {k: (list(v) if k == "websites" else v) for k, v in profile.items() if v not in (None, "", [], ())}
+    if not body:
+        raise validate.ConfigError("nothing to set: give at least one business profile field.")
+    return client.post(f"{phone_number_id}/whatsapp_business_profile", json={"messaging_product": "whatsapp", **body})
+
+
+TEMPLATE_FIELDS = ("name", "language", "status", "category", "quality_score", "rejected_reason", "id")
+
+
+def list_message_templates(client: GraphClient, waba_id: str, *, name: str | None = None) -> list[dict[str, Any]]:
+    """GET /{waba_id}/message_templates (every page; only `name` when given)."""
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    return list(client.paginate(f"{waba_id}/message_templates", name=name or None))
+
+
+def create_message_template(client: GraphClient, waba_id: str, *, name: str, language: str, body: str,
+                            category: str = "UTILITY") -> dict[str, Any]:
+    """POST /{waba_id}/message_templates: a template with one BODY (variables get sample values for review)."""
+    waba_id = validate.graph_id(waba_id, "waba_id")
+    if not re.fullmatch(r"[a-z0-9_]{1,512}", str(name or "")):
+        raise validate.ConfigError("template name must be lowercase letters, digits and underscores.")
+    if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", str(language or "")):
+        raise validate.ConfigError(f"template language {language!r} is not a language code such as en_US.")
+    category = str(category).upper()
+    if category not in ("UTILITY", "MARKETING", "AUTHENTICATION"):
+        raise validate.ConfigError("category must be UTILITY, MARKETING or AUTHENTICATION.")
+    text = str(body or "")
+    if not text.strip():
+        raise validate.ConfigError("the template body is empty.")
+    component: dict[str, Any] = {"type": "BODY", "text": text}
+    variables = sorted({int(n) for n in re.findall(r"{{\s*(\d+)\s*}}", text)})
+    if variables:  # Meta reviews a template with variables only with sample values
+        component["example"] = {"body_text": [[f"sample {n}" for n in variables]]}
+    return client.post(f"{waba_id}/message_templates", json={"name": name, "language": language,
+                                                              "category": category, "components": [component]})
+
+
+def get_health_status(client: GraphClient, node_id: str) -> dict[str, Any]:
+    """GET /{node_id}?fields=health_status (a phone number, WABA or template): can_send_message and entities."""
+    node_id = validate.graph_id(node_id, "node_id")
+    return client.get(node_id, fields="health_status").get("health_status") or {}

@@ -157,6 +157,108 @@ def _p(name: str, type_: str, default: Any, help_: str, clean: Callable[[Any], A
 
 
 _ONBOARDING = ("new", "migrate")
+# The currencies a partner's shared credit line can bill a customer's WABA in (Meta's list).
+CREDIT_CURRENCIES = ("USD", "EUR", "INR", "IDR", "GBP", "AUD")
+ABOUT_MAX = 139           # the profile's "about" text, as WhatsApp shows it
+WEBSITES_MAX = 2
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+_PARTNER_STEPS = ("07a_system_user", "07b_credit_line")
+
+
+def _spec_enum(key: str) -> tuple[str, ...]:
+    """An enum of Meta's spec (helpers.spec's index), read when first needed."""
+    from . import spec
+    if key == "vertical":
+        return tuple(spec.index()["business_profile"]["fields"]["vertical"]["enum"])
+    return tuple(spec.index()[key])
+
+
+def _currency(value: Any) -> str:
+    text = str(value).strip().upper()
+    if text not in CREDIT_CURRENCIES:
+        raise ConfigError(f"waba_currency must be one of {', '.join(CREDIT_CURRENCIES)} (the currencies a shared "
+                          f"credit line bills in), not {value!r}.")
+    return text
+
+
+def _tasks(value: Any) -> list[str]:
+    tasks = [t.upper() for t in _items("assigned_tasks")(value)]
+    allowed = _spec_enum("waba_permission_tasks")
+    wrong = [t for t in tasks if t not in allowed]
+    if wrong:
+        raise ConfigError(f"assigned_tasks: {', '.join(wrong)} is not a WABA task; tasks are {', '.join(allowed)}.")
+    if not tasks:
+        raise ConfigError("assigned_tasks is empty: give MANAGE, or the granular tasks (MANAGE_TEMPLATES, "
+                          "MANAGE_PHONE, MANAGE_BILLING, ...) for a WABA shared through a Multi-Partner Solution.")
+    return list(dict.fromkeys(tasks))
+
+
+def _about(value: Any) -> str:
+    text = str(value)
+    if len(text) > ABOUT_MAX:
+        raise ConfigError(f"business_about is {len(text)} characters: WhatsApp shows at most {ABOUT_MAX}.")
+    return text
+
+
+def _limited(name: str, limit: int) -> Callable[[Any], str]:
+    def clean(value: Any) -> str:
+        text = str(value)
+        if len(text) > limit:
+            raise ConfigError(f"{name} is {len(text)} characters: at most {limit}.")
+        return text
+    return clean
+
+
+def _email(value: Any) -> str:
+    text = str(value).strip()
+    if not _EMAIL.match(text) or len(text) > 128:
+        raise ConfigError(f"business_email {value!r} is not an email address (name@domain.tld, at most 128 characters).")
+    return text
+
+
+def _websites(value: Any) -> list[str]:
+    sites = _items("business_websites")(value)
+    if len(sites) > WEBSITES_MAX:
+        raise ConfigError(f"business_websites has {len(sites)} entries: a profile holds at most {WEBSITES_MAX}.")
+    for site in sites:
+        if not re.match(r"^https?://[^\s/]+", site) or len(site) > 256:
+            raise ConfigError(f"business_websites: {site!r} must be an http:// or https:// URL of at most 256 characters.")
+    return sites
+
+
+def _vertical(value: Any) -> str:
+    text = str(value).strip().upper()
+    verticals = _spec_enum("vertical")
+    if text not in verticals:
+        raise ConfigError(f"business_vertical must be one of {', '.join(verticals)} (Meta's list), not {value!r}.")
+    return text
+
+
+def _template_name(value: Any) -> str:
+    text = str(value).strip()
+    if not _TEMPLATE_NAME.match(text):
+        raise ConfigError(f"first_template_name {value!r} may only hold lowercase letters, digits and underscores.")
+    return text
+
+
+def _template_language(value: Any) -> str:
+    text = str(value).strip()
+    if not _TEMPLATE_LANGUAGE.match(text):
+        raise ConfigError(f"first_template_language {value!r} is not a template language code such as en_US or de.")
+    return text
+
+
+def _template_body(value: Any) -> str:
+    text = str(value)
+    if len(text) > 1024:
+        raise ConfigError(f"first_template_body is {len(text)} characters: a template body holds at most 1024.")
+    numbers = [int(n) for n in re.findall(r"{{\s*(\d+)\s*}}", text)]
+    if sorted(set(numbers)) != list(range(1, len(set(numbers)) + 1)):
+        raise ConfigError("first_template_body: number the variables {{1}}, {{2}}, ... in order, without gaps "
+                          "(Meta rejects the template otherwise).")
+    return text
 _IDS = dict(kind="id", steps=(ALL,))
 
 PARAMS: dict[str, Param] = {p.name: p for p in (
@@ -183,7 +285,7 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("display_phone_number", "str", "", "the business number to onboard, e.g. +1 555-010-0001",
        _phone("display_phone_number"), label="Business number", kind="phone", placeholder="+1 555-010-0001",
        steps=("01_assets", "06_phone_numbers", "07_migration", "08_register", "09_receive_message",
-              "10_send_test_message")),
+              "10_send_test_message", "11_business_profile", "13_go_live")),
     _p("pin_env", "str", "WHATSAPP_PIN", "NAME of the environment variable holding the 6-digit two-step verification PIN",
        _env("pin_env"), label="Two-step PIN (6 digits)", kind="pin", steps=("07_migration", "08_register"),
        secret="pin", what="two-step verification PIN"),
@@ -237,6 +339,45 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("verification_code", "str", "", "the code from the SMS or voice call, when the number needs verifying",
        _optional(validate.verification_code), label="Code from the SMS", kind="code",
        placeholder="only when the number needs verifying", steps=("08_register",), profile=False),
+    # Solution Partner steps (07a, 07b) and after registration (11, 12)
+    _p("partner_business_id", "str", "", "the Solution Partner's business portfolio ID (digits); empty: the customer "
+       "pays for its own WABA and 07b is skipped", _id("partner_business_id"), label="Partner business ID", kind="id",
+       steps=_PARTNER_STEPS),
+    _p("partner_token_env", "str", "", "NAME of the environment variable holding the partner's system user token "
+       "(credit line, system user); empty: token_env", _env("partner_token_env"), label="Partner token", kind="secret",
+       steps=_PARTNER_STEPS, secret="token", what="partner's access token"),
+    _p("system_user_id", "str", "", "ID of the system user to assign to the WABA (digits); empty: the partner token's own",
+       _id("system_user_id"), label="System user ID", kind="id", steps=("07a_system_user",)),
+    _p("assigned_tasks", "list", ["MANAGE"], "tasks for that system user: MANAGE, or granular ones (MANAGE_TEMPLATES, "
+       "MANAGE_PHONE, MANAGE_BILLING, ...) for a WABA shared through a Multi-Partner Solution", _tasks,
+       label="Tasks", kind="list", placeholder="MANAGE", steps=("07a_system_user",)),
+    _p("credit_line_id", "str", "", "the partner's extended credit line ID (digits); empty: found on partner_business_id",
+       _id("credit_line_id"), label="Credit line ID", kind="id", steps=("07b_credit_line",)),
+    _p("waba_currency", "str", "", "currency the credit line bills the WABA in: USD, EUR, INR, IDR, GBP or AUD; "
+       "empty: the WABA's own currency", _optional(_currency, empty=""), label="WABA currency", kind="choice",
+       options=("",) + CREDIT_CURRENCIES, steps=("07b_credit_line",)),
+    _p("business_about", "str", "", f"the profile's About text (at most {ABOUT_MAX} characters); empty: left as is",
+       _optional(_about, empty=""), label="About", steps=("11_business_profile",)),
+    _p("business_address", "str", "", "the business address consumers see (at most 256 characters)",
+       _optional(_limited("business_address", 256), empty=""), label="Address", steps=("11_business_profile",)),
+    _p("business_description", "str", "", "the business description (at most 512 characters)",
+       _optional(_limited("business_description", 512), empty=""), label="Description", steps=("11_business_profile",)),
+    _p("business_email", "str", "", "contact email consumers see", _optional(_email, empty=""), label="Email",
+       placeholder="contact@example.com", steps=("11_business_profile",)),
+    _p("business_websites", "list", [], f"at most {WEBSITES_MAX} website URLs (http:// or https://)",
+       _optional(_websites, empty=[]), label="Websites", kind="list", placeholder="https://example.com",
+       steps=("11_business_profile",)),
+    _p("business_vertical", "str", "", "the business's industry, one of Meta's verticals (e.g. HEALTH, RETAIL)",
+       _optional(_vertical, empty=""), label="Industry (vertical)", steps=("11_business_profile",)),
+    _p("first_template_name", "str", "", "the customer's first utility template (lowercase, digits, _); empty: only list",
+       _optional(_template_name, empty=""), label="First template name", steps=("12_templates",)),
+    _p("first_template_language", "str", "en_US", "its language code, e.g. en_US or de",
+       _optional(_template_language, empty="en_US"), label="Its language", steps=("12_templates",)),
+    _p("first_template_body", "str", "", "its body text; variables numbered {{1}}, {{2}}, ...",
+       _optional(_template_body, empty=""), label="Its body", steps=("12_templates",)),
+    _p("template_wait_seconds", "float", 120.0, "seconds to wait for the template's review (still pending then: "
+       "the step passes and resume checks again)", _number("template_wait_seconds"), label="Wait for review (seconds)",
+       kind="number", steps=("12_templates",)),
     _p("signup_code", "str", "", "Embedded Signup code to exchange for the business token (single-use, expires in seconds)",
        _text, label="Embedded Signup code", placeholder="optional; single-use", steps=("03_access_token",), profile=False),
 )}
@@ -289,11 +430,19 @@ STEPS: dict[str, StepSpec] = {
     "07_migration": StepSpec("On-Premises to Cloud API migration (legacy)", "Step 4 exception",
                              required=("backup_data",), secrets=("token_env", "pin_env", "backup_password_env"),
                              when=("onboarding", "migrate")),
+    "07a_system_user": StepSpec("Assign the system user to the WABA", "Solution Partner", required=("waba_id",),
+                                secrets=("token_env",)),
+    "07b_credit_line": StepSpec("Share and attach the credit line", "Solution Partner", required=("waba_id",),
+                                secrets=("token_env",)),
     "08_register": StepSpec("Register the number", "Step 5", one_of=_PHONE_GIVEN, secrets=("token_env", "pin_env")),
     "09_receive_message": StepSpec("Receive a message", "Step 6", required=("consumer_number",), one_of=_PHONE_GIVEN,
                                    secrets=("token_env",)),
     "10_send_test_message": StepSpec("Send a test message", "Step 7", required=("consumer_number",),
                                      one_of=_PHONE_GIVEN, secrets=("token_env",)),
+    "11_business_profile": StepSpec("Business profile", "After registration", one_of=_PHONE_GIVEN,
+                                    secrets=("token_env",)),
+    "12_templates": StepSpec("Message templates", "Before going live", required=("waba_id",), secrets=("token_env",)),
+    "13_go_live": StepSpec("Go-live health check", "Going live", one_of=_PHONE_GIVEN, secrets=("token_env",)),
 }
 
 

@@ -54,6 +54,10 @@ class Peer:
         """Epoch seconds on the clock the Graph API timestamps with; None: this machine's clock."""
         return None
 
+    def let_time_pass(self, seconds: float) -> bool:
+        """Move the Graph API's clock `seconds` ahead (a template review, say); False: real time must pass."""
+        return False
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

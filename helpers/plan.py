@@ -215,9 +215,16 @@ _PLAN_STEPS = (
     ("05_subscribe_waba", "Step 3", "subscribe the app to the WABA", "both"),
     ("06_phone_numbers", "Step 4", "list the numbers, pick the one to onboard", "both"),
     ("07_migration", "Step 4 exception", "On-Premises to Cloud migration with a backup (legacy)", "migrate"),
+    ("07a_system_user", "Solution Partner", "assign the partner's system user to the customer's WABA", "both"),
+    ("07b_credit_line", "Solution Partner", "share and attach the partner's credit line (skipped for a business "
+                                            "on its own)", "both"),
     ("08_register", "Step 5", "verify if needed, register with the 6-digit PIN", "both"),
     ("09_receive_message", "Step 6", "receive the consumer's message; the 24-hour window opens", "both"),
     ("10_send_test_message", "Step 7", "send the test message and follow its statuses", "both"),
+    ("11_business_profile", "After registration", "what consumers see: about, address, email, websites, vertical",
+     "both"),
+    ("12_templates", "Before going live", "the first utility template, approved", "both"),
+    ("13_go_live", "Going live", "health_status of every entity: AVAILABLE, LIMITED or BLOCKED", "both"),
 )
 
 

@@ -57,7 +57,11 @@ _CATALOGUE: tuple[Remedy, ...] = (
     _r(131030, "Recipient phone number not in allowed list", "Test numbers only message allow-listed recipients: add the consumer's number under WhatsApp > API Setup (up to 5). For Mexico (+52) and Argentina (+54) check the number's format."),
     _r(131031, "Account has been locked", "The account is locked for policy reasons, or the request data does not match the WABA (for example a wrong two-step PIN). Check the PIN and Business Support Home."),
     _r(131037, "Display name not approved", "The number's display name needs approval before it can send. Check name_status in notebook 06 and wait for approval."),
-    _r(131042, "Business eligibility payment issue", "No valid payment method, or the credit line was not shared and attached. Add a payment method (or share the partner credit line) in Business settings."),
+    _r(131042, "Business eligibility payment issue", "No valid payment method, or the credit line was not shared and attached. A Solution Partner's customer: share and attach the partner's credit line to the WABA (notebook 07b); a business on its own: add a payment method in WhatsApp Manager > Payment settings. Then send again."),
+    _r(132000, "Number of parameters does not match", "The template send gives a different number of variables than the approved template has. Send one parameter per {{n}} of the body."),
+    _r(132001, "Template name does not exist in the translation", "No APPROVED template of that name in that language on the WABA (a template still in review cannot be sent). List the templates (notebook 12), create it or wait for its approval, and use its exact name and language code."),
+    _r(132015, "Template is paused", "The template was paused for low quality. Edit it (or use another) in WhatsApp Manager; the template's quality_score and health_status say why."),
+    _r(132016, "Template is disabled", "The template was disabled for repeated low quality. Create a new template with different content."),
     _r(131045, "Incorrect certificate", "The sending number is not registered on Cloud API. Register it (notebook 08), then send again."),
     _r(131047, "Re-engagement message", "More than 24 hours have passed since the consumer last wrote. Send an approved template such as hello_world, or have the consumer message the number first to open the 24-hour window."),
     _r(131048, "Spam rate limit hit", "Sending was limited because of quality signals. Improve message quality and wait before sending more."),
@@ -167,6 +171,14 @@ _OWN: tuple[OwnRemedy, ...] = (
               "Read the end of its log quoted above, fix what it names (a port in use, a missing package), "
               "then run again.",
               "Read the end of its log quoted above, fix what it names, then run the step again."),
+    OwnRemedy("TemplateRejected", "Template rejected in review",
+              "Read rejected_reason in the table above, fix the template body in the profile (first_template_body) "
+              "and give it a new first_template_name (a rejected name stays taken), then run again with --resume.",
+              "Read rejected_reason in the table above, fix the body and give a new template name in the form, "
+              "then run the step again."),
+    OwnRemedy("HealthStatusBlocked", "Messaging is blocked",
+              "Do what possible_solution says for the blocked entity in the table above, then run again with --resume.",
+              "Do what possible_solution says for the blocked entity in the table above, then run the step again."),
     OwnRemedy("ApiVersionExpired", "API version expired",
               "Set api_version to {version} (or a later published version) in the profile or with "
               "-p api_version {version}, then run again.",
@@ -195,6 +207,26 @@ def own_remedy(kind: str | None, *, where: str = "shell", **names: str) -> OwnRe
 
 def remedy_text(kind: str | None, *, where: str = "shell", **names: str) -> str:
     return own_remedy(kind, where=where, **names).shell
+
+
+# What Meta's template review reasons mean (rejected_reason, the status webhook's reason) and what to change.
+TEMPLATE_REJECTIONS: dict[str, str] = {
+    "INVALID_FORMAT": "The body's format was refused: number the variables {{1}}, {{2}}, ... in order without gaps, "
+                      "give each a sample value, and do not start or end the body with a variable.",
+    "INCORRECT_CATEGORY": "The content does not fit the category: a UTILITY template must be about a transaction or "
+                          "account the consumer has (no offers, discounts or promotions); use MARKETING for those.",
+    "TAG_CONTENT_MISMATCH": "The content does not match the category chosen. Choose the category that fits, or "
+                            "reword the body.",
+    "PROMOTIONAL": "Promotional wording in a non-marketing template. Remove it, or create the template as MARKETING.",
+    "ABUSIVE_CONTENT": "The content breaks WhatsApp's Business and Commerce Policies. Rewrite it.",
+    "SCAM": "The content looks like a scam to the review. Rewrite it plainly, with the business named.",
+}
+
+
+def template_rejection(reason: str | None) -> str:
+    """What to do about a template rejected for `reason` (Meta's rejected_reason)."""
+    return TEMPLATE_REJECTIONS.get(str(reason or "").upper(), "Read the rejection in WhatsApp Manager > Message "
+                                   "templates, change the template, and submit it again under a new name.")
 
 
 def own_catalogue() -> list[OwnRemedy]:

@@ -17,32 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import PlaybookError
+from .errors import WebhookStatusFailed
 from .lab import DEFAULT_PROFILE, REPO_ROOT, training_context
 from .profiles import load_profile
 
 
 # ---- training drills (notebooks/training/) -------------------------------------------------------
-
-class WebhookStatusFailed(PlaybookError):
-    """A message the API accepted (HTTP 200, a wamid) that a status webhook then reported as failed."""
-
-    def __init__(self, message_id: str, code: int | None, details: Any = None) -> None:
-        from .remedies import lookup as lookup_remedy
-
-        entry = lookup_remedy(code)
-        self.message_id = message_id
-        self.code = code
-        self.subcode = None
-        self.http_status = 200
-        self.title = entry.title if entry else None
-        self.details = details
-        self.remedy = entry.remedy if entry else "Read the status webhook's errors[0] (code, title, details)."
-        self.message = f"message {message_id} failed (status webhook): code {code} {self.title or ''}".strip()
-        super().__init__(self.message)
-
-    def remedy_for(self, where: str = "shell") -> str:
-        return self.remedy
 
 
 # ---- the drill table: one entry per scenario -------------------------------------------------------
@@ -136,6 +116,25 @@ def _send_text_as_a_script(step) -> dict[str, Any]:
     return {"ok": True, "verdict": f"text {wamid[:20]}… reached '{final['status']}'"}
 
 
+PARTNER_BUSINESS = "100000000000001"  # Example Co, the partner whose credit line the training WABA lacks
+CORRECTED_TEMPLATE_BODY = "Hello {{1}}, your order {{2}} has shipped."
+
+
+def _attach_credit_line(drill: "Drill") -> str:
+    """What 07b does, as the partner's system user: find the partner's credit line, share and attach it."""
+    from . import operations as ops
+
+    line = ops.list_credit_lines(drill.drills.client, PARTNER_BUSINESS)[0]
+    ops.share_credit_line(drill.drills.client, str(line["id"]), waba_id=drill.profile["waba_id"], waba_currency="USD")
+    return f"shared and attached the partner's credit line {line['id']} to WABA {drill.profile['waba_id']}"
+
+
+def _review_again(drill: "Drill") -> str:
+    # The scenario makes the WABA's reviews reject; a reset stands in for Meta reviewing the corrected template.
+    drill.drills.control.reset()
+    return "submitted the corrected template for review again"
+
+
 DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
     DrillSpec(
         "expired_token", "01_assets",
@@ -218,6 +217,32 @@ DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
                                                               "Hi, it's me again"),
                             "the consumer wrote to the business")[1]),),
         params=_messages_params(NUMBER_ID), prepare=_connect_webhooks, action=_send_text_as_a_script),
+    DrillSpec(
+        "template_rejected", "12_templates",
+        "The template was **REJECTED** in review (`rejected_reason` INVALID_FORMAT): a body may not start or end "
+        "with a variable, its variables are numbered `{{1}}`, `{{2}}`, … in order, each with a sample, and a "
+        "UTILITY template must not promote. The step checks the numbering before sending; the rest is Meta's "
+        "review. A rejected "
+        "template can never be sent; outside the 24-hour window the customer cannot message anyone until one is "
+        "approved.",
+        (FormFix("first_template_body", "Type a corrected body into **First template body**, e.g. "
+                 "`" + CORRECTED_TEMPLATE_BODY + "`.", lambda d: CORRECTED_TEMPLATE_BODY,
+                 "typed a corrected body into the form's First template body field"),
+         MetaFix("Submit it for review again", "Meta's review of the corrected template (the sandbox drops the "
+                 "scenario's rejecting reviews; the rejected template is forgotten)", _review_again)),
+        params=lambda d: {"first_template_name": "order_shipped", "first_template_language": "en_US",
+                          "first_template_body": "{{1}} your order has shipped {{2}}", "template_wait_seconds": 90.0},
+        expect="StepFailed"),
+    DrillSpec(
+        "credit_line_not_shared", "10_send_test_message",
+        "131042 *Business eligibility payment issue*: the API accepted the template (HTTP 200, a message ID); the "
+        "status webhook then said **failed**. The customer's WABA has no payment method: its Solution Partner never "
+        "shared and attached a credit line (step 07b). Free replies inside the 24-hour window still go out; paid "
+        "messages do not, and 13's health_status shows the WABA LIMITED.",
+        (MetaFix("Share and attach the credit line", "step 07b's two calls as the partner's system user: GET "
+                 "/{PARTNER_BUSINESS_ID}/extendedcredits, then POST /{CREDIT_LINE_ID}/whatsapp_credit_sharing_and_attach",
+                 _attach_credit_line),),
+        params=_messages_params(NUMBER_ID), prepare=_connect_webhooks),
 )}
 
 

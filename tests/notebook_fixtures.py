@@ -14,7 +14,7 @@ from helpers._processes import temporary_environ
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CUSTOMERS = ROOT / "customers"
-STEP_NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+STEP_NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
 # Env vars of the sandbox's demo environment that hold secrets (WHATSAPP_BACKUP_DATA is a parameter, not a secret).
 NOT_SECRET = {"WHATSAPP_BACKUP_DATA"}
 

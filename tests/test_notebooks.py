@@ -1,6 +1,6 @@
 """Every step notebook, executed headless with papermill against a sandbox this module starts.
 
-One customer's eleven steps run in order, each step's outputs handed to the next as the batch
+One customer's steps (00 to 13) run in order, each step's outputs handed to the next as the batch
 runner does; then the failing paths (a wrong PIN), re-runs (idempotence), the legacy migration,
 a secret scan of everything written, and the committed notebooks' shape.
 """
@@ -56,7 +56,7 @@ def example_run(sandbox, runs_root):
 
 
 # ---- the committed notebooks -------------------------------------------------------------------
-def test_all_eleven_notebooks_exist():
+def test_every_step_of_the_registry_has_its_notebook():
     assert STEP_NAMES == list(steps.STEPS)
 
 
@@ -144,6 +144,13 @@ def test_records_carry_the_ids_and_facts_later_steps_use(example_run):
     assert sent["facts"]["kind"] == "text" and sent["facts"]["window_open"] is True
     assert sent["facts"]["final_status"] in ("delivered", "read")
     assert sent["facts"]["statuses"][0] == "sent" and sent["facts"]["message_id_ok"] is True
+    # The Solution Partner's steps, for a business on its own WABA: its system user is already assigned,
+    # there is no partner credit line to attach, and the customer goes live after 11 and 12.
+    assert r["07a_system_user"]["facts"]["already_assigned"] is True
+    assert r["07b_credit_line"]["facts"]["skipped"] is True
+    assert r["11_business_profile"]["facts"]["vertical"] == "RETAIL"
+    assert r["12_templates"]["facts"]["template_status"] == "APPROVED"
+    assert r["13_go_live"]["facts"]["can_send_message"] == "AVAILABLE"
 
 
 def test_rerunning_subscribe_and_register_is_safe(example_run, sandbox):

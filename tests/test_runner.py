@@ -42,6 +42,20 @@ def test_step_selection():
             select(steps, bad)
 
 
+def test_step_selection_with_the_inserted_steps():
+    steps = discover()  # the real notebooks: 07a and 07b sit between 07 and 08
+    stems = [p.stem for p in steps]
+    assert stems.index("07_migration") + 1 == stems.index("07a_system_user") == stems.index("08_register") - 2
+    chosen = [p.name.split("_", 1)[0] for p in select(steps, "05-08")]
+    assert chosen == ["05", "06", "07", "07a", "07b", "08"]
+    assert [p.name.split("_", 1)[0] for p in select(steps, "07a,12-13")] == ["07a", "12", "13"]
+    assert [p.name.split("_", 1)[0] for p in select(steps, "00-07")][-1] == "07"  # 07 as the end is 07 alone
+    assert [p.name.split("_", 1)[0] for p in select(steps, "7b-8")] == ["07b", "08"]
+    for bad in ("07c", "08-07a", "07a-"):
+        with pytest.raises(ConfigError):
+            select(steps, bad)
+
+
 def test_parameter_names_come_from_the_parameters_cell():
     assert parameter_names(NOTEBOOKS / "01_echo.ipynb") == {"run_dir", "value"}
 

@@ -64,7 +64,7 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
     found = json.loads((first["batch_dir"] / "example" / "06_phone_numbers.json").read_text())["outputs"]
     assert found["phone_number_id"] == "400000000000001"
 
-    # Fix the profile and resume: bluefin re-runs 08-10 only; the others are carried over whole.
+    # Fix the profile and resume: bluefin re-runs from 08 only; the others are carried over whole.
     bluefin = profiles / "bluefin.yaml"
     bluefin.write_text(bluefin.read_text().replace("pin_env: BLUEFIN_WRONG_PIN", "pin_env: BLUEFIN_PIN"))
     second = run_batch([], out=str(tmp_path / "runs"), sandbox=True, workers=2, resume=str(first["batch_dir"]),
@@ -74,8 +74,9 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
     carried = sorted(s for s, r in records.items() if r.get("carried_over_from"))
     ran = sorted(s for s, r in records.items() if not r.get("carried_over_from"))
     assert carried == ["00_plan", "01_assets", "02_terms", "03_access_token", "04_webhooks", "05_subscribe_waba",
-                       "06_phone_numbers", "07_migration"]
-    assert ran == ["08_register", "09_receive_message", "10_send_test_message"]
+                       "06_phone_numbers", "07_migration", "07a_system_user", "07b_credit_line"]
+    assert ran == ["08_register", "09_receive_message", "10_send_test_message", "11_business_profile",
+                   "12_templates", "13_go_live"]
     assert records["10_send_test_message"]["outputs"]["message_id"].startswith("wamid.")
     assert all(json.loads(p.read_text()).get("carried_over_from")
                for p in (second["batch_dir"] / "example").glob("*.json"))

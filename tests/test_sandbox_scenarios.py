@@ -9,7 +9,9 @@ from sandbox_fixtures import (CONSUMER, DEMO_PHONE, EXAMPLE_APP, EXAMPLE_BUSINES
 
 SCENARIOS = ["expired_token", "missing_messaging_scope", "asset_not_assigned", "terms_not_accepted",
              "needs_reverification", "wrong_pin", "register_rate_limit", "webhook_quoted_challenge",
-             "recipient_not_allowed", "outside_24h_window"]
+             "recipient_not_allowed", "outside_24h_window", "template_rejected", "credit_line_not_shared"]
+# Met through a status (a review, a status webhook) rather than an error response: tested one by one below.
+STATUS_SCENARIOS = ("outside_24h_window", "template_rejected", "credit_line_not_shared")
 
 
 def new_token(graph: Graph, sb) -> None:
@@ -60,7 +62,7 @@ def test_every_scenario_is_listed_and_documented(sb):
         assert scenario["trainee_sees"] and isinstance(scenario["expected_error"]["code"], int)
 
 
-@pytest.mark.parametrize("name", [s for s in SCENARIOS if s != "outside_24h_window"])
+@pytest.mark.parametrize("name", [s for s in SCENARIOS if s not in STATUS_SCENARIOS])
 def test_scenario_shows_its_error_and_the_fix_works(graph, sb, receiver, name):
     info = sb.control.load_scenario(name)
     assert info["name"] == name and "setup" not in info
@@ -87,6 +89,42 @@ def test_outside_24h_window_scenario(graph, sb, receiver):
     sb.control.consumer_message(DEMO_PHONE, CONSUMER, "hello again")
     assert graph.send_text(DEMO_PHONE).status_code == 200
     wait_for(lambda: [p for p in receiver.posts if b'"read"' in p["body"]], what="read statuses after the fix")
+
+
+def test_template_rejected_scenario(graph, sb):
+    info = sb.control.load_scenario("template_rejected")
+    body = {"name": "order_shipped", "language": "en_US", "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Your order {{1}} has shipped.",
+                            "example": {"body_text": [["A-17"]]}}]}
+    created = graph.post(f"{EXAMPLE_WABA}/message_templates", json=body)
+    assert created.status_code == info["expected_error"]["http_status"] == 200
+    assert created.json()["status"] == "PENDING"
+    sb.control.advance_clock(61)
+    (row,) = graph.get(f"{EXAMPLE_WABA}/message_templates", params={"name": "order_shipped"}).json()["data"]
+    assert (row["status"], row["rejected_reason"]) == ("REJECTED", "INVALID_FORMAT")
+    sb.control.reset()  # the fix in the sandbox: without the scenario the same template is approved
+    assert graph.post(f"{EXAMPLE_WABA}/message_templates", json=body).status_code == 200
+    sb.control.advance_clock(61)
+    (row,) = graph.get(f"{EXAMPLE_WABA}/message_templates", params={"name": "order_shipped"}).json()["data"]
+    assert row["status"] == "APPROVED"
+
+
+def test_credit_line_not_shared_scenario(graph, sb, receiver):
+    info = sb.control.load_scenario("credit_line_not_shared")
+    assert graph.set_app_callback(receiver.url()).status_code == 200
+    assert graph.post(f"{EXAMPLE_WABA}/subscribed_apps").status_code == 200
+    health = graph.get(DEMO_PHONE, params={"fields": "health_status"}).json()["health_status"]
+    assert health["can_send_message"] == "LIMITED"
+    response = graph.send_template(DEMO_PHONE)
+    assert response.status_code == info["expected_error"]["http_status"] == 200
+    failed = wait_for(lambda: [p for p in receiver.posts if b'"failed"' in p["body"]], what="the failed status")
+    assert b'"code":131042' in failed[0]["body"]
+    shared = graph.post("610000000000001/whatsapp_credit_sharing_and_attach",
+                        params={"waba_currency": "USD", "waba_id": EXAMPLE_WABA})
+    assert shared.status_code == 200, shared.text
+    wamid = graph.send_template(DEMO_PHONE).json()["messages"][0]["id"]
+    wait_for(lambda: [p for p in receiver.posts if wamid.encode() in p["body"] and b'"delivered"' in p["body"]],
+             what="the template delivered once the credit line is attached")
 
 
 def test_unknown_scenario(sb):

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import ipywidgets as widgets
-import pandas as pd
 
 from .. import validate
 from ..errors import ConfigError

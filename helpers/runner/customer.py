@@ -6,6 +6,7 @@ records. The batch CLI maps it over a process pool; Airflow or Dagster can map i
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -70,11 +71,15 @@ def run_customer(
     results: list[dict[str, Any]] = []
     kernel: CustomerKernel | None = None
     resuming = resume_dir is not None
+    # Steps the resumed batch never had (added to the playbook since, or left out by its --steps) run
+    # without ending the carry-over: the passed steps after them are still carried.
+    earlier_steps = _batch_steps(resume_dir) if resuming else None
     try:
         for index, notebook in enumerate(chosen):
             stem = notebook.stem
             carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
-            resuming = carried is not None
+            new_step = carried is None and earlier_steps is not None and stem not in earlier_steps
+            resuming = carried is not None or (resuming and new_step)
             if carried is not None:
                 values.update({**(carried.get("outputs") or {}), **fixed})
                 results.append(carried)
@@ -193,13 +198,25 @@ def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, secrets: di
     return failed
 
 
+def _batch_steps(resume_dir) -> set[str] | None:
+    """The steps the resumed batch chose (its batch.json), or None when it does not say."""
+    try:
+        steps = json.loads((Path(resume_dir) / "batch.json").read_text(encoding="utf-8")).get("steps")
+    except (OSError, ValueError):
+        return None
+    return set(steps) if isinstance(steps, list) else None
+
+
 def _carry_over(resume_dir, customer: str, stem: str, out_dir: Path) -> dict[str, Any] | None:
-    """The step's passed record from the run being resumed (copied into this run), else None."""
+    """The step's passed record from the run being resumed (copied into this run), else None.
+
+    A step that passed while waiting on Meta (a template still in review) asks to run again.
+    """
     if resume_dir is None:
         return None
     old_dir = Path(resume_dir) / customer
     old = records.read(old_dir / f"{stem}.json")
-    if not old or old.get("status") != PASSED:
+    if not old or old.get("status") != PASSED or (old.get("facts") or {}).get("rerun_on_resume"):
         return None
     for suffix in (".ipynb", ".json"):
         if (old_dir / f"{stem}{suffix}").exists():

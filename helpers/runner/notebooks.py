@@ -9,7 +9,8 @@ from ..errors import ConfigError
 
 DEFAULT_STEP_TIMEOUT = 300.0  # seconds, per step (wall clock)
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-_STEP_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+# NN_name, or NNx_name for a step inserted after NN (07a_system_user runs between 07 and 08).
+_STEP_FILE = re.compile(r"^(\d{2}[a-z]?)_[a-z0-9_]+\.ipynb$")
 
 
 def discover(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -20,6 +21,15 @@ def discover(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     return steps
 
 
+def step_number(path_or_stem: str | Path) -> str:
+    """'07a' for 07a_system_user(.ipynb), '08' for 08_register."""
+    return Path(path_or_stem).name.split("_", 1)[0]
+
+
+def _order(number: str) -> tuple[int, str]:
+    return int(number[:2]), number[2:]
+
+
 def select(steps: list[Path], spec: str | None) -> list[Path]:
     """Keep the steps named by `spec`, e.g. '03,05-08'; all steps when spec is None."""
     if spec is None:
@@ -27,22 +37,32 @@ def select(steps: list[Path], spec: str | None) -> list[Path]:
     if not spec.strip():  # `--steps ''` (an unset shell variable, say) must not mean "every step"
         raise ConfigError("--steps is empty: name the steps to run (e.g. --steps 03,05-08), or leave --steps out "
                           "to run every step.")
-    wanted: set[int] = set()
+    numbers = {step_number(p): p for p in steps}
+    wanted: set[str] = set()
     for part in spec.split(","):
-        part = part.strip()
-        match = re.fullmatch(r"(\d{1,2})(?:-(\d{1,2}))?", part)
+        part = part.strip().lower()
+        match = re.fullmatch(r"(\d{1,2}[a-z]?)(?:-(\d{1,2}[a-z]?))?", part)
         if not match:
-            raise ConfigError(f"--steps: '{part}' is not a step number or range; write e.g. 03,05-08.")
-        low, high = int(match[1]), int(match[2] or match[1])
-        if high < low:
+            raise ConfigError(f"--steps: '{part}' is not a step number or range; write e.g. 03,05-08 or 07a.")
+        low, high = (_normal(match[1]), _normal(match[2])) if match[2] else (_normal(match[1]), None)
+        if high is None:
+            if low not in numbers:
+                raise ConfigError(f"--steps: no step {low}; steps are {', '.join(p.stem for p in steps)}.")
+            wanted.add(low)
+            continue
+        # A range takes the inserted steps inside it: 05-08 includes 07a and 07b; 08 as the end takes 08 only.
+        start, end = _order(low), _order(high)
+        if end < start:
             raise ConfigError(f"--steps: range '{part}' runs backwards.")
-        wanted.update(range(low, high + 1))
-    known = {int(p.name[:2]) for p in steps}
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise ConfigError(f"--steps: no step {', '.join(f'{n:02d}' for n in unknown)}; steps are "
-                          f"{', '.join(p.stem for p in steps)}.")
-    return [p for p in steps if int(p.name[:2]) in wanted]
+        for end_number in (low, high):
+            if end_number not in numbers:
+                raise ConfigError(f"--steps: no step {end_number}; steps are {', '.join(p.stem for p in steps)}.")
+        wanted.update(n for n in numbers if start <= _order(n) <= end)
+    return [p for p in steps if step_number(p) in wanted]
+
+
+def _normal(number: str) -> str:
+    return number.zfill(2) if number.isdigit() else number[:-1].zfill(2) + number[-1]
 
 
 @functools.lru_cache(maxsize=None)

@@ -61,6 +61,12 @@ def share_and_attach(state: SandboxState, token: Token, credit_line_id: str, par
     if waba is None or (waba.business_id != owner.id and owner.id not in waba.shared_with):
         raise err.invalid_parameter(f"waba_id {waba_id} is not a WhatsApp Business Account shared with business "
                                     f"{owner.id}: the customer must finish Embedded Signup with your app first.")
+    if waba.business_id != owner.id and waba.partner_tasks is not None:
+        # A WABA shared through a Multi-Partner Solution: billing needs MANAGE_BILLING for the partner's system user.
+        tasks = waba.assigned_users.get(str(token.user_id)) or []
+        if not {"MANAGE", "MANAGE_BILLING"} & set(tasks):
+            raise err.permissions_error(f"System user {token.user_id} needs the MANAGE_BILLING task on WhatsApp "
+                                        f"Business Account {waba.id} to attach a credit line to it.")
     attach_credit_line(waba, credit_line_id, str(currency))
     return {"allocation_config_id": waba.credit_allocation["allocation_config_id"], "waba_id": waba.id}
 
@@ -116,9 +122,16 @@ def assign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
     for task in tasks:
         if task not in allowed:
             raise err.param_enum("tasks", list(allowed), task)
-    if str(user) not in _system_users(state, waba):
+    users = _system_users(state, waba)
+    if str(user) not in users:
         raise err.invalid_parameter(f"user {user} is not a system user of a business this WhatsApp Business Account "
                                     "belongs to or is shared with.")
+    if waba.partner_tasks is not None and users[str(user)].business_id != waba.business_id:
+        refused = [t for t in tasks if t not in waba.partner_tasks]
+        if refused:
+            raise err.permissions_error(
+                f"This WhatsApp Business Account is shared through a Multi-Partner Solution that grants "
+                f"{', '.join(waba.partner_tasks)}; {', '.join(refused)} cannot be assigned to a partner's system user.")
     waba.assigned_users[str(user)] = list(dict.fromkeys(tasks))
     return {"success": True}
 

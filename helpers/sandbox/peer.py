@@ -36,6 +36,10 @@ class SandboxPeer(Peer):
     def now(self) -> float | None:
         return float(self.control.now())  # the sandbox clock can be advanced: windows follow it
 
+    def let_time_pass(self, seconds: float) -> bool:
+        self.control.advance_clock(max(0.0, float(seconds)))  # reviews due by then finish at once
+        return True
+
     def __repr__(self) -> str:
         return f"SandboxPeer({self.control.url!r})"
 

@@ -6,6 +6,7 @@ fix, and setup: a list of changes applied to the freshly reset state:
     - business: {id: ..., <Business field>: value}
     - phone_number: {id: ..., <PhoneNumber field>: value, register_calls: N (made just now)}
     - window: {phone_number_id: ..., wa_id: ..., last_message_ago: seconds}
+    - waba: {id: ..., <Waba field>: value}
 """
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def apply(state: SandboxState, demo_env: dict[str, str], setup: list[dict]) -> N
             calls = int(change.pop("register_calls", 0))
             phone.register_calls.extend([state.now()] * calls)
             _update(phone, change)
+        elif kind == "waba":
+            waba_id = str(change.pop("id"))
+            if waba_id not in state.wabas:
+                raise ScenarioError(f"no WABA {waba_id}")
+            _update(state.wabas[waba_id], change)
         elif kind == "window":
             key = f"{change['phone_number_id']}:{change['wa_id']}"
             state.windows[key] = state.now() - float(change["last_message_ago"])

@@ -93,7 +93,10 @@ class Seed:
                                     for a in data.get("assigned_users") or []},
                     # The app subscriptions a customer already has (Embedded Signup subscribes the partner's app).
                     subscribed_apps={str(a): {"override_callback_uri": None, "verify_token": None}
-                                     for a in data.get("subscribed_apps") or []})
+                                     for a in data.get("subscribed_apps") or []},
+                    partner_tasks=None if data.get("partner_tasks") is None
+                    else [str(t) for t in data["partner_tasks"]],
+                    review_rejects=None if data.get("review_rejects") is None else str(data["review_rejects"]))
         if data.get("credit_line"):  # the partner's credit line, already shared and attached
             if waba.currency not in CREDIT_CURRENCIES:
                 raise SeedError(f"WABA {waba.id} in seed {self.path}: a credit line bills in {', '.join(CREDIT_CURRENCIES)}, "

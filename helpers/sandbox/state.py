@@ -98,6 +98,9 @@ class Waba:
     payment_method: str | None = "OWN"                        # None: no way to pay (a partner's client before its credit line)
     credit_allocation: dict | None = None                     # {allocation_config_id, credit_line_id, currency}
     assigned_users: dict[str, list[str]] = field(default_factory=dict)   # system user id -> tasks
+    # Shared through a Multi-Partner Solution: the tasks its owner granted the partners (None: a plain share).
+    partner_tasks: list[str] | None = None
+    review_rejects: str | None = None   # every new template's review rejects it with this reason (training)
 
 
 @dataclass
@@ -362,7 +365,7 @@ class SandboxState:
             "audiences": lambda: None,
             "dcc_config": lambda: None,
             "is_enabled_for_insights": lambda: False,
-            "health_status": lambda: self._health(waba),
+            "health_status": lambda: self._health(waba, app_id=token.app_id),
             "primary_funding_id": lambda: (waba.credit_allocation or {}).get("credit_line_id"),
             # Edges asked for as fields come back as connections, as everywhere in the Graph API.
             "phone_numbers": lambda: {"data": [{"id": p.id, "display_phone_number": p.display_phone_number,
@@ -372,10 +375,13 @@ class SandboxState:
             "schedules": lambda: {"data": []},
         }
 
-    def _health(self, waba: Waba, *first: dict) -> dict:
-        """health_status: each entity (the number, if any, then its WABA and business), and the worst of them."""
+    def _health(self, waba: Waba, *first: dict, app_id: str | None = None) -> dict:
+        """health_status: each entity (the number, if any, then its WABA, business and the caller's app), and the
+        worst of them."""
         entities = [*first, self._waba_entity(waba),
                     {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
+        if app_id and app_id in self.apps:
+            entities.append({"entity_type": "APP", "id": app_id, "can_send_message": "AVAILABLE"})
         return {"can_send_message": _worst(e["can_send_message"] for e in entities), "entities": entities}
 
     def _waba_entity(self, waba: Waba) -> dict:
@@ -448,7 +454,7 @@ class SandboxState:
             "messaging_limit_tier": lambda: LEGACY_LIMIT_TIER[limit],
             "whatsapp_business_manager_messaging_limit": lambda: limit,
             "search_visibility": lambda: "VISIBLE" if phone.registered else "NON_VISIBLE",
-            "health_status": lambda: self._health_status(phone),
+            "health_status": lambda: self._health_status(phone, app_id),
             "country_code": lambda: country,
             "country_dial_code": lambda: dial,
             "data_localization_region": lambda: phone.data_localization_region,
@@ -473,7 +479,7 @@ class SandboxState:
             config["application"] = app_sub["callback_url"]
         return config or None
 
-    def _health_status(self, phone: PhoneNumber) -> dict:
+    def _health_status(self, phone: PhoneNumber, app_id: str | None = None) -> dict:
         waba = self.wabas[phone.waba_id]
         phone_entity: dict[str, Any] = {"entity_type": "PHONE_NUMBER", "id": phone.id, "can_send_message": "AVAILABLE"}
         if phone.status in ("BANNED", "RESTRICTED"):
@@ -491,7 +497,7 @@ class SandboxState:
             phone_entity["additional_info"] = ["The phone number's quality rating is low (RED): its messaging limit may be "
                                                "lowered. Check the templates' quality and the feedback consumers give in "
                                                "WhatsApp Manager > Insights."]
-        return self._health(waba, phone_entity)
+        return self._health(waba, phone_entity, app_id=app_id)
 
     def set_pin(self, phone: PhoneNumber, pin: Any) -> dict:
         pin = _require_pin(pin)

@@ -20,8 +20,10 @@ The modules:
 
     step            `Step` (parameters, client, actions, result records), error display, `clean_params`
     local_receiver  the detached webhook receiver that notebook 04 starts against the sandbox
-    actions         the eleven step actions and the lookups they share
+    actions         the step actions of 00 to 10 and the lookups they share
     views           what the step's one result area shows: the verdict and tables, or the error block
+    partner_actions the Solution Partner's steps: 07a system user, 07b credit line, 11 business profile,
+                    12 templates, 13 go-live health
 
 This package re-exports what notebooks, forms and tests use, so ``steps.Step.start(...)``,
 ``steps.register(step)`` and ``steps.PARAMS`` work as they always did; the parameter registry
@@ -34,6 +36,8 @@ from .actions import (CONSUMER_TEST_TEXT, callback_warnings, GUIDE_API_VERSION, 
                       WINDOW_SECONDS, access_token, assets, earlier_terms_failure, migration, now_epoch, phone_numbers,
                       plan, receive_message, register, resolve_phone_number, send_test_message, set_new_pin_and_register, status_timeline,
                       step_action, subscribe_waba, subscriptions_table, terms, versions_table, webhooks, window_open)
+from .partner_actions import (business_profile, credit_line, go_live, health_table, partner_client, style_health,
+                              style_templates, system_user, templates, templates_table, users_table)
 from .local_receiver import (LOCAL_RUNS, default_webhook_db, ensure_local_receiver, stop_local_receiver,
                              webhook_db_path)
 from ..parameters import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
@@ -54,5 +58,8 @@ __all__ = [
     "earlier_terms_failure", "access_token", "versions_table", "webhooks", "subscriptions_table", "subscribe_waba",
     "phone_numbers", "migration", "register", "set_new_pin_and_register", "callback_warnings", "receive_message", "window_open", "send_test_message",
     "status_timeline",
+    # partner_actions
+    "system_user", "credit_line", "business_profile", "templates", "go_live", "partner_client", "users_table",
+    "templates_table", "style_templates", "health_table", "style_health",
     "ops",
 ]

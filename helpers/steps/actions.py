@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from .. import operations as ops, plan as planning, tables, validate
-from ..errors import ConfigError
+from ..errors import ConfigError, WebhookStatusFailed
 from ..parameters import PARAMS
 from ..remedies import lookup as lookup_remedy, remedy_text
 from ..versions import DEFAULT_API_VERSION, version_status
@@ -503,6 +503,8 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
         number = resolve_phone_number(step)
     phone_id = str(number["id"])
     before = _status_of(number)
+    if number.get("is_on_biz_app"):
+        return _coexistence(step, number)
     already = number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API"
     verified_now = False
     if not already and number.get("platform_type") == "ON_PREMISE":
@@ -554,6 +556,24 @@ def set_new_pin_and_register(step: Step) -> dict[str, Any]:
         ops.set_two_step_pin(step.client, str(number["id"]), pin_env=step.params["pin_env"])
     step.fact(pin_reset=True)
     return register(step)
+
+
+COEXISTENCE_MPS = 20
+
+
+def _coexistence(step: Step, number: Mapping[str, Any]) -> dict[str, Any]:
+    """A number shared with the WhatsApp Business app: never registered again (that would end coexistence)."""
+    connected = number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API"
+    step.fact(coexistence=True, already_registered=connected, registered=connected, register_skipped=True,
+              before=_status_of(number), throughput_mps=COEXISTENCE_MPS)
+    why = ("it is shared with the WhatsApp Business app (is_on_biz_app: true, onboarded through Embedded Signup's "
+           "coexistence flow): registering it again would end coexistence")
+    verdict = (f"coexistence number: not registered again, {why}; connected on Cloud API at "
+               f"{COEXISTENCE_MPS} messages/s" if connected else
+               f"coexistence number not connected (status {number.get('status')}): finish Embedded Signup's "
+               f"coexistence flow in the WhatsApp Business app; it is not registered here because {why}")
+    return {"numbers": tables.phone_numbers_table([dict(number)]), "ok": connected, "verdict": verdict,
+            "already": connected, "coexistence": True, "warnings": [f"Coexistence number: {why}."]}
 
 
 # ---- 09 receive a message -----------------------------------------------------------------------
@@ -645,7 +665,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
         error = {"type": "StatusWebhook", "code": code, "title": entry.title if entry else None,
                  "message": f"message {wamid} failed (status webhook)",
                  "details": final.get("errors"), "remedy": entry.remedy if entry else None}
-        exc = AssertionError(f"the message failed with code {code}: {entry.remedy if entry else ''}")
+        exc = WebhookStatusFailed(wamid, code, final.get("errors"))
         step._fail(exc, "follow the statuses in the webhook store", error=error)
         raise exc
     return {"timeline": timeline, "ok": final["status"] in ("delivered", "read", "played"), "message_id": wamid,

@@ -152,7 +152,7 @@ def stop_receivers_started_in(run_dirs: list[Path]) -> list[str]:
     """
     notes = []
     for run_dir in run_dirs:
-        for path in sorted(Path(run_dir).glob("[0-9][0-9]_*.json")):
+        for path in sorted(Path(run_dir).glob("[0-9][0-9]*_*.json")):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):

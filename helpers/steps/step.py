@@ -169,6 +169,7 @@ class Step:
         self.last_result: Any = None
         self.last_error: BaseException | None = None
         self.last_calls: list[dict[str, Any]] = []  # the Graph calls of the last run (shown below its result)
+        self.failure_tables: list[tuple[str, Any]] = []  # (heading, table) a failing action leaves for its error view
         self.ran = False
         self.result_shown = False  # the result area is on the page (the action cell showed it)
         self.finish_tried = False  # the verdict cell ran (a later Run makes its output stale)
@@ -244,7 +245,7 @@ class Step:
         if not run_dir or not Path(run_dir).is_dir():
             return {}
         merged: dict[str, Any] = {}
-        for path in sorted(Path(run_dir).glob("[0-9][0-9]_*.json")):
+        for path in sorted(Path(run_dir).glob("[0-9][0-9]*_*.json")):
             if path.stem >= self.name:
                 continue
             try:
@@ -430,7 +431,7 @@ class Step:
             from .views import run_hint
             self._show(run_hint(action), new_cell=True)
             return None
-        self.last_result, self.last_error = None, None
+        self.last_result, self.last_error, self.failure_tables = None, None, []
         calls_before = len(self.collect_graph_calls())
         self._in_run = True
         try:

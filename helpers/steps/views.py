@@ -20,6 +20,8 @@ TITLES = {
     "numbers": "Phone numbers", "terms": "Terms of Service", "versions": "API versions",
     "checks": "The endpoint, checked as Meta would", "subscription": "The app's webhook subscription",
     "apps": "The WABA's subscribed apps", "message": "The consumer's message", "timeline": "Status timeline",
+    "users": "Users assigned to the WABA", "lines": "The partner's credit lines", "profile": "Business profile",
+    "templates": "Message templates", "health": "Health status of every entity",
 }
 # What the Run button does, for the line a page shows before it is pressed (by the action's name).
 RUN_HINTS = {
@@ -29,7 +31,20 @@ RUN_HINTS = {
     "migration": "migrate the number", "register": "register the number",
     "set_new_pin_and_register": "set a new PIN and register the number",
     "receive_message": "receive the consumer's message", "send_test_message": "send the test message",
+    "system_user": "assign the partner's system user to the WABA", "credit_line": "share and attach the credit line",
+    "business_profile": "set the business profile", "templates": "list and create the first template",
+    "go_live": "read the go-live health status",
 }
+
+
+def _styled(key: str, value: pd.DataFrame, step) -> Any:
+    """A result table in the one style; numbers, templates and health colour their own columns."""
+    if key == "numbers":
+        return tables.style_phone_numbers(value, all_columns=bool(step.params.get("show_all_columns")))
+    if key in ("templates", "health"):
+        from . import partner_actions
+        return partner_actions.style_templates(value) if key == "templates" else partner_actions.style_health(value)
+    return tables.show(value)
 
 
 def _markdown(text: str) -> Any:
@@ -77,10 +92,7 @@ def _result_objects(step) -> list[Any]:
             if value.empty:
                 continue
             shown.append(_markdown(f"#### {TITLES.get(key, key.replace('_', ' ').capitalize())}"))
-            if key == "numbers":
-                shown.append(tables.style_phone_numbers(value, all_columns=bool(step.params.get("show_all_columns"))))
-            else:
-                shown.append(tables.show(value))
+            shown.append(_styled(key, value, step))
         elif type(value).__name__ == "Styler":
             shown.append(value)
     return shown
@@ -93,6 +105,8 @@ def error_view(step) -> list[Any]:
     for warning in step.record["facts"].get("callback_warnings") or []:
         shown.append(_markdown(f"⚠️ **{warning}**"))
     shown.append(tables.style_error(tables.error_block(error)))
+    for heading, table in getattr(step, "failure_tables", []):
+        shown.extend([_markdown(f"#### {heading}"), table])
     if error.get("code") == 133005:
         shown.append(_markdown("Each wrong PIN counts towards a lock (133008). If nobody knows the PIN, use "
                                "**Set a new PIN** in the form instead of guessing."))

@@ -80,7 +80,7 @@ def test_airflow_ran_the_dag(world):
 def test_each_customer_has_its_records_and_the_failure_is_the_one_planted(world):
     folder = batch_dir(world)
     for customer in ("example", "coral"):
-        records = [json.loads(p.read_text()) for p in sorted((folder / customer).glob("[0-9][0-9]_*.json"))]
+        records = [json.loads(p.read_text()) for p in sorted((folder / customer).glob("[0-9][0-9]*_*.json"))]
         assert records and all(r["status"] == "passed" for r in records), customer
     register = json.loads((folder / "bluefin" / "08_register.json").read_text())
     assert register["status"] == "failed" and register["error"]["code"] == 133005

@@ -62,6 +62,11 @@ NOT_IN_SPEC: tuple[NotInSpec, ...] = (
     NotInSpec("/{Version}/{Application-ID}/subscriptions", "post", ("object", "callback_url", "verify_token", "fields"),
               "app", lambda p, ids: {"success": True},
               "https://developers.facebook.com/docs/graph-api/reference/app/subscriptions/"),
+    NotInSpec("/{Version}/{Extended-Credit-Line-ID}/whatsapp_credit_sharing_and_attach", "post",
+              ("waba_currency", "waba_id"), "bearer",
+              lambda p, ids: {"allocation_config_id": "580000000000001", "waba_id": str(p.get("waba_id"))},
+              "https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/"
+              "onboarding-customers-as-a-solution-partner"),
     NotInSpec("/{Version}/{Application-ID}/subscriptions", "get", (), "app",
               lambda p, ids: {"data": [{"object": "whatsapp_business_account", "callback_url": "https://example.com/hook",
                                         "active": True, "fields": [{"name": "messages", "version": "v25.0"}]}]},
@@ -315,6 +320,8 @@ class ContractGraph:
                     value = value.split(";")[0].strip()  # the media type, without charset
                 if name.lower() == "authorization" and value is None and access_token:
                     continue  # Graph takes the token as access_token instead of the header
+                if name.lower() == "content-type" and value is None and wire.method == "GET":
+                    continue  # live_meta get-without-content-type: a GET has no body to describe
             else:
                 continue
             if value is None:

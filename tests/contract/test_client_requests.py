@@ -25,9 +25,14 @@ WABA = "200000000000001"
 APP = "300000000000001"
 PHONE = "400000000000001"
 CONSUMER = "+16505550100"
+BUSINESS = "100000000000001"
+CREDIT_LINE = "610000000000001"
+# assigned_users is under /{WhatsApp-Business-Account-ID}/ in the spec: another WABA ID stands for that name.
+CLIENT_WABA = "200000000000004"
 # Which fixture ID is which kind of node: the spec's /{Version}/{Phone-Number-ID} and
 # /{Version}/{WABA-ID} have the same shape, and only the kind of the ID tells them apart.
-IDS = {WABA: "WABA-ID", APP: "Application-ID", PHONE: "Phone-Number-ID"}
+IDS = {WABA: "WABA-ID", APP: "Application-ID", PHONE: "Phone-Number-ID", BUSINESS: "Business-ID",
+       CREDIT_LINE: "Extended-Credit-Line-ID", CLIENT_WABA: "WhatsApp-Business-Account-ID"}
 
 FAKE_ENV = {
     "CONTRACT_TOKEN": FAKE_TOKEN,
@@ -54,7 +59,15 @@ DEBUG_TOKEN = ("GET", "/{Version}/debug_token")
 CODE_EXCHANGE = ("GET", "/{Version}/oauth/access_token")
 APP_SUBSCRIBE = ("POST", "/{Version}/{Application-ID}/subscriptions")
 APP_SUBSCRIPTIONS = ("GET", "/{Version}/{Application-ID}/subscriptions")
-NOT_IN_SPEC_ENDPOINTS = {DEBUG_TOKEN, CODE_EXCHANGE, APP_SUBSCRIBE, APP_SUBSCRIPTIONS}
+SHARE_CREDIT = ("POST", "/{Version}/{Extended-Credit-Line-ID}/whatsapp_credit_sharing_and_attach")
+NOT_IN_SPEC_ENDPOINTS = {DEBUG_TOKEN, CODE_EXCHANGE, APP_SUBSCRIBE, APP_SUBSCRIPTIONS, SHARE_CREDIT}
+CREDIT_LINES = ("GET", "/{Version}/{Business-ID}/extendedcredits")
+ASSIGNED_USERS = ("GET", "/{Version}/{WhatsApp-Business-Account-ID}/assigned_users")
+ASSIGN_USER = ("POST", "/{Version}/{WhatsApp-Business-Account-ID}/assigned_users")
+BUSINESS_PROFILE = ("GET", "/{Version}/{Phone-Number-ID}/whatsapp_business_profile")
+SET_BUSINESS_PROFILE = ("POST", "/{Version}/{Phone-Number-ID}/whatsapp_business_profile")
+TEMPLATES = ("GET", "/{Version}/{WABA-ID}/message_templates")
+CREATE_TEMPLATE = ("POST", "/{Version}/{WABA-ID}/message_templates")
 
 # Spec defects: the request schema refuses what Meta's own example request in the same spec sends.
 # Allowed by their live_meta.yaml id, for these operations only.
@@ -150,6 +163,35 @@ CASES: dict[str, list[Case]] = {
             components=[{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}]), [MESSAGES]),
     ],
     "message_id": [Case("local", lambda c: ops.message_id(_send_response()), [])],
+    "list_credit_lines": [Case("partner", lambda c: ops.list_credit_lines(c, BUSINESS), [CREDIT_LINES])],
+    "share_credit_line": [Case("eur", lambda c: ops.share_credit_line(c, CREDIT_LINE, waba_id=CLIENT_WABA,
+                                                                      waba_currency="eur"), [SHARE_CREDIT])],
+    # The spec's example answer has a next page: both pages are read.
+    "list_assigned_users": [Case("partner's", lambda c: ops.list_assigned_users(c, CLIENT_WABA, business_id=BUSINESS),
+                                 [ASSIGNED_USERS, ASSIGNED_USERS])],
+    "assign_user": [
+        Case("manage", lambda c: ops.assign_user(c, CLIENT_WABA, user_id="500000000000001"), [ASSIGN_USER]),
+        Case("granular", lambda c: ops.assign_user(c, CLIENT_WABA, user_id="500000000000001",
+                                                   tasks=["MANAGE_TEMPLATES", "MANAGE_PHONE", "MANAGE_BILLING"]),
+             [ASSIGN_USER]),
+    ],
+    "get_business_profile": [Case("default fields", lambda c: ops.get_business_profile(c, PHONE), [BUSINESS_PROFILE])],
+    "set_business_profile": [
+        Case("every key", lambda c: ops.set_business_profile(
+            c, PHONE, about="Dental care", address="Friedrichstr. 1, Berlin", description="Family dentistry",
+            email="praxis@example.com", websites=["https://example.com"], vertical="HEALTH"), [SET_BUSINESS_PROFILE]),
+        Case("about only", lambda c: ops.set_business_profile(c, PHONE, about="Open 9-5"), [SET_BUSINESS_PROFILE]),
+    ],
+    "list_message_templates": [
+        Case("all", lambda c: ops.list_message_templates(c, WABA), [TEMPLATES]),
+        Case("by name", lambda c: ops.list_message_templates(c, WABA, name="order_shipped"), [TEMPLATES]),
+    ],
+    "create_message_template": [
+        Case("utility with variables", lambda c: ops.create_message_template(
+            c, WABA, name="order_shipped", language="en_US", body="Your order {{1}} ships on {{2}}."),
+             [CREATE_TEMPLATE]),
+    ],
+    "get_health_status": [Case("phone number", lambda c: ops.get_health_status(c, PHONE), [GET_PHONE])],
 }
 
 
