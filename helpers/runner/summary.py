@@ -153,13 +153,13 @@ def _cell_html(batch_dir: Path | None, customer: str, step: str, record: dict[st
         what = remedy(record)
         if what:
             parts.append(f"<div class='what'>What to do: {html.escape(what)}</div>")
-    elif status == SKIPPED:
-        text = facts.get("reason") or facts.get("verdict") or ""
+    else:  # a pass or a skip: its verdict one click away, so that every step's column fits the page
+        text = (facts.get("reason") or facts.get("verdict")) if status == SKIPPED else facts.get("verdict")
         if text:
-            parts.append(f"<div class='verdict'>{html.escape(str(text))}</div>")
-    elif facts.get("verdict"):
-        parts.append(f"<div class='verdict'>{html.escape(str(facts['verdict']))}</div>")
-    return f"<td class='step' style='background-color: {_COLOURS.get(status, '')}'>" + "".join(parts) + "</td>"
+            parts.append(f"<details class='verdict'><summary>{'why' if status == SKIPPED else 'verdict'}</summary>"
+                         f"{html.escape(str(text))}</details>")
+    kind = "step failed" if status in (FAILED, TIMEOUT) else "step"  # a failure's remedy gets room to read
+    return f"<td class='{kind}' style='background-color: {_COLOURS.get(status, '')}'>" + "".join(parts) + "</td>"
 
 
 def _step_header(step: str) -> str:
@@ -178,9 +178,14 @@ h1 { font-size: 18px; margin: 0 0 4px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #ccc; padding: 4px 5px; font-size: 12px; vertical-align: top; text-align: left;
          overflow-wrap: anywhere; }
-th { background: #f6f8fa; font-weight: 600; }
+th { background: #f6f8fa; font-weight: 600; overflow-wrap: normal; }  /* step names break between words only */
 th .num { display: block; }
-td .head { font-weight: 600; white-space: nowrap; }
+td .head { font-weight: 600; }
+td .time { white-space: nowrap; }
+td .head a, td summary { white-space: nowrap; }  /* 'passed', 'verdict' never split */
+td.step { min-width: 4.6em; max-width: 15em; }
+td.step.failed { min-width: 14em; }
+td details summary { cursor: pointer; color: #57606a; }
 td .time { font-weight: normal; color: #57606a; }
 td .verdict, td .why, td .what { margin-top: 2px; }
 td .what { color: #57606a; }
