@@ -374,7 +374,7 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("first_template_language", "str", "en_US", "its language code, e.g. en_US or de",
        _optional(_template_language, empty="en_US"), label="Its language", steps=("12_templates",)),
     _p("first_template_body", "str", "", "its body text; variables numbered {{1}}, {{2}}, ...",
-       _optional(_template_body, empty=""), label="Its body", steps=("12_templates",)),
+       _optional(_template_body, empty=""), label="First template body", steps=("12_templates",)),
     _p("template_wait_seconds", "float", 120.0, "seconds to wait for the template's review (still pending then: "
        "the step passes and resume checks again)", _number("template_wait_seconds"), label="Wait for review (seconds)",
        kind="number", steps=("12_templates",)),
@@ -390,6 +390,13 @@ PROFILE_ONLY: dict[str, Param] = {p.name: p for p in (
 
 SHARED = tuple(p.name for p in PARAMS.values() if ALL in p.steps)
 SECRET_ENV_PARAMS = tuple(p.name for p in PARAMS.values() if p.secret)
+# *_env parameters that, left empty, name the same variable as another one (the partner's token: the step's own).
+SECRET_ENV_SAME_AS = {"partner_token_env": "token_env"}
+
+
+def env_name_of(params: Mapping[str, Any], key: str) -> str:
+    """The variable a *_env parameter names, following SECRET_ENV_SAME_AS when it is left empty."""
+    return str(params.get(key) or params.get(SECRET_ENV_SAME_AS.get(key, ""), "") or "")
 PROFILE_RULES = {name: p for name, p in {**PARAMS, **PROFILE_ONLY}.items() if p.profile}
 PROFILE_KEYS = frozenset(PROFILE_RULES)
 ENV_FALLBACKS = {"profile": "PLAYBOOK_PROFILE", "graph_url": "PLAYBOOK_GRAPH_URL", "run_dir": "PLAYBOOK_RUN_DIR",

@@ -422,13 +422,19 @@ def notebook_view(*, business_id: str, graph_url: str, api_version: str, token_e
                   page_size: int = 0, profiles_dir: str = "") -> dict[str, Any]:
     """Everything the portfolio notebook shows: inputs checked first, then the table, its files, the profiles.
 
-    An empty graph_url takes the lab's sandbox (PLAYBOOK_GRAPH_URL), as the step notebooks do.
+    An empty graph_url takes the lab's sandbox (PLAYBOOK_GRAPH_URL), as the step notebooks do; an empty
+    business_id the partner of the lab's profile (PLAYBOOK_PROFILE).
     """
     import os
 
     from .parameters import ENV_FALLBACKS
 
     graph_url = graph_url or os.environ.get(ENV_FALLBACKS["graph_url"], "") or str(PARAMS["graph_url"].default)
+    if not str(business_id or "").strip() and os.environ.get(ENV_FALLBACKS["profile"]):
+        # In the lab: the partner of the lab's profile (its own business when it is the partner itself).
+        from .profiles import load_profile
+        lab_profile = load_profile(os.environ[ENV_FALLBACKS["profile"]])
+        business_id = str(lab_profile.get("partner_business_id") or lab_profile.get("business_id") or "")
     if not str(business_id or "").strip():
         raise ConfigError("business_id is empty: give the partner's business portfolio ID (digits).")
     business_id = validate.graph_id(business_id, "business_id")

@@ -55,9 +55,14 @@ def format_time(value: Any) -> str:
     return stamp.floor("s").strftime(TIME_FORMAT)
 
 
+def _is_numpy_bool(value: Any) -> bool:
+    # numpy's bool (numpy 1: "bool_", numpy 2: "bool"), as pandas' nullable "boolean" columns yield it.
+    return type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool")
+
+
 def format_value(value: Any, *, time: bool = False) -> str:
     """One cell as text: blank for missing, ✓/✗ for booleans, 33 for 33.0, times to the second in UTC."""
-    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+    if isinstance(value, (bool,)) or _is_numpy_bool(value):
         return TRUE_MARK if value else FALSE_MARK
     if is_missing(value):
         return ""
@@ -80,7 +85,7 @@ def _html_text(text: str) -> str:
 
 
 def _bool_colour(value: Any) -> str:
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or _is_numpy_bool(value):
         return f"color: {TRUE_COLOUR if value else FALSE_COLOUR}; font-weight: bold"
     return ""
 
@@ -183,8 +188,8 @@ def style_phone_numbers(table: pd.DataFrame, *, all_columns: bool = False):
         columns = list(COMPACT_NUMBER_COLUMNS)
 
     def flag(value):
-        return OK_BACKGROUND if value is True or type(value).__name__ == "bool_" and value else (
-            BAD_BACKGROUND if value is False or type(value).__name__ == "bool_" else "")
+        return OK_BACKGROUND if value is True or _is_numpy_bool(value) and value else (
+            BAD_BACKGROUND if value is False or _is_numpy_bool(value) else "")
 
     return show(table, columns=columns, backgrounds={**{c: flag for c in _FLAGS},
                                                      "quality": lambda q: _QUALITY.get(q, "")})

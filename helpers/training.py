@@ -113,7 +113,7 @@ def _send_text_as_a_script(step) -> dict[str, Any]:
     if final["status"] == "failed":
         code = final.get("error_code")
         raise WebhookStatusFailed(wamid, int(code) if code is not None else None, final.get("errors"))
-    return {"ok": True, "verdict": f"text {wamid[:20]}… reached '{final['status']}'"}
+    return {"ok": True, "verdict": f"text {wamid} reached '{final['status']}'"}
 
 
 PARTNER_BUSINESS = "100000000000001"  # Example Co, the partner whose credit line the training WABA lacks
@@ -226,7 +226,7 @@ DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
         "template can never be sent; outside the 24-hour window the customer cannot message anyone until one is "
         "approved.",
         (FormFix("first_template_body", "Type a corrected body into **First template body**, e.g. "
-                 "`" + CORRECTED_TEMPLATE_BODY + "`.", lambda d: CORRECTED_TEMPLATE_BODY,
+                 "`" + CORRECTED_TEMPLATE_BODY.replace("{", "{{").replace("}", "}}") + "`", lambda d: CORRECTED_TEMPLATE_BODY,
                  "typed a corrected body into the form's First template body field"),
          MetaFix("Submit it for review again", "Meta's review of the corrected template (the sandbox drops the "
                  "scenario's rejecting reviews; the rejected template is forgotten)", _review_again)),
@@ -239,7 +239,7 @@ DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
         "status webhook then said **failed**. The customer's WABA has no payment method: its Solution Partner never "
         "shared and attached a credit line (step 07b). Free replies inside the 24-hour window still go out; paid "
         "messages do not, and 13's health_status shows the WABA LIMITED.",
-        (MetaFix("Share and attach the credit line", "step 07b's two calls as the partner's system user: GET "
+        (MetaFix("Attach the credit line", "step 07b's two calls as the partner's system user: GET "
                  "/{PARTNER_BUSINESS_ID}/extendedcredits, then POST /{CREDIT_LINE_ID}/whatsapp_credit_sharing_and_attach",
                  _attach_credit_line),),
         params=_messages_params(NUMBER_ID), prepare=_connect_webhooks),
@@ -456,8 +456,22 @@ class Drill:
             return
         self.fixes_done.append(done)
         self.fix_notes.value = self._fix_notes_html()  # a Meta-side fix may add context (the SMS)
-        self.status.value = f"🔧 {_html(done)}. Now {'do the rest of the fix, then ' if self._form_fixes() else ''}" \
+        rest = any(isinstance(f, FormFix) and not self.form_fix_done(f) for f in self.spec.fixes)
+        self.status.value = f"🔧 {_html(done)}. Now {'do the rest of the fix, then ' if rest else ''}" \
                             f"press <b>{_html(self.form.run_button.description)}</b>."
+
+    def form_fix_done(self, fix: FormFix) -> bool:
+        """Whether the form already holds the fix's value (a secret field: its variable holds it)."""
+        try:
+            wanted = fix.value(self)
+        except Exception:  # the value depends on something not there yet (an SMS not sent)
+            return False
+        widget = self.form.inputs.get(fix.field)
+        if widget is None:
+            return False
+        if self.form.fields[fix.field].secret:
+            return os.environ.get(str(self.step.params.get(fix.field) or "")) == wanted
+        return str(widget.value).strip() == str(wanted)
 
     def _form_fixes(self) -> list[FormFix]:
         return [f for f in self.spec.fixes if isinstance(f, FormFix)]
@@ -535,7 +549,10 @@ class Drill:
                            status="passed" if self.record["observed"] == self.expected else "failed")
         self._write()
         self.status.value = (f'<span style="color:#1e7e34"><b>✅ Fixed: {_html(self.spec.step)} passes.</b> '
-                             f"{_html(verdict or '')}</span> Pick another scenario above.")
+                             f"{_html((verdict or '').rstrip('.'))}.</span> Pick another scenario above.")
+        self.lesson.value = (f'<div style="border-left: 4px solid #1e7e34; padding: 2px 0 2px 12px">'
+                             f"<p>✅ Fixed. What it taught: error {_html(self.record.get('observed'))}.</p>"
+                             f"<p><b>Read it.</b> {_markdown_html(self.spec.lesson)}</p></div>")
 
     def _write(self) -> None:
         self.drills.records = [r for r in self.drills.records if r["scenario"] != self.name] + [self.record]

@@ -20,6 +20,7 @@ import ipywidgets as widgets
 
 from .. import validate
 from ..errors import ConfigError
+from ..parameters import env_name_of
 
 # A field whose value is refused gets a red border; a warning (not a refusal) reads amber. Injected with each form.
 FORM_CSS = """<style>
@@ -128,7 +129,9 @@ class StepForm(widgets.VBox):
         self.output = step.result_area
         self.css = widgets.HTML(value=FORM_CSS)
         self.css.add_class("playbook-style")
-        heading = widgets.HTML(value=f"<b>{title or step.name}</b>")
+        # In the app the page's header names the step; the form says what it is for, without the file name.
+        app = not getattr(step, "acts_on_open", True)
+        heading = widgets.HTML(value=f"<b>{_escape(step.spec.title if app else (title or step.name))}</b>")
         self.notes = widgets.VBox([])  # warnings a form shows above its button (08's PIN warning)
         super().__init__([self.css, heading, *rows, self.notes, widgets.HBox([self.run_button, self.summary])])
         self.add_class("playbook-form")
@@ -141,7 +144,7 @@ class StepForm(widgets.VBox):
         layout = widgets.Layout(width="44em")
         current = self.step.params.get(spec.name)
         if spec.secret:
-            env = self.step.params.get(spec.name) or ""
+            env = env_name_of(self.step.params, spec.name)
             widget = widgets.Password(value="", description=spec.label, placeholder=f"stored in ${env}, then cleared",
                                       continuous_update=False, style=style, layout=layout)
         elif spec.kind == "choice":
@@ -192,7 +195,7 @@ class StepForm(widgets.VBox):
         if not value:
             return  # the field was cleared (by us, or by the user)
         problem = check_secret(spec, value)
-        env = self.step.params.get(spec.name)
+        env = env_name_of(self.step.params, spec.name)
         if not problem:
             try:
                 env = validate.env_name(env, spec.name)
@@ -207,7 +210,7 @@ class StepForm(widgets.VBox):
             self._set_message(spec, f"stored in ${env} for this kernel (the field was cleared)", ok=True)
 
     def _show_secret_state(self, spec: Field) -> None:
-        env = self.step.params.get(spec.name) or ""
+        env = env_name_of(self.step.params, spec.name)
         if os.environ.get(env, "").strip():
             self._set_message(spec, f"${env} is set", ok=True)
         elif spec.required:
@@ -218,7 +221,7 @@ class StepForm(widgets.VBox):
         found = []
         for spec in self.fields.values():
             if spec.secret:
-                env = self.step.params.get(spec.name) or ""
+                env = env_name_of(self.step.params, spec.name)
                 if spec.required and not os.environ.get(env, "").strip():
                     self._set_message(spec, f"${env} is not set: type the value here", ok=False)
                     found.append(f"{spec.label}: ${env} is not set")

@@ -670,7 +670,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
         raise exc
     return {"timeline": timeline, "ok": final["status"] in ("delivered", "read", "played"), "message_id": wamid,
             "kind": kind,
-            "verdict": f"{kind} message {wamid[:24]}… reached '{final['status']}' "
+            "verdict": f"{kind} message {wamid} reached '{final['status']}' "
                        f"({' → '.join(statuses)})" + ("" if is_open else "; sent as the template because the "
                                                       "24-hour window was not open")}
 

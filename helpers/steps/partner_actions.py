@@ -6,7 +6,6 @@ outputs into the step's record, and treats "already done" as a success without t
 """
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Iterable, Mapping
 
@@ -15,6 +14,7 @@ import pandas as pd
 from .. import operations as ops, tables
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, StepFailed
+from ..parameters import env_name_of
 from ..remedies import own_remedy, template_rejection
 from .actions import resolve_phone_number, step_action
 from .step import Step
@@ -30,7 +30,7 @@ HEALTH_COLOURS = {"AVAILABLE": "#d4edda", "LIMITED": "#fff3cd", "BLOCKED": "#f8d
 
 def partner_client(step: Step) -> GraphClient:
     """The client with the partner's system user token (partner_token_env), else the step's own."""
-    env = step.params.get("partner_token_env") or step.params["token_env"]
+    env = env_name_of(step.params, "partner_token_env")
     if env == step.params["token_env"]:
         return step.client
     return GraphClient(graph_url=step.params["graph_url"], api_version=step.params["api_version"], token_env=env)
@@ -335,7 +335,7 @@ def go_live(step: Step) -> dict[str, Any]:
         solution = None if first is None else first["possible_solution"]
         what = "" if first is None else f"{first['entity_type']} {first['id']}: {first['error_description']}"
         error = {"type": "HealthStatusBlocked", "code": code, "message": f"messaging is BLOCKED ({what})",
-                 "details": json.dumps(health.get("entities") or []),
+                 "entities": health.get("entities") or [],  # the record keeps them; the table under the error shows them
                  "remedy": solution or own_remedy("HealthStatusBlocked", where=step.where).shell}
         step.failure_tables.append(("Health status of every entity", style_health(table)))  # shown under the error
         exc = StepFailed(f"messaging is BLOCKED ({what}): {solution}")

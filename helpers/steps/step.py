@@ -33,7 +33,7 @@ from ..remedies import own_remedy, remedy_text
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
-from ..parameters import ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, _spec, clean_params, notebook_parameters
+from ..parameters import ENV_FALLBACKS, env_name_of, PARAMS, SECRET_ENV_PARAMS, _spec, clean_params, notebook_parameters
 from ..runner import records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -583,18 +583,20 @@ class Step:
         rows = []
         for key, value in self.params.items():
             if key in SECRET_ENV_PARAMS:
-                shown = f"{value} ({'set' if os.environ.get(str(value), '').strip() else 'NOT set'})"
+                name = env_name_of(self.params, key)
+                shown = (f"{value or f'(empty: {name})'} "
+                         f"({'set' if name and os.environ.get(name, '').strip() else 'NOT set'})")
             else:
                 shown = value if not isinstance(value, list) else ", ".join(map(str, value))
             rows.append((key, shown, self.sources.get(key, "")))
         return pd.DataFrame(rows, columns=["parameter", "value", "from"])
 
     def show_parameters(self) -> None:
+        if not self.acts_on_open:
+            return  # the Voila app's page has its own header, and the form shows the same values
         peer = self._peer_name()
         _markdown(f"**{self.name}** ({self.spec.guide_part}: {self.spec.title}) for customer **{self.customer}**"
                   + (f" — against the **{peer}**" if peer != "person" else ""))
-        if not self.acts_on_open:
-            return  # the Voila app's page shows the form, prefilled with the same values
         _display(tables.show(self.parameters_table()))
 
     def _peer_name(self) -> str:

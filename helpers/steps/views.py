@@ -52,6 +52,13 @@ def _markdown(text: str) -> Any:
     return Markdown(text)
 
 
+def _line(mark: str, text: Any) -> Any:
+    """A verdict or warning in bold, as HTML: its text holds IDs and names like business_* that Markdown would mangle."""
+    from html import escape
+    from IPython.display import HTML
+    return HTML(f"<p><b>{mark} {escape(str(text))}</b></p>")
+
+
 def run_hint(action: Callable[..., Any]) -> list[Any]:
     """The one line a page shows instead of acting on open."""
     what = getattr(action, "run_hint", None) or RUN_HINTS.get(getattr(action, "__name__", ""), "run this step")
@@ -80,9 +87,9 @@ def _result_objects(step) -> list[Any]:
     shown: list[Any] = []
     ok = result.get("ok", True)
     for warning in result.get("warnings") or []:
-        shown.append(_markdown(f"⚠️ **{warning}**"))
+        shown.append(_line("⚠️", warning))
     if result.get("verdict"):
-        shown.append(_markdown(f"**{'✅' if ok else '⚠️'} {result['verdict']}**"))
+        shown.append(_line("✅" if ok else "⚠️", result["verdict"]))
     for key, value in result.items():
         if key == "diagnosis":
             shown.extend(_terms_diagnosis(value))
@@ -103,7 +110,7 @@ def error_view(step) -> list[Any]:
     error = step.record.get("error") or {}
     shown = [_markdown(f"### ❌ {step.name}: {error.get('action') or 'the step'} failed")]
     for warning in step.record["facts"].get("callback_warnings") or []:
-        shown.append(_markdown(f"⚠️ **{warning}**"))
+        shown.append(_line("⚠️", warning))
     shown.append(tables.style_error(tables.error_block(error)))
     for heading, table in getattr(step, "failure_tables", []):
         shown.extend([_markdown(f"#### {heading}"), table])

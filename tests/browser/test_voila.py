@@ -24,7 +24,7 @@ def test_home_lists_the_steps_in_order(page, expect, app, screenshot):
     assert len(expected) == 16 and "07a" in expected
     expect(page.locator(".playbook-steps li.playbook-step .number")).to_have_text(expected)
     # Each step by its title (the notebook's first heading, without the number).
-    expect(page.locator(".playbook-steps li.playbook-step .title").nth(8)).to_have_text(
+    expect(page.locator(".playbook-steps li.playbook-step .title").nth(expected.index("08"))).to_have_text(
         "Register the number (guide: Phase 4, step 5)")
     expect(page.locator(".playbook-steps a", has_text="Training")).to_have_attribute("href", "/voila/tree/training")
     screenshot(page, "voila-home")
