@@ -216,22 +216,24 @@ _PLAN_STEPS = (
     ("06_phone_numbers", "Step 4", "list the numbers, pick the one to onboard", "both"),
     ("07_migration", "Step 4 exception", "On-Premises to Cloud migration with a backup (legacy)", "migrate"),
     ("07a_system_user", "Solution Partner", "assign the partner's system user to the customer's WABA", "both"),
-    ("07b_credit_line", "Solution Partner", "share and attach the partner's credit line (skipped for a business "
-                                            "on its own)", "both"),
+    ("07b_credit_line", "Solution Partner", "share and attach the partner's credit line", "client"),
     ("08_register", "Step 5", "verify if needed, register with the 6-digit PIN", "both"),
     ("09_receive_message", "Step 6", "receive the consumer's message; the 24-hour window opens", "both"),
     ("10_send_test_message", "Step 7", "send the test message and follow its statuses", "both"),
     ("11_business_profile", "After registration", "what consumers see: about, address, email, websites, vertical",
      "both"),
-    ("12_templates", "Before going live", "the first utility template, approved", "both"),
+    ("12_templates", "Before going live", "the first utility template, approved (without first_template_name: "
+                                          "the templates listed)", "both"),
     ("13_go_live", "Going live", "health_status of every entity: AVAILABLE, LIMITED or BLOCKED", "both"),
 )
 
 
-def plan_steps(onboarding: str) -> pd.DataFrame:
-    """The playbook's steps for this customer, with 07 marked as skipped for new customers."""
+def plan_steps(onboarding: str, *, partner_client: bool = False) -> pd.DataFrame:
+    """The playbook's steps for this customer: 07 skipped for new customers, 07b for a business that is not a
+    Solution Partner's client (no partner_business_id other than its own), as those steps themselves decide."""
     onboarding_path(onboarding)  # validates
-    rows = [(nb, part, what, "run" if who in ("both", onboarding) else "skip (not applicable)")
+    applies = {"both", onboarding} | ({"client"} if partner_client else set())
+    rows = [(nb, part, what, "run" if who in applies else "skip (not applicable)")
             for nb, part, what, who in _PLAN_STEPS]
     return pd.DataFrame(rows, columns=["notebook", "guide_part", "does", "this_customer"])
 

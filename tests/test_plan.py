@@ -105,3 +105,10 @@ def test_planning_checklist_covers_the_guides_other_items():
     items = " ".join(plan.planning_checklist()["item"])
     for phrase in ("Postman", "communication plan", "pricing"):
         assert phrase in items
+
+
+def test_plan_steps_run_the_credit_line_only_for_a_partners_client():
+    own = plan.plan_steps("new").set_index("notebook")["this_customer"]
+    client = plan.plan_steps("new", partner_client=True).set_index("notebook")["this_customer"]
+    assert own["07b_credit_line"].startswith("skip") and client["07b_credit_line"] == "run"
+    assert own["07a_system_user"] == client["07a_system_user"] == "run"

@@ -109,7 +109,8 @@ def plan(step: Step) -> dict[str, Any]:
                                                     shares_whatsapp_business_app=p["shares_whatsapp_business_app"]),
             "compliance": planning.compliance_table(p["compliance"], p["data_localization_region"]),
             "features": planning.features_table(p["features"]),
-            "steps": planning.plan_steps(p["onboarding"]),
+            "steps": planning.plan_steps(p["onboarding"], partner_client=bool(
+                p.get("partner_business_id") and p.get("partner_business_id") != p.get("business_id"))),
             "checklist": planning.planning_checklist(),
             "recommendation": planning.recommendation(decisions),
         }
