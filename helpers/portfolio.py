@@ -28,7 +28,7 @@ from typing import Any, Iterable, TextIO
 import pandas as pd
 from tqdm import tqdm
 
-from . import validate
+from . import tables, validate
 from .client import GraphClient
 from .errors import ConfigError, GraphAPIError, PlaybookError
 from .parameters import PARAMS, PROFILE_KEYS
@@ -201,10 +201,9 @@ def profiles_by_waba(folders: Iterable[str | Path]) -> dict[str, str]:
 
 # ---- files: CSV, HTML ---------------------------------------------------------------------------
 
-_VERDICT_COLOURS = {READY: "#d4edda", LIMITED: "#fff3cd", NOT_READY: "#ffe5b4", BLOCKED: "#f8d7da", ERROR: "#f8d7da"}
-_HEALTH_COLOURS = {"AVAILABLE": "#d4edda", "LIMITED": "#fff3cd", "BLOCKED": "#f8d7da"}
-_QUALITY_COLOURS = {"GREEN": "#d4edda", "YELLOW": "#fff3cd", "RED": "#f8d7da"}
-_GOOD, _BAD = "#d4edda", "#f8d7da"
+_VERDICT_COLOURS = {READY: tables.OK_BACKGROUND, LIMITED: tables.WARN_BACKGROUND, NOT_READY: "#ffe5b4",
+                    BLOCKED: tables.BAD_BACKGROUND, ERROR: tables.BAD_BACKGROUND}
+_GOOD, _BAD = tables.OK_BACKGROUND, tables.BAD_BACKGROUND
 
 _CSS = """<style>
 body { font-family: system-ui, sans-serif; margin: 0.8em; }
@@ -303,8 +302,8 @@ def style(table: pd.DataFrame):
     return (view.style
             .map(lambda v: flag(v.split("\n", 1)[0]), subset=["registered"])
             .map(flag, subset=["webhook", "credit line"])
-            .map(lookup(_QUALITY_COLOURS), subset=["quality"])
-            .map(lookup(_HEALTH_COLOURS), subset=["can send"])
+            .map(lookup(tables.QUALITY_COLOURS), subset=["quality"])
+            .map(lookup(tables.HEALTH_COLOURS), subset=["can send"])
             .map(templates, subset=["templates approved"])
             .map(verdict, subset=["readiness"])
             .apply(lambda col: [f"background-color: {_BAD}" if r == ERROR else "" for r in readiness],
@@ -432,7 +431,6 @@ def notebook_view(*, business_id: str, graph_url: str, api_version: str, token_e
     graph_url = graph_url or os.environ.get(ENV_FALLBACKS["graph_url"], "") or str(PARAMS["graph_url"].default)
     if not str(business_id or "").strip() and os.environ.get(ENV_FALLBACKS["profile"]):
         # In the lab: the partner of the lab's profile (its own business when it is the partner itself).
-        from .profiles import load_profile
         lab_profile = load_profile(os.environ[ENV_FALLBACKS["profile"]])
         business_id = str(lab_profile.get("partner_business_id") or lab_profile.get("business_id") or "")
     if not str(business_id or "").strip():

@@ -16,7 +16,12 @@ import pandas as pd
 
 TRUE_MARK, FALSE_MARK = "✓", "✗"
 TRUE_COLOUR, FALSE_COLOUR = "#1e7e34", "#b00020"
-OK_BACKGROUND, BAD_BACKGROUND = "#d4edda", "#f8d7da"
+OK_BACKGROUND, WARN_BACKGROUND, BAD_BACKGROUND = "#d4edda", "#fff3cd", "#f8d7da"
+# Meta's states, coloured the same wherever they show (step tables, the portfolio).
+QUALITY_COLOURS = {"GREEN": OK_BACKGROUND, "YELLOW": WARN_BACKGROUND, "RED": BAD_BACKGROUND}
+HEALTH_COLOURS = {"AVAILABLE": OK_BACKGROUND, "LIMITED": WARN_BACKGROUND, "BLOCKED": BAD_BACKGROUND}
+TEMPLATE_COLOURS = {"APPROVED": OK_BACKGROUND, "PENDING": WARN_BACKGROUND, "REJECTED": BAD_BACKGROUND,
+                    "PAUSED": BAD_BACKGROUND, "DISABLED": BAD_BACKGROUND}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 # Columns (or field names in a field/value table) whose numbers are Unix times.
 _TIME_NAME = re.compile(r"^(timestamp|time|.*_at|.*_time|expires_on|data_access_expires_at)$")
@@ -175,7 +180,6 @@ def phone_numbers_table(numbers: Iterable[dict[str, Any]]) -> pd.DataFrame:
 COMPACT_NUMBER_COLUMNS = ("display_phone_number", "phone_number_id", "verified_name", "ready_to_register", "connected",
                           "verified", "name_status", "quality")
 _FLAGS = ("ready_to_register", "connected", "verified", "on_cloud_api", "name_approved")
-_QUALITY = {"GREEN": OK_BACKGROUND, "YELLOW": "#fff3cd", "RED": BAD_BACKGROUND}
 
 
 def style_phone_numbers(table: pd.DataFrame, *, all_columns: bool = False):
@@ -192,7 +196,7 @@ def style_phone_numbers(table: pd.DataFrame, *, all_columns: bool = False):
             BAD_BACKGROUND if value is False or _is_numpy_bool(value) else "")
 
     return show(table, columns=columns, backgrounds={**{c: flag for c in _FLAGS},
-                                                     "quality": lambda q: _QUALITY.get(q, "")})
+                                                     "quality": lambda q: QUALITY_COLOURS.get(q, "")})
 
 
 def token_report_table(report: dict[str, Any]) -> pd.DataFrame:

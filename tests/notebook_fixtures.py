@@ -97,3 +97,11 @@ environment = temporary_environ  # kernels started inside the block inherit the 
 
 
 
+
+
+def resumed_records(customer_dir: Path) -> tuple[dict[str, dict], list[str], list[str]]:
+    """A resumed customer's records, and the steps carried over from the earlier batch and those that ran again."""
+    records = {p.stem: json.loads(p.read_text()) for p in Path(customer_dir).glob("*.json")}
+    carried = sorted(s for s, r in records.items() if r.get("carried_over_from"))
+    ran = sorted(s for s, r in records.items() if not r.get("carried_over_from"))
+    return records, carried, ran

@@ -22,7 +22,7 @@ from helpers.runner import run_batch
 from helpers.sandbox import Sandbox
 from helpers.sandbox.peer import peer_env
 from helpers.sandbox.seed import DEFAULT_SEED
-from notebook_fixtures import CUSTOMERS, ensure_venv_kernel, execute_step, run_steps
+from notebook_fixtures import CUSTOMERS, ensure_venv_kernel, execute_step, resumed_records, run_steps
 from sandbox_fixtures import DEMO_PHONE, EXAMPLE_BUSINESS, EXAMPLE_WABA
 
 CORAL = str(CUSTOMERS / "coral.yaml")
@@ -371,9 +371,7 @@ def test_resume_of_a_batch_written_before_the_new_steps(tmp_path):
     resumed = run_batch([], out=str(tmp_path / "runs"), sandbox=True, workers=1, resume=str(old["batch_dir"]),
                         progress=False)
     assert resumed["passed"] is True, resumed["table"].to_string()
-    records = {p.stem: json.loads(p.read_text()) for p in (resumed["batch_dir"] / "coral").glob("*.json")}
-    carried = sorted(s for s, r in records.items() if r.get("carried_over_from"))
-    ran = sorted(s for s, r in records.items() if not r.get("carried_over_from"))
+    records, carried, ran = resumed_records(resumed["batch_dir"] / "coral")
     assert carried == old_steps
     assert ran == ["07a_system_user", "07b_credit_line", "11_business_profile", "12_templates", "13_go_live"]
     assert records["13_go_live"]["facts"]["can_send_message"] == "AVAILABLE"

@@ -13,6 +13,7 @@ import pytest
 from helpers.peers import ENV_PEER
 from helpers.runner import run_batch
 from helpers.sandbox import Sandbox
+from notebook_fixtures import resumed_records
 
 CUSTOMERS = Path(__file__).resolve().parent.parent / "customers"
 WRONG_PIN = "905173"
@@ -70,9 +71,7 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
     second = run_batch([], out=str(tmp_path / "runs"), sandbox=True, workers=2, resume=str(first["batch_dir"]),
                        progress=False)
     assert second["passed"] is True, second["table"].to_string()
-    records = {p.stem: json.loads(p.read_text()) for p in (second["batch_dir"] / "bluefin").glob("*.json")}
-    carried = sorted(s for s, r in records.items() if r.get("carried_over_from"))
-    ran = sorted(s for s, r in records.items() if not r.get("carried_over_from"))
+    records, carried, ran = resumed_records(second["batch_dir"] / "bluefin")
     assert carried == ["00_plan", "01_assets", "02_terms", "03_access_token", "04_webhooks", "05_subscribe_waba",
                        "06_phone_numbers", "07_migration", "07a_system_user", "07b_credit_line"]
     assert ran == ["08_register", "09_receive_message", "10_send_test_message", "11_business_profile",

@@ -257,7 +257,7 @@ def test_register_with_a_wrong_pin_records_133005(sb, tmp_path, monkeypatch):
 
 
 def test_the_record_lists_the_graph_calls_of_each_attempt_and_shows_them(sb, tmp_path, monkeypatch):
-    from helpers.steps.step import graph_calls_html
+    from helpers.steps.views import graph_calls_html
     monkeypatch.setenv("WRONG_PIN", "111111")
     step = start("08_register", tmp_path, profile=EXAMPLE, graph_url=sb.url, pin_env="WRONG_PIN")
     with pytest.raises(GraphAPIError):

@@ -53,6 +53,11 @@ def resolve_phone_number(step: Step) -> dict[str, Any]:
     return number
 
 
+def phone_number_id(step: Step) -> str:
+    """The number's ID: phone_number_id when given (no call), else found in the WABA as resolve_phone_number does."""
+    return str(step.params.get("phone_number_id") or resolve_phone_number(step)["id"])
+
+
 def _status_of(number: Mapping[str, Any]) -> dict[str, Any]:
     return {k: number.get(k) for k in ("code_verification_status", "status", "platform_type", "name_status",
                                        "quality_rating", "is_pin_enabled")}
@@ -586,8 +591,7 @@ def receive_message(step: Step, *, text: str = CONSUMER_TEST_TEXT) -> dict[str, 
     p = step.params
     (consumer,) = step.require("consumer_number")
     with step.action("find the business number"):
-        number = resolve_phone_number(step) if not p.get("phone_number_id") else {"id": p["phone_number_id"]}
-    phone_id = str(number["id"])
+        phone_id = phone_number_id(step)
     db = webhook_db_path(step)
     store = WebhookStore(db)
     since = time.time() - 1.0
@@ -634,8 +638,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
     p = step.params
     (consumer,) = step.require("consumer_number")
     with step.action("find the business number"):
-        number = resolve_phone_number(step) if not p.get("phone_number_id") else {"id": p["phone_number_id"]}
-    phone_id = str(number["id"])
+        phone_id = phone_number_id(step)
     store = WebhookStore(webhook_db_path(step))
     is_open, ends = window_open(step, store, phone_id, consumer)
     with step.action("send the test message"):

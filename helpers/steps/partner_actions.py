@@ -16,7 +16,7 @@ from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, StepFailed
 from ..parameters import env_name_of
 from ..remedies import own_remedy, template_rejection
-from .actions import resolve_phone_number, step_action
+from .actions import phone_number_id, step_action
 from .step import Step
 
 MPS_REMEDY = ("The WABA is shared through a Multi-Partner Solution that does not grant these tasks. Set "
@@ -25,7 +25,6 @@ MPS_REMEDY = ("The WABA is shared through a Multi-Partner Solution that does not
 BILLING_REMEDY = ("The partner's system user lacks MANAGE_BILLING on this WABA (shared through a Multi-Partner "
                   "Solution). Add MANAGE_BILLING to assigned_tasks and run 07a_system_user, then this step again.")
 REVIEW_POLL_SECONDS = 15.0   # how often the template's status is read while its review runs
-HEALTH_COLOURS = {"AVAILABLE": "#d4edda", "LIMITED": "#fff3cd", "BLOCKED": "#f8d7da"}
 
 
 def partner_client(step: Step) -> GraphClient:
@@ -165,7 +164,7 @@ def business_profile(step: Step) -> dict[str, Any]:
     """Show the number's business profile, set the profile's business_* keys that differ, confirm with the GET."""
     p = step.params
     with step.action("find the business number"):
-        phone_id = p.get("phone_number_id") or str(resolve_phone_number(step)["id"])
+        phone_id = phone_number_id(step)
     with step.action("read the business profile"):
         before = ops.get_business_profile(step.client, phone_id)
     wanted = {field: p.get(param) for field, param in PROFILE_KEYS.items() if p.get(param) not in (None, "", [])}
@@ -203,13 +202,9 @@ def templates_table(templates: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                                        "template_id"])
 
 
-TEMPLATE_COLOURS = {"APPROVED": "#d4edda", "PENDING": "#fff3cd", "REJECTED": "#f8d7da", "PAUSED": "#f8d7da",
-                    "DISABLED": "#f8d7da"}
-
-
 def style_templates(table: pd.DataFrame):
     """The templates in the steps' one table style, the review status coloured."""
-    return tables.show(table, backgrounds={"status": lambda s: TEMPLATE_COLOURS.get(s, "")})
+    return tables.show(table, backgrounds={"status": lambda s: tables.TEMPLATE_COLOURS.get(s, "")})
 
 
 def _find(templates: Iterable[Mapping[str, Any]], name: str, language: str) -> dict[str, Any] | None:
@@ -307,15 +302,14 @@ def health_table(health: Mapping[str, Any]) -> pd.DataFrame:
 
 def style_health(table: pd.DataFrame):
     """health_status in the steps' one table style, each entity's can_send_message coloured."""
-    return tables.show(table, backgrounds={"can_send_message": lambda s: HEALTH_COLOURS.get(s, "")})
+    return tables.show(table, backgrounds={"can_send_message": lambda s: tables.HEALTH_COLOURS.get(s, "")})
 
 
 @step_action
 def go_live(step: Step) -> dict[str, Any]:
     """Meta's readiness summary for the number: health_status of every entity; BLOCKED fails, LIMITED warns."""
-    p = step.params
     with step.action("find the business number"):
-        phone_id = p.get("phone_number_id") or str(resolve_phone_number(step)["id"])
+        phone_id = phone_number_id(step)
     with step.action("read health_status"):
         health = ops.get_health_status(step.client, phone_id)
     table = health_table(health)

@@ -88,33 +88,6 @@ def _html(markup: str) -> None:
         print(markup)
 
 
-_CALLS_CSS = ("<style>.playbook-calls{border-collapse:collapse;font-size:12px;margin:4px 0}"
-              ".playbook-calls th,.playbook-calls td{border:1px solid #ccc;padding:2px 6px;text-align:left;"
-              "vertical-align:top}.playbook-calls td.path{word-break:break-all}"
-              ".playbook-curl pre{white-space:pre-wrap;word-break:break-all;font-size:11px;margin:2px 0}</style>")
-
-
-def graph_calls_html(calls: list[Mapping[str, Any]]) -> str:
-    """Graph calls as a compact table (method, path, status, ms, fbtrace_id) and a <details> with the curl lines."""
-    from html import escape
-
-    def cell(value: Any) -> str:
-        return "" if value is None else escape(str(value))
-
-    rows = "".join(
-        f"<tr><td>{cell(c.get('method'))}</td><td class='path'>{cell(c.get('path'))}</td>"
-        f"<td>{cell(c.get('status') if c.get('status') is not None else c.get('error'))}"
-        f"{' (' + cell(c['error_code']) + ')' if c.get('error_code') else ''}</td>"
-        f"<td>{cell(c.get('ms'))}</td><td>{cell(c.get('fbtrace_id'))}</td></tr>" for c in calls)
-    curls = "\n".join(escape(str(c.get("curl") or "")) for c in calls)
-    count = f"{len(calls)} Graph call" + ("" if len(calls) == 1 else "s")
-    return (f"{_CALLS_CSS}<div class='playbook-graph-calls'><b>{count}</b>"
-            "<table class='playbook-calls'><thead><tr><th>method</th><th>path</th><th>status</th><th>ms</th>"
-            f"<th>fbtrace_id</th></tr></thead><tbody>{rows}</tbody></table>"
-            "<details class='playbook-curl'><summary>The same calls as curl (secrets as $VARIABLE: export them "
-            f"first)</summary><pre>{curls}</pre></details></div>")
-
-
 def _resolve_path(text: str) -> Path:
     path = Path(text).expanduser()
     if path.is_absolute() or path.exists():
@@ -335,6 +308,7 @@ class Step:
         shown = calls[self._calls_shown:] if only_new else calls
         self._calls_shown = len(calls)
         if shown:
+            from .views import graph_calls_html
             _html(graph_calls_html(shown))
 
     @property
@@ -433,26 +407,23 @@ class Step:
             return None
         self.last_result, self.last_error, self.failure_tables = None, None, []
         calls_before = len(self.collect_graph_calls())
-        self._in_run = True
+        result, error = None, None
+        self._in_run = True  # _fail leaves the showing to the result area
         try:
             result = action(self)
         except Exception as exc:
+            error = exc
             if not getattr(exc, "_playbook_recorded", False):
                 self._fail(exc, "the step")
-            self.last_error, self.ran = exc, True
-            self._in_run = False
-            self.last_calls = self.collect_graph_calls()[calls_before:]
-            self.show_result(new_cell=not from_form)
-            self._notify()
-            if from_form or self.params.get("interactive"):
-                return None
-            raise
         finally:
             self._in_run = False
-        self.last_result, self.ran = result, True
+        self.last_result, self.last_error, self.ran = result, error, True
         self.last_calls = self.collect_graph_calls()[calls_before:]
+        self._calls_shown = len(self.record["graph_calls"])  # the result area shows them
         self.show_result(new_cell=not from_form)
         self._notify()
+        if error is not None and not (from_form or self.params.get("interactive")):
+            raise error
         return result
 
     def on_result(self, listener: Any) -> None:
@@ -524,9 +495,9 @@ class Step:
             exc._playbook_recorded = True  # type: ignore[attr-defined]
         except AttributeError:
             pass
-        if not self._in_run:  # inside `run` the result area shows it (views.error_view), calls included
-            _markdown(f"### ❌ {self.name}: {label} failed")
-            _display(tables.style_error(tables.error_block(error)))
+        if not self._in_run:  # inside `run` the result area shows it, calls included
+            from .views import error_view
+            _display(*error_view(self))
             self.show_graph_calls(only_new=True)
 
     @property

@@ -7,7 +7,7 @@ in it (in order, under a heading), each through `tables.show`. A few keys have v
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -65,13 +65,38 @@ def run_hint(action: Callable[..., Any]) -> list[Any]:
     return [_markdown(f"Press Run in the form above to {what}.")]
 
 
+_CALLS_CSS = ("<style>.playbook-calls{border-collapse:collapse;font-size:12px;margin:4px 0}"
+              ".playbook-calls th,.playbook-calls td{border:1px solid #ccc;padding:2px 6px;text-align:left;"
+              "vertical-align:top}.playbook-calls td.path{word-break:break-all}"
+              ".playbook-curl pre{white-space:pre-wrap;word-break:break-all;font-size:11px;margin:2px 0}</style>")
+
+
+def graph_calls_html(calls: list[Mapping[str, Any]]) -> str:
+    """Graph calls as a compact table (method, path, status, ms, fbtrace_id) and a <details> with the curl lines."""
+    from html import escape
+
+    def cell(value: Any) -> str:
+        return "" if value is None else escape(str(value))
+
+    rows = "".join(
+        f"<tr><td>{cell(c.get('method'))}</td><td class='path'>{cell(c.get('path'))}</td>"
+        f"<td>{cell(c.get('status') if c.get('status') is not None else c.get('error'))}"
+        f"{' (' + cell(c['error_code']) + ')' if c.get('error_code') else ''}</td>"
+        f"<td>{cell(c.get('ms'))}</td><td>{cell(c.get('fbtrace_id'))}</td></tr>" for c in calls)
+    curls = "\n".join(escape(str(c.get("curl") or "")) for c in calls)
+    count = f"{len(calls)} Graph call" + ("" if len(calls) == 1 else "s")
+    return (f"{_CALLS_CSS}<div class='playbook-graph-calls'><b>{count}</b>"
+            "<table class='playbook-calls'><thead><tr><th>method</th><th>path</th><th>status</th><th>ms</th>"
+            f"<th>fbtrace_id</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<details class='playbook-curl'><summary>The same calls as curl (secrets as $VARIABLE: export them "
+            f"first)</summary><pre>{curls}</pre></details></div>")
+
+
 def calls_view(step) -> list[Any]:
     """The Graph calls of the last run, below its result (method, path, status, ms, fbtrace_id, curl)."""
     if not step.last_calls:
         return []
     from IPython.display import HTML
-    from .step import graph_calls_html
-    step._calls_shown = len(step.record.get("graph_calls") or [])
     return [HTML(graph_calls_html(step.last_calls))]
 
 
