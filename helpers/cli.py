@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import lab
     lab.add_parser(commands)
+
+    from . import replay
+    replay.add_parser(commands)
     return parser
 
 

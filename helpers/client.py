@@ -11,14 +11,18 @@
   Secrets read through `client.secret(env_name)` (and `token_env`) are known by their names.
 - Retries only what is transient (see `_RETRY_CODES`), with exponential backoff and jitter,
   honouring Retry-After and X-Business-Use-Case-Usage, within a bounded total wait. A send
-  whose outcome is unknown (timeout after the request left) is never re-sent.
+  whose outcome is unknown (timeout after the request left) is never re-sent. A call (or a block,
+  `with client.retry_limit(0):`) may allow fewer retries: register never re-sends a throttled call.
+- The timeout, when the caller gives none, comes from PLAYBOOK_GRAPH_TIMEOUT (seconds), else 30 s.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json as jsonlib
 import logging
+import os
 import random
 import time
 import urllib.parse
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_TIMEOUT = 30.0
+TIMEOUT_ENV = "PLAYBOOK_GRAPH_TIMEOUT"  # seconds; the runner shortens it when the sandbox holds answers back
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_MAX_TOTAL_WAIT = 120.0  # seconds the client may sleep across retries of one call
 _BACKOFF_BASE = 1.0
@@ -77,7 +82,7 @@ class GraphClient:
         graph_url: str = DEFAULT_GRAPH_URL,
         api_version: str = "v25.0",
         token_env: str = "WHATSAPP_TOKEN",
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         *,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_total_wait: float = DEFAULT_MAX_TOTAL_WAIT,
@@ -86,10 +91,14 @@ class GraphClient:
         self.graph_url = validate.url(graph_url, "graph_url")
         self.api_version = validate.api_version(api_version)
         self.token_env = validate.env_name(token_env, "token_env")
-        if timeout <= 0:
+        if timeout is None:
+            timeout = default_timeout()
+        elif timeout <= 0:
             raise validate.ConfigError("timeout must be a positive number of seconds.")
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self.max_retries = max_retries
+        self._retry_cap: int | None = None  # set by retry_limit() for the calls of a block
+        self._writes_once = False  # set by write_once(): no write is re-sent after a lost answer
         self.max_total_wait = max_total_wait
         self._sleep = sleep
         self.session = requests.Session()
@@ -124,12 +133,35 @@ class GraphClient:
         """Logged calls with a sequence number above `seq` (oldest first)."""
         return [c for c in self.calls if c["seq"] > seq]
 
+    @contextlib.contextmanager
+    def retry_limit(self, max_retries: int) -> Iterator["GraphClient"]:
+        """At most `max_retries` retries for every call inside the block (0: each call is sent once),
+        whatever the remedy catalogue allows; for operations that do not take `max_retries` themselves."""
+        before = self._retry_cap
+        self._retry_cap = _retries(max_retries)
+        try:
+            yield self
+        finally:
+            self._retry_cap = before
+
+    @contextlib.contextmanager
+    def write_once(self) -> Iterator["GraphClient"]:
+        """Inside the block a write (any method but GET) whose answer is lost raises NetworkError instead of
+        being re-sent, even one its operation calls idempotent: the caller reads the state back instead.
+        Answered transient errors (nothing applied) are still retried."""
+        before = self._writes_once
+        self._writes_once = True
+        try:
+            yield self
+        finally:
+            self._writes_once = before
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
 
     def post(self, path: str, json: Any = None, data: Mapping[str, Any] | None = None,
-             params: Mapping[str, Any] | None = None) -> Any:
-        return self.request("POST", path, params=params, json=json, data=data)
+             params: Mapping[str, Any] | None = None, *, max_retries: int | None = None) -> Any:
+        return self.request("POST", path, params=params, json=json, data=data, max_retries=max_retries)
 
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params=params)
@@ -169,6 +201,7 @@ class GraphClient:
         token: str | None = None,
         authenticate: bool = True,
         idempotent: bool | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """Issue one Graph call, retrying what is transient, and return the parsed JSON.
 
@@ -176,7 +209,10 @@ class GraphClient:
         in the URL). `token` replaces the env token for this call (an app token, for example).
         `authenticate=False` sends no token (the code exchange authenticates with the app secret).
         `idempotent` (default: GET and DELETE) allows retrying after an unknown outcome.
+        `max_retries` lowers the retries for this call (0: sent once; a throttled answer is raised).
         """
+        cap = _retries(max_retries) if max_retries is not None else self._retry_cap
+        limit_retries = self.max_retries if cap is None else min(cap, self.max_retries)
         method = method.upper()
         url = self._url(path)
         headers = {}
@@ -190,6 +226,8 @@ class GraphClient:
             params, wire_method = {}, "POST"
         if idempotent is None:
             idempotent = method in ("GET", "DELETE")
+        if self._writes_once and method != "GET":
+            idempotent = False
         is_send = method == "POST" and path.rstrip("/").endswith("/messages")
 
         self.retry_log = []
@@ -214,7 +252,7 @@ class GraphClient:
                                        f"({type(exc).__name__}); it was not repeated because it changes state. "
                                        "Check the state (e.g. with a GET) before running it again.") from None
                 delay = self._backoff(attempt)
-                if attempt >= self.max_retries or waited + delay > self.max_total_wait:
+                if attempt >= limit_retries or waited + delay > self.max_total_wait:
                     raise NetworkError(f"{method} {self._path(path)}: could not reach {self.graph_url} "
                                        f"({type(exc).__name__}) after {attempt + 1} attempt(s). Check the network, "
                                        "proxy and graph_url.") from None
@@ -228,7 +266,7 @@ class GraphClient:
                     raise NetworkError(f"{method} {self._path(path)}: no response within {self.timeout} s; it was not "
                                        "repeated because it changes state. Check the state before running it again.") from None
                 delay = self._backoff(attempt)
-                if attempt >= self.max_retries or waited + delay > self.max_total_wait:
+                if attempt >= limit_retries or waited + delay > self.max_total_wait:
                     raise NetworkError(f"{method} {self._path(path)}: no response within {self.timeout} s after "
                                        f"{attempt + 1} attempt(s).") from None
                 self._note_retry(attempt, delay, "timeout")
@@ -240,7 +278,7 @@ class GraphClient:
                 if response.status_code < 400 and payload is not None and not (isinstance(payload, dict) and "error" in payload):
                     return _normalise_success(payload)
                 error = self._error_from(response, payload, method, path)
-                delay = self._retry_delay(error, response, attempt, idempotent)
+                delay = self._retry_delay(error, response, attempt, idempotent, cap)
                 if delay is None or waited + delay > self.max_total_wait:
                     raise error
                 self._note_retry(attempt, delay, f"code {error.code} (HTTP {error.http_status})")
@@ -270,8 +308,9 @@ class GraphClient:
             http_status=response.status_code, fbtrace_id=trace, method=method, path=self._path(path),
         )
 
-    def _retry_delay(self, error: GraphAPIError, response: requests.Response, attempt: int, idempotent: bool) -> float | None:
-        """Seconds to wait before retrying, or None when this error must not be retried."""
+    def _retry_delay(self, error: GraphAPIError, response: requests.Response, attempt: int, idempotent: bool,
+                     cap: int | None = None) -> float | None:
+        """Seconds to wait before retrying, or None when this error must not be retried (`cap`: the call's limit)."""
         if error.code is not None:
             entry = lookup_remedy(error.code, error.subcode)
             if entry is None or not entry.retryable:
@@ -281,6 +320,8 @@ class GraphClient:
             limit = self.max_retries
         else:
             return None
+        if cap is not None:
+            limit = min(limit, cap)
         if attempt >= limit:
             return None
         if error.code == _PAIR_LIMIT_CODE:
@@ -332,6 +373,27 @@ class GraphClient:
         }
         log.debug("%s %s -> %s (fbtrace_id %s)", response.request.method,
                   urllib.parse.urlsplit(response.url).path, response.status_code, headers.get("x-fb-trace-id"))
+
+
+def default_timeout() -> float:
+    """The client's timeout when the caller gives none: PLAYBOOK_GRAPH_TIMEOUT (seconds, > 0), else 30 s."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):  # NaN fails `> 0` too
+        raise validate.ConfigError(f"{TIMEOUT_ENV}={text!r}: give the Graph client's timeout as a positive number "
+                                   f"of seconds (e.g. 30), or unset {TIMEOUT_ENV} for the default {DEFAULT_TIMEOUT:g} s.")
+    return value
+
+
+def _retries(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise validate.ConfigError(f"max_retries must be a whole number of retries, 0 or more (got {value!r}).")
+    return value
 
 
 def _param(value: Any) -> Any:

@@ -113,10 +113,15 @@ class GraphAPIError(PlaybookError):
         entry: Remedy | None = lookup_remedy(code, subcode)
         self.title = entry.title if entry else None
         self.retryable = entry.retryable if entry else bool(is_transient)
-        self.remedy = entry.remedy if entry else (
+        remedy = entry.remedy if entry else (
             "This code is not in the playbook's catalogue; read Meta's message and details above, "
             "and look the code up at developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes."
         )
+        if entry is not None and subcode is not None and entry.subcode != subcode:
+            # Said, so nobody takes the code's general advice for advice about this subcode.
+            remedy += (f" (Subcode {subcode} has no entry of its own in the playbook's catalogue: this is the advice "
+                       f"for code {code} in general; Meta's message and details above say what the subcode adds.)")
+        self.remedy = remedy
         super().__init__(self._text())
 
     @property

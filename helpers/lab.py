@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEFAULT_PROFILE = REPO_ROOT / "customers" / "training.yaml"
 DEFAULT_WORKDIR = REPO_ROOT / "runs" / "lab"
+DEFAULT_DRILLS_DIR = REPO_ROOT / "runs" / "drills"  # `python -m helpers drill from-run` writes there
 # Voilà finds templates under <entry of JUPYTER_PATH>/voila/templates/<name>.
 VOILA_TEMPLATE_ROOT = REPO_ROOT
 VOILA_TEMPLATE = "playbook"
@@ -64,6 +65,7 @@ ENV_GRAPH_URL = "PLAYBOOK_GRAPH_URL"
 ENV_CALLBACK_URL = "PLAYBOOK_CALLBACK_URL"
 ENV_WEBHOOK_DB = "PLAYBOOK_WEBHOOK_DB"
 ENV_RUN_DIR = "PLAYBOOK_RUN_DIR"
+ENV_DRILLS_DIR = "PLAYBOOK_DRILLS_DIR"  # helpers.sandbox.scenarios.DRILLS_DIR_ENV: replayed drills beside the built-in
 # Set to "voila" in the Voila app's kernels only: there a step acts on its form's button, never on opening.
 ENV_APP_MODE = "PLAYBOOK_APP_MODE"
 
@@ -139,6 +141,7 @@ class LabSession:
         port: int = 0,
         open_browser: bool = False,
         state_path: str | os.PathLike | None = None,
+        drills_dir: str | os.PathLike | None = None,
     ) -> None:
         if app not in ("lab", "voila"):
             raise ValueError("app must be 'lab' or 'voila'")
@@ -150,6 +153,9 @@ class LabSession:
         self.port = port
         self.open_browser = open_browser
         self.state_path = Path(state_path).resolve() if state_path else None
+        # Replayed failures (helpers.replay) the training page lists: $PLAYBOOK_DRILLS_DIR, else runs/drills.
+        self.drills_dir = Path(drills_dir or os.environ.get(ENV_DRILLS_DIR) or DEFAULT_DRILLS_DIR).resolve()
+        self._drills_env_before: tuple[str | None] | None = None  # set while this session holds the variable
         self.session_id = secrets.token_hex(8)
         # JupyterLab's login token: JUPYTER_TOKEN when set (Jupyter's own convention), else a fresh
         # one; printed in the banner, never written to a file.
@@ -180,6 +186,10 @@ class LabSession:
 
         profile = load_profile(self.source_profile)  # refuses a bad profile before anything starts
         self._fresh_workdir()
+        # The sandbox runs in this process and reads its scenarios' folders from the environment
+        # (helpers.sandbox.scenarios); stop() puts the variable back as it was.
+        self._drills_env_before = (os.environ.get(ENV_DRILLS_DIR),)
+        os.environ[ENV_DRILLS_DIR] = str(self.drills_dir)
         self._sandbox = Sandbox(state_path=self.state_path, host=self.host).start()
         self.sandbox_url = self._sandbox.url
 
@@ -223,6 +233,7 @@ class LabSession:
             ENV_CALLBACK_URL: self.callback_url,
             ENV_WEBHOOK_DB: str(self.webhook_db),
             ENV_RUN_DIR: str(self.run_dir),
+            ENV_DRILLS_DIR: str(self.drills_dir),
             "JUPYTER_RUNTIME_DIR": str(self._runtime()),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # quiets a debugger warning in every kernel's log
         })
@@ -356,6 +367,12 @@ class LabSession:
         if self._sandbox is not None:
             self._sandbox.stop()
             self._sandbox = None
+        if self._drills_env_before is not None:
+            (before,), self._drills_env_before = self._drills_env_before, None
+            if before is None:
+                os.environ.pop(ENV_DRILLS_DIR, None)
+            else:
+                os.environ[ENV_DRILLS_DIR] = before
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
@@ -370,7 +387,7 @@ class LabSession:
         """What is running where (no secrets, no login token)."""
         return {"app": self.app, "app_url": self.app_url.split("?")[0], "sandbox_url": self.sandbox_url,
                 "callback_url": self.callback_url, "profile": str(self.profile_path),
-                "webhook_db": str(self.webhook_db), "run_dir": str(self.run_dir),
+                "webhook_db": str(self.webhook_db), "run_dir": str(self.run_dir), "drills_dir": str(self.drills_dir),
                 "logs": {name: str(path) for name, path in self._logs.items()},
                 "pids": {"launcher": os.getpid(), **self.pids}, "session": self.session_id}
 
@@ -394,6 +411,9 @@ def add_parser(commands) -> None:
                             help="folder for the session's profile, webhook store and logs (default runs/lab)")
         parser.add_argument("--state", default=None,
                             help="SQLite file keeping the sandbox's state between sessions (default: fresh from the seed)")
+        parser.add_argument("--drills", default=None,
+                            help="folder of replayed drills (python -m helpers drill from-run) the training page "
+                                 "lists (default: $PLAYBOOK_DRILLS_DIR, else runs/drills)")
         parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
         parser.add_argument("--ready-file", default=None,
                             help="write what runs where (JSON, no secrets) to this file once everything answers")
@@ -405,7 +425,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     app = "voila" if getattr(args, "voila", False) else args.app
     session = LabSession(app=app, profile=args.profile, workdir=args.workdir, host=args.host, port=args.port,
-                         open_browser=not args.no_browser, state_path=args.state)
+                         open_browser=not args.no_browser, state_path=args.state, drills_dir=args.drills)
     stop = threading.Event()
     received: list[int] = []
 
@@ -456,6 +476,7 @@ Training {'lab' if session.app == 'lab' else 'app'} is up. Open:
   sandbox (Graph API)  {session.sandbox_url}
   webhook receiver     {session.callback_url}   store: {_short(session.webhook_db)}
   training profile     {_short(session.profile_path)}
+  replayed drills      {_short(session.drills_dir)}
   logs                 {_short(session.workdir / 'logs')}
 
 The kernels hold the sandbox's fake demo secrets (WHATSAPP_TOKEN, WHATSAPP_PIN, ...) in their

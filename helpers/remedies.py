@@ -25,15 +25,21 @@ def _r(code, title, remedy, *, subcode=None, retryable=False, max_retries=None) 
 
 _CATALOGUE: tuple[Remedy, ...] = (
     _r(0, "AuthException", "The token was rejected (expired, invalidated, or the user blocked the app). Generate a new system user token in Business settings > Users > System users."),
-    _r(1, "API Unknown", "Invalid request or a temporary server problem. The call is retried a few times; if it persists, check the WhatsApp Business Platform status page, then the request's format.", retryable=True, max_retries=2),
+    _r(1, "API Unknown", "Invalid request or a temporary server problem. The call is retried a few times; if it persists, check the WhatsApp Business Platform status page, then the request's format. If Meta's message reads \"Error validating client secret\" (the Embedded Signup code exchange), the app secret is wrong: put the app's secret from App Dashboard > Settings > Basic in the variable named by app_secret_env.", retryable=True, max_retries=2),
     _r(2, "API Service", "Meta's service is temporarily down or overloaded. The call is retried with backoff; try again later if it still fails.", retryable=True),
     _r(3, "API Method", "Capability or permission issue. Run the token check (notebook 03) and confirm the app has whatsapp_business_management and whatsapp_business_messaging with advanced access.", ),
     _r(4, "API Too Many Calls", "The app reached its Graph API call rate limit. Wait (the client backs off and honours X-Business-Use-Case-Usage), and spread calls out; see App Dashboard > Application Rate Limit.", retryable=True),
+    _r(15, "Must be called with an app access token", "This call (debug_token, the app's webhook subscriptions) needs an app access token (APP_ID|APP_SECRET), not a system user or business token. Check app_id and app_secret_env in the profile; the playbook builds the app token from them."),
+    _r(101, "Invalid application ID", "Meta does not know the app ID. Copy app_id from App Dashboard > Settings > Basic into the customer's profile (digits only) and run again."),
+    _r(104, "Access token required", "The call went out without an access token: the variable named by token_env is unset or empty in the shell (or kernel) that ran it. Export it (export WHATSAPP_TOKEN=...) and run again."),
     _r(10, "Permission Denied", "The permission is not granted or was removed. Check that the app passed App Review with advanced access and that the token carries both WhatsApp scopes; on a test number, allow-list the recipient."),
     _r(17, "User request limit reached", "The user-level Graph rate limit was hit. The client backs off; reduce the call rate.", retryable=True),
     _r(33, "Parameter value is not valid", "The business phone number ID is wrong or the number was deleted. List the WABA's numbers (notebook 06) and use an ID from there."),
     _r(100, "Invalid parameter", "A parameter is unsupported, misspelled or has a wrong value. Check the IDs and fields of the request against the Cloud API reference."),
     _r(100, "Unsupported request: wrong ID or asset not assigned", "The object ID does not exist or the token cannot see it. Check the WABA or phone number ID, then in Business settings > System users > Add assets assign the WABA (and the app) to the system user that issued the token.", subcode=33),
+    _r(100, "Template already exists in this language", "A template of this name in this language is already on the WABA, perhaps created by an earlier or a parallel run: there is nothing to create. Read it back (GET /{WABA_ID}/message_templates?name=NAME) and use it; step 12 does so by itself. To change its content, edit that template, or create one under a new name.", subcode=2388024),
+    _r(100, "Embedded Signup code expired", "The code from Embedded Signup was exchanged too late (it is short-lived, about 30 seconds). Exchange it for a token as soon as the signup's callback gives it to you; a new code needs the customer to finish Embedded Signup again.", subcode=36007),
+    _r(100, "Embedded Signup code already used", "Each Embedded Signup code can be exchanged once, and this one already was: use the business token that first exchange returned (look where your backend stored it, not for a new code). Only if that token was lost, have the customer run Embedded Signup again.", subcode=36009),
     _r(190, "Access token invalid or expired", "The access token is not valid. Generate a system user token (Business settings > Users > System users > Generate token) with whatsapp_business_management and whatsapp_business_messaging, put it in the environment variable named by token_env, and re-run."),
     _r(190, "Access token has expired", "The token expired (the dashboard's temporary token lasts 24 hours). Generate a system user token with expiry 'never' (or 60 days) and both WhatsApp scopes, and store it in the environment variable named by token_env.", subcode=463),
     _r(190, "Session invalidated", "The session was invalidated (password changed or the user logged out). Generate a new system user token.", subcode=460),
@@ -42,9 +48,11 @@ _CATALOGUE: tuple[Remedy, ...] = (
     _r(200, "API Permission", "Permission missing, or the system user was not given access to this WABA. In Business settings > System users > Add assets, assign the WABA with full control, then regenerate the token."),
     _r(368, "Temporarily blocked for policies violations", "The WhatsApp Business Account is restricted for policy reasons. Check Business Support Home for the violation and appeal there."),
     _r(2200, "Callback verification failed", "Meta's GET handshake against the callback URL failed: the endpoint must answer 200 with the hub.challenge value as the raw body (not JSON-quoted) when hub.verify_token matches, over HTTPS with a valid certificate. Run `python -m helpers webhooks check URL` to see which check fails."),
+    _r(2500, "Unknown path components", "The URL's path is not a Graph endpoint: a wrong or empty ID (a profile field left blank), an edge misspelled, or a version prefix twice. Check the IDs in the profile and graph_version."),
     _r(80007, "Rate limit issues", "The WABA reached its Business Management API rate limit (200 calls/hour, 5,000 once a number is registered). The client waits as Meta asks; otherwise retry after the hour rolls over.", retryable=True),
     _r(80008, "Business use case rate limit", "The WhatsApp Business Management API usage limit was reached; wait for estimated_time_to_regain_access (minutes) in X-Business-Use-Case-Usage."),
     _r(130429, "Rate limit hit", "The number's message throughput was exceeded (80 messages/s by default, 1,000 after the automatic upgrade, 20 for numbers shared with the WhatsApp Business app). The client backs off briefly; pace sends below the limit.", retryable=True),
+    _r(130429, "Rate limit hit (number's throughput)", "Meta tagged the send as over this number's throughput (subcode 2494055) and asks to retry after a moment: the client waits as the Retry-After header says and sends again. If it still fails, too many sends left this number at once: fewer customers sharing the number at a time (--workers), or pace the sends.", subcode=2494055, retryable=True),
     _r(130472, "User's number is part of an experiment", "Meta held this marketing message back as part of an experiment; nothing to fix. Send a different message type to test."),
     _r(130497, "Business account restricted from messaging users in this country", "Policy restriction for the recipient's country; contact Meta support for the WABA."),
     _r(131000, "Something went wrong", "Message failed for an unknown reason. The client retries a few times; if it persists, open a Direct Support ticket with the fbtrace_id.", retryable=True, max_retries=2),
@@ -55,6 +63,7 @@ _CATALOGUE: tuple[Remedy, ...] = (
     _r(131021, "Recipient cannot be sender", "The recipient is the business number itself. Send the test message to the consumer's WhatsApp number."),
     _r(131026, "Message Undeliverable", "The recipient could not receive it: not on WhatsApp, an old app version, has not accepted the new Terms, or blocked the business. Ask the consumer to update WhatsApp and message the business first."),
     _r(131030, "Recipient phone number not in allowed list", "Test numbers only message allow-listed recipients: add the consumer's number under WhatsApp > API Setup (up to 5). For Mexico (+52) and Argentina (+54) check the number's format."),
+    _r(131030, "Recipient not in the test number's allowed list", "The sending number is a test number (subcode 2494055) and the recipient is not on its list of up to 5 allowed recipients: add the consumer's number under WhatsApp > API Setup > To, confirm it with the code WhatsApp sends them, then send again. A registered production number has no such list.", subcode=2494055),
     _r(131031, "Account has been locked", "The account is locked for policy reasons, or the request data does not match the WABA (for example a wrong two-step PIN). Check the PIN and Business Support Home."),
     _r(131037, "Display name not approved", "The number's display name needs approval before it can send. Check name_status in notebook 06 and wait for approval."),
     _r(131042, "Business eligibility payment issue", "No valid payment method, or the credit line was not shared and attached. A Solution Partner's customer: share and attach the partner's credit line to the WABA (notebook 07b); a business on its own: add a payment method in WhatsApp Manager > Payment settings. Then send again."),
@@ -98,6 +107,11 @@ def lookup(code: int | None, subcode: int | None = None) -> Remedy | None:
     return _BY_KEY.get((code, subcode)) or _BY_KEY.get((code, None)) or (
         _BY_KEY.get((200, None)) if 200 <= code <= 299 else None
     )
+
+
+def lookup_exact(code: int | None, subcode: int | None = None) -> Remedy | None:
+    """The entry written for exactly (code, subcode): no fallback to the code alone."""
+    return _BY_KEY.get((code, subcode)) if code is not None else None
 
 
 def catalogue() -> list[Remedy]:

@@ -60,6 +60,7 @@ class DrillSpec:
     prepare: Callable[["Drill"], dict[str, Any]] | None = None  # after Break it: more context for the texts
     expect: int | str | None = None             # what Run meets first; default: the scenario's error code
     person_peer: bool = False                   # True: nobody reads the SMS for the trainee
+    passes: bool = False                        # True: the playbook rides through (a fault drill): Run passes
 
 
 NUMBER_ID = "400000000000001"     # the training customer's number being onboarded (+1 555-010-0001)
@@ -133,6 +134,63 @@ def _review_again(drill: "Drill") -> str:
     # The scenario makes the WABA's reviews reject; a reset stands in for Meta reviewing the corrected template.
     drill.drills.control.reset()
     return "submitted the corrected template for review again"
+
+
+def _short_timeout(drill: "Drill") -> dict[str, Any]:
+    # The sandbox holds a faulted answer longer than the client waits; 3 s keeps the drill short.
+    from .client import TIMEOUT_ENV
+
+    os.environ[TIMEOUT_ENV] = "3"
+    return {}
+
+
+# What a step needs to run in a drill that does not say more (a replayed failure, a fault drill).
+STEP_SETUPS: dict[str, dict[str, Any]] = {
+    "10_send_test_message": {"params": _messages_params(LIVE_NUMBER), "prepare": _connect_webhooks},
+    "04_webhooks": {"params": lambda d: {"callback_url": d.drills.webhooks()[0], "webhook_db": d.webhook_db}},
+    "12_templates": {"params": lambda d: {"first_template_name": "order_shipped", "first_template_language": "en_US",
+                                          "first_template_body": CORRECTED_TEMPLATE_BODY,
+                                          "template_wait_seconds": 90.0}},
+}
+
+
+def _fault_drill(kind: str, step: str, lesson: str, **extra: Any) -> DrillSpec:
+    return DrillSpec(f"fault_{kind}", step, lesson, (), expect="passed", passes=True,
+                     **{**STEP_SETUPS.get(step, {}), **extra})
+
+
+# Each injectable fault (helpers.sandbox.faults.KINDS), once, on one call of a step: the step passes, and
+# the form's calls show how. What the trainee learns is what the playbook does, and what is left to them.
+FAULT_DRILLS: tuple[DrillSpec, ...] = (
+    _fault_drill("unknown_error", "01_assets",
+                 "HTTP 500 with code 1 (*API Unknown*) is transient: the client **retried** the call after a short "
+                 "backoff, and the step passed. In the calls you see the 500, then the 200. Nothing to do; only "
+                 "if it persists (the client gives up after 2 retries) check Meta's status page."),
+    _fault_drill("service_error", "06_phone_numbers",
+                 "HTTP 500 with code 2 (*API Service*): Meta's service was briefly overloaded. The client "
+                 "**retried** with exponential backoff (up to 4 times within 120 s) and the step passed. A step "
+                 "fails only when the outage outlasts the retries: then run it again later (`--resume` in a batch)."),
+    _fault_drill("service_unavailable", "05_subscribe_waba",
+                 "HTTP 503 on a **write**: Meta answered, so nothing was applied, and the client **retried** "
+                 "the write safely. The calls show POST subscribed_apps twice, 503 then 200: one subscription."),
+    _fault_drill("something_went_wrong", "10_send_test_message",
+                 "131000 *Something went wrong* on a send: Meta answered with an error, so no message left; the "
+                 "client **retried** and exactly one message reached the consumer. If 131000 persists, open a "
+                 "Direct Support ticket with the fbtrace_id the form shows."),
+    _fault_drill("throttled", "10_send_test_message",
+                 "130429/2494055 *Rate limit hit*: the number's throughput was exceeded. The client **waited** as "
+                 "the `Retry-After` header said, then **retried**: one message. In a batch, meeting it often means "
+                 "too many customers share the number at once (fewer `--workers`)."),
+    _fault_drill("connection_reset", "08_register",
+                 "The connection dropped: **no answer** to register, so nobody knows whether it was applied. The "
+                 "step does not repeat the write blindly: it **read the number back** (not connected), then "
+                 "registered once more. Register calls are counted: 10 per number per 72 hours."),
+    _fault_drill("timeout_after_write", "08_register",
+                 "The register call **was applied**, but its answer came later than the client waits (a timeout): "
+                 "the outcome was unknown. The step **read the number back**, found it CONNECTED and adopted that: "
+                 "no second register call (the sandbox's ledger, `GET /_sandbox/writes`, shows one).",
+                 prepare=_short_timeout),
+)
 
 
 DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
@@ -243,7 +301,23 @@ DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
                  "/{PARTNER_BUSINESS_ID}/extendedcredits, then POST /{CREDIT_LINE_ID}/whatsapp_credit_sharing_and_attach",
                  _attach_credit_line),),
         params=_messages_params(NUMBER_ID), prepare=_connect_webhooks),
+    *FAULT_DRILLS,
 )}
+
+
+def drill_specs() -> dict[str, DrillSpec]:
+    """The built-in drills, then one per replayed failure in PLAYBOOK_DRILLS_DIR (helpers.replay)."""
+    from .replay import replayed_spec
+    from .sandbox.scenarios import catalogue
+
+    specs = dict(DRILLS)
+    for name, scenario in catalogue().items():
+        if name not in specs and scenario.get("replayed_from"):
+            try:
+                specs[name] = replayed_spec(scenario)
+            except (KeyError, TypeError, ValueError):
+                continue  # a hand-edited file that says too little is not listed, the others are
+    return specs
 
 
 class Drills:
@@ -256,7 +330,7 @@ class Drills:
 
     def __init__(self, *, graph_url: str = "", profile: str = "", run_dir: str = "", callback_url: str = "",
                  webhook_db: str = "", api_version: str = "") -> None:
-        from .client import GraphClient
+        from .client import TIMEOUT_ENV, GraphClient
         from .errors import ConfigError
         from .sandbox.peer import SandboxPeer
         from .versions import DEFAULT_API_VERSION
@@ -286,6 +360,7 @@ class Drills:
         # The secrets as the kernel got them: each drill starts from these (a fix may replace one).
         self._env_names = [self.profile[k] for k in ("token_env", "pin_env", "app_secret_env", "verify_token_env")
                            if self.profile.get(k)]
+        self._env_names.append(TIMEOUT_ENV)  # a fault drill shortens the client's timeout for itself
         self._baseline = {name: os.environ.get(name) for name in self._env_names}
         self._callback_url = callback_url or context.get("callback_url", "")
         self._webhook_db = webhook_db or context.get("webhook_db", "")
@@ -294,8 +369,8 @@ class Drills:
 
     @staticmethod
     def names() -> list[str]:
-        """The drills there are, in the table's order (read locally: no call to the sandbox)."""
-        return list(DRILLS)
+        """The drills there are, built-in then replayed (read locally: no call to the sandbox)."""
+        return list(drill_specs())
 
     @staticmethod
     def catalogue() -> dict[str, dict[str, Any]]:
@@ -303,7 +378,7 @@ class Drills:
         from .sandbox.scenarios import catalogue, describe
 
         scenarios = catalogue()
-        return {name: describe(scenarios[name]) for name in DRILLS if name in scenarios}
+        return {name: describe(scenarios[name]) for name in drill_specs() if name in scenarios}
 
     def scenarios(self):
         """The sandbox's scenarios: name, title, the error a trainee meets, and where."""
@@ -321,14 +396,15 @@ class Drills:
         """Break it: the sandbox loads the scenario; returns the drill with the step's form, ready to Run."""
         from .errors import ConfigError
 
-        if name not in DRILLS:
-            raise ConfigError(f"no drill named {name!r}; one of {', '.join(DRILLS)}")
+        specs = drill_specs()
+        if name not in specs:
+            raise ConfigError(f"no drill named {name!r}; one of {', '.join(specs)}")
         for env, value in self._baseline.items():
             if value is None:
                 os.environ.pop(env, None)
             else:
                 os.environ[env] = value
-        return Drill(self, DRILLS[name])
+        return Drill(self, specs[name])
 
     def webhooks(self):
         """(callback_url, WebhookStore): the lab's receiver, else one started in this kernel."""
@@ -350,6 +426,10 @@ class Drills:
         return pd.DataFrame([{k: r.get(k) for k in columns} for r in self.records], columns=columns)
 
     def close(self) -> None:
+        from .client import TIMEOUT_ENV
+
+        before = self._baseline.get(TIMEOUT_ENV)  # a fault drill's short timeout ends with the drills
+        os.environ.pop(TIMEOUT_ENV, None) if before is None else os.environ.__setitem__(TIMEOUT_ENV, before)
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
@@ -433,10 +513,12 @@ class Drill:
     # -- what the trainee sees -------------------------------------------------------------------
     def _header_html(self) -> str:
         s = self.scenario
+        then = ("then read its Graph calls: the fault is there, and what the playbook did about it"
+                if self.spec.passes else "read the error and what to do, then fix it")
         return (f"<h3>{_html(s.get('title'))}</h3>"
                 f"<p><b>Broken:</b> {_html(s.get('description'))}</p>"
                 f"<p><b>Now:</b> press <b>{_html(self.form.run_button.description)}</b> in the form below "
-                f"(step {_html(self.spec.step)}), read the error and what to do, then fix it.</p>")
+                f"(step {_html(self.spec.step)}), {then}.</p>")
 
     def _fix_notes_html(self) -> str:
         items = []
@@ -500,8 +582,35 @@ class Drill:
             if self.met is None:
                 self._meet(None, result)
             return result
+        if self.spec.passes:
+            self._rode_through(step, result)
+            return result
         self._passed(step, result)
         return result
+
+    def _rode_through(self, step, result: dict[str, Any]) -> None:
+        """A fault drill's Run passed: it counts once the sandbox shows the fault was injected."""
+        faults = self.drills.control.faults()
+        met = [r for r in faults.get("rules") or [] if r.get("hits")]
+        verdict = result.get("verdict") if isinstance(result, dict) else None
+        if not met:
+            self.record.update(status="failed", retry_verdict="passed without meeting the fault: was it loaded?")
+            self._write()
+            self.status.value = "⚠️ The step passed without meeting the fault: press Break it again."
+            return
+        what = "; ".join(f"{r['kind']} on {r.get('method') or 'any'} {r.get('path')} ({r['hits']}×)" for r in met)
+        step.finish(True, verdict or "")
+        self.met = what
+        self.record.update(status="passed", observed="passed", remedy=self.scenario.get("fix"), fix_worked=True,
+                           fix=f"nothing to fix: the playbook rode through {what}", retry_verdict=verdict or "passed")
+        self._write()
+        self.lesson.value = (f'<div style="border-left: 4px solid #1e7e34; padding: 2px 0 2px 12px">'
+                             f"<p>✅ The sandbox injected {_html(what)}, and the step passed anyway.</p>"
+                             f"<p><b>Read it.</b> {_markdown_html(self.spec.lesson)}</p>"
+                             f"<p><b>Look at the Graph calls above:</b> {_html(self.scenario.get('trainee_sees'))}"
+                             "</p></div>")
+        self.status.value = (f'<span style="color:#1e7e34"><b>✅ {_html(self.spec.step)} passes through the fault.'
+                             "</b></span> Pick another scenario above.")
 
     def _meet(self, exc: BaseException | None, result: dict[str, Any] | None) -> None:
         from .errors import GraphAPIError
@@ -600,8 +709,8 @@ class TrainingPage:
         import ipywidgets as widgets
 
         self.drills = Drills(**drills_args)
-        catalogue = Drills.catalogue()
-        options = [(f"{scenario.get('title')} · step {DRILLS[name].step.split('_', 1)[0]}", name)
+        catalogue, specs = Drills.catalogue(), drill_specs()
+        options = [(f"{scenario.get('title')} · step {specs[name].step.split('_', 1)[0]}", name)
                    for name, scenario in catalogue.items()]
         self.picker = widgets.Dropdown(options=options, value=None, description="Scenario",
                                        style={"description_width": "6em"}, layout=widgets.Layout(width="44em"))

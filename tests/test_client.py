@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers import GraphAPIError, MessageMayHaveBeenSentError, NetworkError
+from helpers import ConfigError, GraphAPIError, MessageMayHaveBeenSentError, NetworkError
 from helpers.client import GraphClient
 from helpers.remedies import catalogue
 from scripted_graph import Reply, graph_error
@@ -341,3 +341,74 @@ def test_a_pins_digits_inside_an_id_stay_as_they_are(client, scripted, fake_secr
     client.post("1", json={"pin": pin, "note": f"4000{pin}01", "also": pin})
     curl = client.calls[-1]["curl"]
     assert f'\\"note\\": \\"4000{pin}01\\"' in curl and '\\"also\\": \\"$TEST_PIN\\"' in curl
+
+
+# ---- per-call retry limits and the timeout from the environment -------------------------------------------
+def test_max_retries_zero_sends_a_throttled_register_once(client, scripted, sleeps):
+    scripted.queue("/register", graph_error(130429, status=400))
+    with pytest.raises(GraphAPIError) as info:
+        client.post("400000000000001/register", json={"messaging_product": "whatsapp"}, max_retries=0)
+    assert info.value.code == 130429 and sleeps == []
+    assert [s.path for s in scripted.seen] == ["/v25.0/400000000000001/register"]
+    # Without the override the same answer is retried (the catalogue allows it): the limit was per call.
+    scripted.queue("/register", graph_error(130429, status=400), Reply(body={"success": True}))
+    assert client.post("400000000000001/register", json={}) == {"success": True}
+    assert len(scripted.seen) == 3
+
+
+def test_a_per_call_limit_only_lowers_the_catalogues(client, scripted, sleeps):
+    scripted.queue("/messages", *[graph_error(131000, status=500) for _ in range(5)])
+    with pytest.raises(GraphAPIError):
+        client.post("400000000000001/messages", json={}, max_retries=10)
+    assert len(scripted.seen) == 3  # 131000's own limit (2 retries) still holds
+    scripted.queue("/x", *[graph_error(2, status=500) for _ in range(5)])
+    with pytest.raises(GraphAPIError):
+        client.request("GET", "1/x", max_retries=1)
+    assert len(scripted.seen) == 5
+
+
+def test_retry_limit_block_covers_every_call_inside_and_ends_with_it(client, scripted, sleeps):
+    scripted.queue("/x", graph_error(2, status=500), Reply(body={"ok": 1}))
+    with client.retry_limit(0):
+        with pytest.raises(GraphAPIError):
+            client.get("1/x")
+    assert client.get("1/x") == {"ok": 1} and len(scripted.seen) == 2
+
+
+def test_retry_limit_refuses_a_bad_value_before_any_call(client, scripted):
+    with pytest.raises(ConfigError, match="max_retries"):
+        client.post("1/register", json={}, max_retries=-1)
+    with pytest.raises(ConfigError, match="max_retries"):
+        with client.retry_limit("none"):
+            pass
+    assert scripted.seen == []
+
+
+def test_timeout_comes_from_playbook_graph_timeout(scripted, fake_secrets, monkeypatch):
+    monkeypatch.setenv("PLAYBOOK_GRAPH_TIMEOUT", "0.5")
+    timed = GraphClient(graph_url=scripted.url, token_env="TEST_TOKEN")
+    assert timed.timeout == 0.5
+    scripted.queue("/register", Reply(delay=1.5))
+    with pytest.raises(NetworkError, match="no response within 0.5 s"):
+        timed.post("400000000000001/register", json={})
+    assert GraphClient(graph_url=scripted.url, token_env="TEST_TOKEN", timeout=7).timeout == 7  # given wins
+    monkeypatch.delenv("PLAYBOOK_GRAPH_TIMEOUT")
+    assert GraphClient(graph_url=scripted.url, token_env="TEST_TOKEN").timeout == 30.0
+
+
+@pytest.mark.parametrize("bad", ["soon", "0", "-3", "nan", "inf"])
+def test_a_bad_playbook_graph_timeout_names_the_variable(fake_secrets, monkeypatch, bad):
+    monkeypatch.setenv("PLAYBOOK_GRAPH_TIMEOUT", bad)
+    with pytest.raises(ConfigError, match="PLAYBOOK_GRAPH_TIMEOUT"):
+        GraphClient(graph_url="http://127.0.0.1:9", token_env="TEST_TOKEN")
+
+
+def test_write_once_never_resends_a_write_its_operation_calls_idempotent(client, scripted, sleeps):
+    scripted.queue("/subscribed_apps", Reply(delay=3.0), Reply(body={"success": True}))
+    with client.write_once():
+        with pytest.raises(NetworkError, match="not repeated"):
+            client.request("POST", "200000000000001/subscribed_apps", idempotent=True)
+        scripted.queue("/x", Reply(delay=3.0), Reply(body={"ok": 1}))
+        assert client.get("1/x") == {"ok": 1}  # reads are still retried
+    assert [s.path for s in scripted.seen].count("/v25.0/200000000000001/subscribed_apps") == 1
+    assert client.request("POST", "200000000000001/subscribed_apps", idempotent=True) == {"success": True}

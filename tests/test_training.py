@@ -15,13 +15,15 @@ import pytest
 from helpers import steps
 from helpers.lab import DEFAULT_PROFILE
 from helpers.remedies import lookup as lookup_remedy
+from helpers.sandbox.faults import KINDS
 from helpers.sandbox.scenarios import catalogue
-from helpers.training import DRILLS, FormFix, MetaFix, Drills
+from helpers.training import DRILLS, FAULT_DRILLS, FormFix, MetaFix, Drills
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINING = REPO_ROOT / "notebooks" / "training" / "scenarios.ipynb"
 LAB_ENV = ("PLAYBOOK_PROFILE", "PLAYBOOK_SANDBOX_URL", "PLAYBOOK_GRAPH_URL", "PLAYBOOK_CALLBACK_URL",
-           "PLAYBOOK_WEBHOOK_DB", "PLAYBOOK_RUN_DIR", "PLAYBOOK_PEER", "PLAYBOOK_PEER_URL")
+           "PLAYBOOK_WEBHOOK_DB", "PLAYBOOK_RUN_DIR", "PLAYBOOK_PEER", "PLAYBOOK_PEER_URL", "PLAYBOOK_DRILLS_DIR",
+           "PLAYBOOK_GRAPH_TIMEOUT")
 
 
 @pytest.fixture
@@ -42,14 +44,14 @@ def test_every_sandbox_scenario_has_one_drill_and_its_text_names_the_step_it_run
     for name, spec in DRILLS.items():
         number = spec.step.split("_", 1)[0]
         assert f"notebook {number}" in scenarios[name]["try"].lower(), (name, "the scenario's text names another step")
-        assert spec.fixes, name
+        assert spec.fixes or spec.passes, name  # a fault drill has nothing to fix: the step rides through
         for fix in spec.fixes:
             assert isinstance(fix, (FormFix, MetaFix)), name
             if isinstance(fix, MetaFix):  # says what it stands in for, on the button's side
                 assert fix.stands_in_for and fix.label, name
 
 
-@pytest.mark.parametrize("name", list(DRILLS))
+@pytest.mark.parametrize("name", [name for name, spec in DRILLS.items() if not spec.passes])
 def test_each_drill_is_broken_fails_as_taught_is_fixed_through_the_form_and_passes(drills, sandbox, name):
     scenario = {s["name"]: s for s in sandbox.control.scenarios()}[name]
     drill = drills.start(name)
@@ -90,6 +92,40 @@ def test_each_drill_is_broken_fails_as_taught_is_fixed_through_the_form_and_pass
         getattr(w, "value", ""), str))
     for value in secrets:
         assert value not in shown, f"{name}: a secret value reached a record or a widget"
+
+
+# The sandbox's ledger key each fault drill's write has (a count above 1 would be a doubled write).
+FAULT_WRITES = {"fault_something_went_wrong": ("message_send", "400000000000006>16505550100"),
+                "fault_throttled": ("message_send", "400000000000006>16505550100"),
+                "fault_connection_reset": ("register", "400000000000001"),
+                "fault_timeout_after_write": ("register", "400000000000001")}
+
+
+def test_every_injectable_fault_kind_is_a_drill_the_step_rides_through():
+    assert {spec.scenario for spec in FAULT_DRILLS} == {f"fault_{kind}" for kind in KINDS}
+    for spec in FAULT_DRILLS:
+        assert spec.passes and spec.expect == "passed" and not spec.fixes, spec.scenario
+        assert "retried" in spec.lesson or "read the number back" in spec.lesson, spec.scenario
+
+
+@pytest.mark.parametrize("name", [spec.scenario for spec in FAULT_DRILLS])
+def test_each_fault_drill_meets_its_fault_once_and_the_step_passes_with_no_write_doubled(drills, sandbox, name):
+    drill = drills.start(name)
+    assert "read its Graph calls" in drill.header.value, "the trainee is told where to look"
+    drill.form.run_button.click()
+    assert drill.record["status"] == "passed", (name, drill.form.summary.value, drill.status.value)
+    (rule,) = sandbox.control.faults()["rules"]
+    assert rule["kind"] == name.removeprefix("fault_") and rule["hits"] == 1, rule
+    assert "rode through" in drill.record["fix"] and "Look at the Graph calls" in drill.lesson.value
+    calls = drill.step.record["graph_calls"]
+    faulted = [c for c in calls if c.get("status") in (None, 0, 500, 503) or str(c.get("error_code")).startswith("130429")]
+    assert faulted, (name, calls)  # the form's calls table shows the fault the step rode through
+    if name in FAULT_WRITES:
+        kind, key = FAULT_WRITES[name]
+        assert sandbox.control.writes()[kind] == {key: 1}, name
+    assert os.environ.get("PLAYBOOK_GRAPH_TIMEOUT") == ("3" if name == "fault_timeout_after_write" else None)
+    written = json.loads((drills.records_dir / f"{name}.json").read_text())
+    assert written["status"] == "passed" and written["observed"] == "passed"
 
 
 def test_wrong_pin_a_wrong_guess_still_fails_then_the_right_pin_typed_into_the_form_passes(drills):

@@ -20,25 +20,36 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..client import TIMEOUT_ENV as GRAPH_TIMEOUT_ENV
 from ..errors import ConfigError
 from ..profiles import ENV_KEYS, load_profile
 from ..steps.local_receiver import stop_receivers_started_in
-from . import capacity, summary
+from . import capacity, locks, summary
 from .customer import run_customer
 from .pool import KernelPool
+from .preflight import check_faults
 from .secrets_scan import scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
+
+# Under --sandbox-faults a held ("timeout after write") answer takes FAULTS_SLOW_S, longer than the
+# kernels' client waits (FAULTS_CLIENT_TIMEOUT_S): the caller cannot know the write's outcome.
+FAULTS_SLOW_S = 5.0
+FAULTS_CLIENT_TIMEOUT_S = 4.0
 
 
 def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, sandbox_seed: str | None = None,
               workers: int | str = "auto", sandbox_latency_ms: str | float | None = None,
               app_calls_per_hour: float = capacity.DEFAULT_APP_CALLS_PER_HOUR,
               resume: str | None = None, steps: str | None = None, timeout: float = DEFAULT_STEP_TIMEOUT,
-              notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = True) -> dict[str, Any]:
+              notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = True, sandbox_faults: float | str | None = None,
+              sandbox_faults_seed: int | str | None = None) -> dict[str, Any]:
     """Validate everything, run every customer, write the summary. Nothing starts if an input is bad.
 
     `workers`: customers at once, or "auto" (capacity.auto_workers: the CPUs kept busy while calls
     wait, within memory). Customers start no faster than each app's `app_calls_per_hour` allows.
+    `sandbox_faults`: with `sandbox`, the fraction of Graph answers the sandbox replaces by one of Meta's
+    transient failures (seeded by `sandbox_faults_seed`); held answers outlast the kernels' client timeout.
+    Raises LockHeld (a ConfigError) when another run on this machine holds a customer's WABA or app.
     """
     if resume and not profile_paths:
         asked = json.loads((Path(resume) / "batch.json").read_text())
@@ -51,6 +62,9 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
         raise ConfigError(str(exc)) from None
     if timeout <= 0:
         raise ConfigError("--timeout must be a positive number of seconds.")
+    faults = check_faults(sandbox, sandbox_faults, sandbox_faults_seed)
+    if faults:
+        faults["faults_slow_s"] = FAULTS_SLOW_S
     if resume and not (Path(resume) / "batch.json").is_file():
         raise ConfigError(f"--resume {resume}: not a batch folder (no batch.json).")
     profiles = {str(Path(p).resolve()): load_profile(p) for p in profile_paths}
@@ -67,70 +81,87 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
         raise ConfigError(f"--app-calls-per-hour: {exc}") from None
 
     batch_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + pyrandom.token_hex(2)
-    batch_dir = Path(out) / batch_id
-    batch_dir.mkdir(parents=True)
-    state_path = _private_dir(Path(out), batch_id) / "sandbox-state.sqlite" if sandbox else None
-    (batch_dir / "batch.json").write_text(json.dumps({
-        "batch_id": batch_id, "profiles": list(profiles), "steps": chosen, "sandbox": sandbox,
-        "sandbox_state": str(state_path.resolve()) if state_path else None,
-        "resumed_from": str(resume) if resume else None, "timeout": timeout, "workers": workers,
-        "sandbox_latency_ms": None if sandbox_latency_ms is None else str(sandbox_latency_ms),
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
+    # One run per customer at a time on this machine (locks.py): taken before any folder is written or any
+    # call made, held until the batch's receivers are stopped. With --sandbox the Graph URL is known once
+    # the batch's own sandbox listens, so its locks are taken then (nothing has called it yet).
+    held = locks.LockSet(batch_id)
+    if not sandbox:
+        held.acquire(locks.batch_wants(profiles.values(), chosen, [locks.graph_url_of(p) for p in profiles.values()]))
+    try:
+        batch_dir = Path(out) / batch_id
+        batch_dir.mkdir(parents=True)
+        state_path = _private_dir(Path(out), batch_id) / "sandbox-state.sqlite" if sandbox else None
+        (batch_dir / "batch.json").write_text(json.dumps({
+            "batch_id": batch_id, "profiles": list(profiles), "steps": chosen, "sandbox": sandbox,
+            "sandbox_state": str(state_path.resolve()) if state_path else None,
+            "resumed_from": str(resume) if resume else None, "timeout": timeout, "workers": workers,
+            "sandbox_latency_ms": None if sandbox_latency_ms is None else str(sandbox_latency_ms),
+            "sandbox_faults": faults["faults"] if faults else None,
+            "sandbox_faults_seed": faults["faults_seed"] if faults else None,
+            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
 
-    secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
-    interrupted = False
-    # The customers' environment: the caller's, plus (with --sandbox) the sandbox's demo secrets
-    # and peer settings, handed to each worker rather than set in our own os.environ.
-    environ = dict(os.environ)
-    with ExitStack() as stack:
-        overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
-        if sandbox:
-            overrides, demo = _start_sandbox(stack, profiles, batch_dir, state_path, sandbox_seed,
-                                             Path(resume) if resume else None, sandbox_latency_ms)
-            environ.update(demo)
-            secret_names |= frozenset(n for n in demo if not n.startswith("PLAYBOOK_"))
-        jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
-                           resume_dir=resume, notebooks_dir=str(notebooks_dir), environ=environ)
-                for path in profiles}
-        bar = tqdm(total=len(jobs), unit="customer", desc="onboarding", disable=not progress, file=sys.stderr)
-        pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                      mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
-        try:
-            # At most `workers` customers in flight, each started when its app's call budget allows.
-            queue, running = list(jobs.items()), set()
-            while queue or running:
-                while queue and len(running) < workers:
-                    path, kwargs = queue.pop(0)
-                    budget.acquire(str(profiles[path].get("app_id") or "-"))
-                    running.add(pool.submit(_run_in_worker, path, **kwargs))
-                done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    bar.set_postfix_str(f"{result['customer']}: {result['status']}")
-                    bar.update()
-        except KeyboardInterrupt:
-            interrupted = True
-            # Workers ignore Ctrl-C while a notebook runs (nbclient installs its own handler), and
-            # the pool would let them finish their queued customers: stop them now. Each worker's
-            # fork server sees its pipe close and stops that worker's kernels.
-            workers_now = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in workers_now:
-                process.terminate()
-        finally:
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
-            bar.close()
-    # Nothing the steps started outlives the batch (notebook 04's local receiver); the summary says so.
-    notes = stop_receivers_started_in([batch_dir / slug for slug in slugs])
-    table = summary.write(batch_dir, summary.collect(batch_dir, slugs, chosen), chosen, notes=notes)
-    # Every file of the batch folder (batch.json, summaries, receivers' stores, all customers) against
-    # every secret of the batch: the folder is what users share.
-    leaks = scan_tree(batch_dir, secret_values(environ, secret_names))
-    for relpath, names in leaks.items():
-        print(f"error: {batch_dir / relpath} contained the value of {', '.join(names)}; the file was removed.",
-              file=sys.stderr)
-    return {"batch_dir": batch_dir, "table": table, "interrupted": interrupted, "leaks": leaks,
-            "passed": bool(len(table)) and bool((table["status"] == "passed").all()) and not leaks}
+        secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
+        interrupted = False
+        # The customers' environment: the caller's, plus (with --sandbox) the sandbox's demo secrets
+        # and peer settings, handed to each worker rather than set in our own os.environ.
+        environ = dict(os.environ)
+        with ExitStack() as stack:
+            overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
+            if sandbox:
+                overrides, demo = _start_sandbox(stack, profiles, batch_dir, state_path, sandbox_seed,
+                                                 Path(resume) if resume else None, sandbox_latency_ms, faults)
+                urls = [overrides[path]["graph_url"] for path in profiles]
+                held.acquire(locks.batch_wants(profiles.values(), chosen, urls))
+                environ.update(demo)
+                if faults and faults["faults"] > 0:
+                    # The sandbox holds a faulted answer FAULTS_SLOW_S; the client gives up sooner, as it would at Meta.
+                    environ[GRAPH_TIMEOUT_ENV] = f"{FAULTS_CLIENT_TIMEOUT_S:g}"
+                secret_names |= frozenset(n for n in demo if not n.startswith("PLAYBOOK_"))
+            jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
+                               resume_dir=resume, notebooks_dir=str(notebooks_dir), environ=environ,
+                               held_by=batch_id)
+                    for path in profiles}
+            bar = tqdm(total=len(jobs), unit="customer", desc="onboarding", disable=not progress, file=sys.stderr)
+            pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                          mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
+            try:
+                # At most `workers` customers in flight, each started when its app's call budget allows.
+                queue, running = list(jobs.items()), set()
+                while queue or running:
+                    while queue and len(running) < workers:
+                        path, kwargs = queue.pop(0)
+                        budget.acquire(str(profiles[path].get("app_id") or "-"))
+                        running.add(pool.submit(_run_in_worker, path, **kwargs))
+                    done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        result = future.result()
+                        bar.set_postfix_str(f"{result['customer']}: {result['status']}")
+                        bar.update()
+            except KeyboardInterrupt:
+                interrupted = True
+                # Workers ignore Ctrl-C while a notebook runs (nbclient installs its own handler), and
+                # the pool would let them finish their queued customers: stop them now. Each worker's
+                # fork server sees its pipe close and stops that worker's kernels.
+                workers_now = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in workers_now:
+                    process.terminate()
+            finally:
+                pool.shutdown(wait=not interrupted, cancel_futures=True)
+                bar.close()
+        # Nothing the steps started outlives the batch (notebook 04's local receiver); the summary says so.
+        notes = stop_receivers_started_in([batch_dir / slug for slug in slugs])
+        table = summary.write(batch_dir, summary.collect(batch_dir, slugs, chosen), chosen, notes=notes)
+        # Every file of the batch folder (batch.json, summaries, receivers' stores, all customers) against
+        # every secret of the batch: the folder is what users share.
+        leaks = scan_tree(batch_dir, secret_values(environ, secret_names))
+        for relpath, names in leaks.items():
+            print(f"error: {batch_dir / relpath} contained the value of {', '.join(names)}; the file was removed.",
+                  file=sys.stderr)
+        return {"batch_dir": batch_dir, "table": table, "interrupted": interrupted, "leaks": leaks,
+                "passed": bool(len(table)) and bool((table["status"] == "passed").all()) and not leaks}
+    finally:
+        held.release()
 
 
 def _quiet_version_warnings() -> None:
@@ -172,7 +203,8 @@ def _private_dir(out: Path, batch_id: str) -> Path:
 
 
 def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_dir: Path, state: Path,
-                   seed: str | None, resume: Path | None, latency_ms: str | float | None = None):
+                   seed: str | None, resume: Path | None, latency_ms: str | float | None = None,
+                   faults: dict[str, Any] | None = None):
     """Start the sandbox and one webhook receiver per app secret; point each customer at them.
 
     The sandbox's state is kept at `state` (outside the batch folder). A resumed batch starts
@@ -191,7 +223,8 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
         old_state = Path(asked.get("sandbox_state") or resume / "sandbox-state.sqlite")
         if old_state.is_file():
             shutil.copy2(old_state, state)
-    sandbox = _on_port(lambda port: Sandbox(seed=seed, state_path=state, port=port, latency_ms=latency_ms),
+    sandbox = _on_port(lambda port: Sandbox(seed=seed, state_path=state, port=port, latency_ms=latency_ms,
+                                            **(faults or {})),
                        earlier.get("port", 0))
     stack.callback(sandbox.stop)
     # Sandbox-only fake secrets, and the steps' SMS and consumer: this sandbox.

@@ -25,6 +25,11 @@ def add_parser(commands) -> None:
                              "(default 300,000; about 40 calls per customer)")
     parser.add_argument("--sandbox-latency-ms", metavar="MS",
                         help="with --sandbox: delay every Graph response, as Meta's ~100-300 ms (150, or 100-300)")
+    parser.add_argument("--sandbox-faults", metavar="RATE",
+                        help="with --sandbox: replace this fraction of Graph answers (0 to <1, e.g. 0.05) by one of "
+                             "Meta's transient failures; the kernels' client then waits 4 s per call (docs/reliability.md)")
+    parser.add_argument("--sandbox-faults-seed", metavar="N",
+                        help="with --sandbox-faults: seed of the fault choice (default 0): the same seed, the same faults")
     parser.add_argument("--resume", metavar="RUN_DIR", help="re-run each customer from its first step that did not pass in RUN_DIR")
     parser.add_argument("--steps", help="only these steps, e.g. 03,05-08")
     parser.add_argument("--preflight-only", action="store_true",
@@ -49,6 +54,12 @@ def main(args: argparse.Namespace) -> int:
         problems.append(f"--sandbox-latency-ms: {exc}")
     if args.sandbox_latency_ms and not (args.sandbox or args.sandbox_seed):
         problems.append("--sandbox-latency-ms delays the embedded sandbox: add --sandbox")
+    if args.sandbox_faults is not None or args.sandbox_faults_seed is not None:
+        try:
+            preflight.check_faults(args.sandbox or bool(args.sandbox_seed), args.sandbox_faults,
+                                   args.sandbox_faults_seed)
+        except ConfigError as exc:
+            problems.append(str(exc))
     if args.app_calls_per_hour is not None and args.app_calls_per_hour < capacity.CALLS_PER_CUSTOMER:
         problems.append(f"--app-calls-per-hour must be at least {capacity.CALLS_PER_CUSTOMER} (one customer's calls)")
     for problem in problems:
@@ -72,7 +83,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = run_batch(args.profiles, out=args.out, sandbox=args.sandbox or bool(args.sandbox_seed),
                            sandbox_seed=args.sandbox_seed, workers=args.workers,
-                           sandbox_latency_ms=args.sandbox_latency_ms,
+                           sandbox_latency_ms=args.sandbox_latency_ms, sandbox_faults=args.sandbox_faults,
+                           sandbox_faults_seed=args.sandbox_faults_seed,
                            app_calls_per_hour=args.app_calls_per_hour or capacity.DEFAULT_APP_CALLS_PER_HOUR,
                            resume=args.resume, steps=args.steps, timeout=args.timeout)
     except ConfigError as exc:

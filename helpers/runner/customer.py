@@ -20,10 +20,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..profiles import ENV_KEYS, load_profile
 from ..remedies import remedy_text
-from . import records
+from . import locks, records
 from .kernel import ENGINE_NAME, CustomerKernel
 from .pool import KernelPool, default_pool, kernel_environment
-from .records import FAILED, PASSED, TIMEOUT
+from .records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
@@ -39,6 +39,7 @@ def run_customer(
     notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
     pool: KernelPool | None = None,
     environ: Mapping[str, str] | None = None,
+    held_by: str | None = None,
 ) -> dict[str, Any]:
     """Execute the customer's steps in order in one kernel; stop at the first step that does not pass.
 
@@ -47,6 +48,9 @@ def run_customer(
     their outputs reused) and the run starts at the first step that did not pass.
     The kernel comes from `pool` (default: the process-wide pool) and sees only the allow-listed
     settings of `environ` (default: os.environ) plus this customer's own secrets from it.
+    One run per WABA on this machine (helpers.runner.locks): the run holds the WABA's lock while it runs,
+    unless `held_by` names the batch (its id) that holds it already, as run_batch does; it raises LockHeld
+    (a ConfigError) before any Graph call when another run holds it, or another batch the app's callback.
     Returns {"customer", "profile", "status", "records"}.
     """
     profile_path = Path(profile_path).resolve()
@@ -54,6 +58,8 @@ def run_customer(
     customer = profile["customer"]
     out_dir = Path(batch_dir) / customer
     out_dir.mkdir(parents=True, exist_ok=True)
+    if resume_dir is not None:
+        _carry_journals(resume_dir, customer, out_dir)
     chosen = select(discover(Path(notebooks_dir)), steps)
 
     environ = os.environ if environ is None else environ
@@ -70,6 +76,9 @@ def run_customer(
 
     results: list[dict[str, Any]] = []
     kernel: CustomerKernel | None = None
+    # Taken just before the steps' try, so the finally always releases it; nothing above calls Graph.
+    lock = locks.customer_lock(profile, locks.graph_url_of(profile, overrides, environ),
+                               [p.stem for p in chosen], batch_id=Path(batch_dir).name, held_by=held_by)
     resuming = resume_dir is not None
     # Steps the resumed batch never had (added to the playbook since, or left out by its --steps) run
     # without ending the carry-over: the passed steps after them are still carried.
@@ -108,6 +117,8 @@ def run_customer(
     finally:
         if kernel is not None:
             kernel.shutdown()
+        if lock is not None:
+            lock.release()
     leaks = scan_tree(out_dir, secrets)
     for relpath, names in leaks.items():  # last line of defence: nothing with a secret stays
         results.append(records.failure(Path(relpath).stem, customer, FAILED, "SecretLeak",
@@ -205,6 +216,19 @@ def _batch_steps(resume_dir) -> set[str] | None:
     except (OSError, ValueError):
         return None
     return set(steps) if isinstance(steps, list) else None
+
+
+def _carry_journals(resume_dir, customer: str, out_dir: Path) -> list[str]:
+    """Copy the resumed run's write journals (`journal/<step>.json`, helpers.steps.journal) into this run,
+    unless this run has its own already: a step run again then reads what its earlier writes did."""
+    copied = []
+    for path in sorted((Path(resume_dir) / customer / JOURNAL_DIR).glob("*.json")):
+        target = out_dir / JOURNAL_DIR / path.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            copied.append(path.name)
+    return copied
 
 
 def _carry_over(resume_dir, customer: str, stem: str, out_dir: Path) -> dict[str, Any] | None:

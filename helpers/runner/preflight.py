@@ -5,8 +5,10 @@ Checks, from the parameter registry (helpers.parameters): each profile loads; ea
 chosen steps need (by the profile's `*_env` name, else the default name) is set and well-formed
 (PIN: 6 digits; tokens: no whitespace); `api_version` is one Meta published and has not expired
 (expiring soon: one clean warning); `--steps`, `--sandbox-seed` and `--resume` are usable; and,
-only when everything else is right (nothing touches the network before the input is), each
-distinct `graph_url` answers one quick probe (skipped with --sandbox: the runner starts its own).
+no other run on this machine holds a customer's WABA or app lock (helpers.runner.locks; the batch
+takes them itself); and, only when everything else is right (nothing touches the network before the
+input is), each distinct `graph_url` answers one quick probe (skipped with --sandbox: the runner
+starts its own).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from ..parameters import PARAMS, STEPS
 from ..profiles import load_profile
 from ..validate import ApiVersionWarning
 from ..versions import version_status
+from . import locks
 from .notebooks import NOTEBOOKS_DIR, discover, select
 
 PROBE_TIMEOUT_S = 3.0
@@ -35,6 +38,7 @@ class Readiness:
     customer: str
     problems: list[str] = field(default_factory=list)
     graph_url: str = ""
+    locks: list[tuple[str, str]] = field(default_factory=list)   # (key, graph_url) the run would take
 
     @property
     def ready(self) -> bool:
@@ -106,6 +110,12 @@ def run(profile_paths: list[str], *, steps: str | None = None, sandbox: bool = F
                                       "its own 'customer'.")
         seen.setdefault(readiness.customer, readiness.path)
 
+    # Another run of a customer's WABA or app on this machine (locks.py): refused now, before any call. An
+    # embedded sandbox is the batch's own, so nobody else can hold its locks.
+    if not sandbox:
+        for readiness in customers:
+            readiness.problems.extend(str(refused) for refused in locks.refusals(readiness.locks))
+
     if probe and not sandbox and not problems and all(r.ready for r in customers):
         for url, failure in _probe({r.graph_url for r in customers if r.graph_url}).items():
             for readiness in customers:
@@ -130,6 +140,7 @@ def _check_profile(path: str, chosen: list[str], environ: Mapping[str, str], not
         return readiness
     readiness.customer = str(profile["customer"])
     readiness.graph_url = str(profile.get("graph_url") or PARAMS["graph_url"].default)
+    readiness.locks = locks.batch_wants([profile], chosen, [locks.graph_url_of(profile, environ=environ)])
 
     version = str(profile.get("api_version") or PARAMS["api_version"].default)
     status = version_status(version)
@@ -189,6 +200,28 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return type(exc).__name__
+
+
+def check_faults(sandbox: bool, rate: float | str | None, seed: int | str | None) -> dict[str, Any] | None:
+    """--sandbox-faults and its seed checked: Sandbox's keyword arguments faults, faults_seed; None when off."""
+    if rate is None and seed is None:
+        return None
+    if not sandbox:
+        raise ConfigError("--sandbox-faults injects faults into the embedded sandbox: add --sandbox.")
+    if rate is None:
+        raise ConfigError("--sandbox-faults-seed seeds --sandbox-faults: give --sandbox-faults RATE too.")
+    from ..sandbox.faults import FaultError, check_rate
+
+    try:
+        checked = check_rate(rate)
+    except FaultError:
+        raise ConfigError(f"--sandbox-faults {rate!r}: give the fraction of Graph answers to fault, between 0 and 1 "
+                          "(below 1: 1 would fault every call), e.g. 0.05.") from None
+    try:
+        number = int(seed) if seed is not None else 0
+    except (TypeError, ValueError):
+        raise ConfigError(f"--sandbox-faults-seed {seed!r}: give a whole number, e.g. 7.") from None
+    return {"faults": checked, "faults_seed": number}
 
 
 def report(result: Preflight, stream: Any) -> None:

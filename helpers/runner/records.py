@@ -24,6 +24,10 @@ PASSED, FAILED, TIMEOUT, NOT_RUN, RUNNING = "passed", "failed", "timeout", "not 
 # ("code" or "code/subcode" of a Graph error), curl.
 GRAPH_CALL_FIELDS = ("method", "path", "query", "status", "ms", "fbtrace_id", "error_code", "curl")
 
+# Each step's write journal (helpers.steps.journal) lives here, beside the records, not among them:
+# `<customer>/*.json` stays one record per step.
+JOURNAL_DIR = "journal"
+
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -96,8 +96,8 @@ def write(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]], steps: li
 
     `notes`: lines about the batch itself (processes stopped or left running), shown under the
     terminal table and the HTML grid; they travel with the frame in `table.attrs["notes"]`.
-    `batch`: batch_id, started_at, sandbox, target (the Graph URL); by default read from the
-    folder's batch.json and sandbox.json, and the records' graph_url.
+    `batch`: batch_id, started_at, sandbox, target (the Graph URL), sandbox_faults and its seed; by default
+    read from the folder's batch.json and sandbox.json, and the records' graph_url.
     """
     table = frame(grid, steps)
     table.attrs["notes"] = list(notes or [])
@@ -114,7 +114,16 @@ def batch_facts(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]]) -> 
     targets = sorted({str(r["graph_url"]) for by_step in grid.values() for r in by_step.values() if r.get("graph_url")})
     return {"batch_dir": str(batch_dir), "batch_id": asked.get("batch_id"), "started_at": asked.get("started_at"),
             "sandbox": bool(asked.get("sandbox")),
+            "sandbox_faults": asked.get("sandbox_faults"), "sandbox_faults_seed": asked.get("sandbox_faults_seed"),
             "target": sandbox.get("url") if asked.get("sandbox") and sandbox.get("url") else ", ".join(targets)}
+
+
+def _faults(about: dict[str, Any]) -> str:
+    """The header's injected-faults fact (--sandbox-faults), empty when the batch ran without."""
+    rate = about.get("sandbox_faults")
+    if rate is None:
+        return ""
+    return f"{float(rate):g} of Graph answers (seed {about.get('sandbox_faults_seed') or 0})"
 
 
 def _when(iso: str | None) -> str:
@@ -202,7 +211,7 @@ def _html(grid, steps, table: pd.DataFrame, about: dict[str, Any] | None = None)
     target = str(about.get("target") or "")
     where = "the sandbox" if about.get("sandbox") else ("Meta's Graph API" if "graph.facebook.com" in target else "")
     facts = [("Batch", about.get("batch_id") or ""), ("Started", _when(about.get("started_at"))),
-             ("Target", target + (f" ({where})" if target and where else ""))]
+             ("Target", target + (f" ({where})" if target and where else "")), ("Faults", _faults(about))]
     header = "".join(f"<span><b>{name}:</b> {html.escape(str(value))}</span>" for name, value in facts if value)
     head = ("<tr><th class='fixed'>customer</th>" + "".join(f"<th>{_step_header(s)}</th>" for s in steps)
             + "<th class='fixed'>status</th><th class='fixed'>total</th></tr>")

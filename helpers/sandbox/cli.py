@@ -13,6 +13,7 @@ import sys
 
 from .._serving import serve_forever
 from .peer import peer_env
+from .faults import FaultError, FaultPlan, check_rate
 from .latency import Latency
 from .seed import SeedError
 from .server import make_app
@@ -31,6 +32,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", default=None, metavar="MS",
                         help="delay every Graph response, as Meta's ~100-300 ms: a fixed value (150) or a range "
                              "drawn per request (100-300)")
+    parser.add_argument("--faults", default=None, metavar="RATE",
+                        help="replace this fraction of Graph answers, in [0, 1), with Meta's transient failures "
+                             "(5xx, 131000, 130429, a dropped connection, a slow answer after the write); "
+                             "e.g. 0.05. Off by default")
+    parser.add_argument("--faults-seed", default=None, metavar="N",
+                        help="seed of the fault choice (default 0): the same seed faults the same calls")
     parser.set_defaults(handler=run)
     return parser
 
@@ -42,14 +49,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"sandbox: --latency-ms: {exc}", file=sys.stderr)
         return 2
     try:
-        service = SandboxService(args.seed, args.state, latency)
+        faults = FaultPlan(check_rate(args.faults) if args.faults is not None else None,
+                           _seed(args.faults_seed))
+    except (FaultError, ValueError) as exc:
+        print(f"sandbox: --faults: {exc}" if isinstance(exc, FaultError) else f"sandbox: --faults-seed: {exc}",
+              file=sys.stderr)
+        return 2
+    try:
+        service = SandboxService(args.seed, args.state, latency, faults)
     except SeedError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
 
     def banner(url: str) -> None:
         print(f"# Sandbox Graph API serving at {url}  (graph_url; control API under {url}/_sandbox/)"
-              + (f"; every Graph response delayed {latency}" if latency.high_ms else ""))
+              + (f"; every Graph response delayed {latency}" if latency.high_ms else "")
+              + (f"; {faults.rate:g} of Graph answers faulted (seed {faults.seed})" if faults.rate else ""))
         print("# Demo environment (sandbox-only fake values):")
         for name, value in sorted(service.demo_env().items()):
             print(f"export {name}={shlex.quote(value)}")
@@ -66,3 +81,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _seed(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r}: give a whole number, e.g. 7") from None

@@ -113,6 +113,52 @@ class SandboxControl:
         """Webhook attempts, oldest first: event_id, kind, url, attempt, status, error, at."""
         return self._call("GET", "deliveries")["data"]
 
+    def add_fault(self, kind: str, method: str | None = None, path: str | None = None, times: int | None = 1,
+                  error: dict | None = None) -> dict:
+        """Fault the next `times` Graph calls that match (times 0 or None: every one until cleared).
+
+        kind: unknown_error, service_error, service_unavailable, something_went_wrong, throttled,
+        connection_reset, timeout_after_write, or "error" with `error` = {code, message, error_subcode?,
+        type?, http_status?, details?, is_transient?} (a recorded failure replayed). `path` is a regex
+        searched in the path without the version prefix, e.g. "^[0-9]+/message_templates$".
+        Returns the fault plan (see faults()).
+        """
+        payload: dict[str, Any] = {"kind": kind, "times": times}
+        if method is not None:
+            payload["method"] = method
+        if path is not None:
+            payload["path"] = path
+        if error is not None:
+            payload["error"] = error
+        return self._call("POST", "faults", payload)
+
+    def set_fault_rate(self, rate: float, seed: int | None = None, *, webhook_rate: float | None = None) -> dict:
+        """Fault this fraction of Graph answers from now on (0 stops), with the seed given or the current one.
+
+        `webhook_rate` faults webhook deliveries (late, twice, out of order) at a rate of their own;
+        by default they follow `rate`.
+        """
+        payload: dict[str, Any] = {"rate": rate}
+        if seed is not None:
+            payload["seed"] = seed
+        if webhook_rate is not None:
+            payload["webhook_rate"] = webhook_rate
+        return self._call("POST", "faults", payload)
+
+    def faults(self) -> dict:
+        """{rate, seed, slow_s, rules: [{kind, method, path, times, error, hits}], injected: {kind: count}, kinds}."""
+        return self._call("GET", "faults")
+
+    def clear_faults(self, all: bool = False) -> dict:
+        """Remove the fault rules; all=True also sets the rate to 0."""
+        return self._call("DELETE", "faults" + ("?all=1" if all else ""))
+
+    def writes(self) -> dict:
+        """Writes the sandbox applied since the last reset, per key (a count above 1 is a doubled write):
+        {template_create: {"WABA/NAME/LANG": n}, message_send: {"PHONE_ID>TO": n}, user_assign: {"WABA/USER": n},
+        credit_share: {"WABA": n}, register: {"PHONE_ID": n}}."""
+        return self._call("GET", "writes")
+
     def close(self) -> None:
         self._session.close()
 

@@ -16,8 +16,13 @@ PARTNER_APP = "309000000000000"
 CONSUMER = "+16505550100"
 
 
-def write_fleet(count: int, folder: str | Path, *, prefix: str = "fleet") -> tuple[Path, list[Path]]:
-    """Write `seed.yaml` and `<prefix>-NNN.yaml` profiles for `count` customers; return their paths."""
+def write_fleet(count: int, folder: str | Path, *, prefix: str = "fleet",
+                templates: bool = False) -> tuple[Path, list[Path]]:
+    """Write `seed.yaml` and `<prefix>-NNN.yaml` profiles for `count` customers; return their paths.
+
+    `templates`: each profile also asks step 12 for a first utility template of its own, so the batch
+    creates one per customer (the faults benchmark counts them); without, 12 only lists.
+    """
     if not 1 <= count <= 9999:
         raise ValueError("count must be between 1 and 9999")
     folder = Path(folder)
@@ -55,6 +60,9 @@ def write_fleet(count: int, folder: str | Path, *, prefix: str = "fleet") -> tup
             "consumer_number": CONSUMER, "message_text": f"hello from customer {n:03d}!", "onboarding": "new",
             "expected_peak_mps": 10, "compliance": ["GDPR"], "features": ["text", "templates"],
         }
+        if templates:
+            profile.update(first_template_name="order_update", first_template_language="en_US",
+                           first_template_body=f"Customer {n:03d}: your order {{{{1}}}} is on its way.")
         path = folder / f"{slug}.yaml"
         path.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
         profiles.append(path)

@@ -16,7 +16,6 @@ ERROR_CODES_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/supp
 WHATSAPP_ERRORS: dict[int, tuple[str, int]] = {
     130429: ("Rate limit hit", 400),
     131005: ("Access denied", 403),
-    131008: ("Required parameter is missing", 400),
     131009: ("Parameter value is not valid", 400),
     131021: ("Recipient cannot be sender", 400),
     131026: ("Message Undeliverable", 400),
@@ -35,6 +34,18 @@ WHATSAPP_ERRORS: dict[int, tuple[str, int]] = {
 
 # Meta tags a few WhatsApp errors with this subcode (reference section 2 examples).
 WHATSAPP_SUBCODES = {130429: 2494055, 131030: 2494055}
+
+
+# Every (code, subcode) the sandbox answers with, synchronously or in a webhook's errors[]: the
+# remedy catalogue (helpers/remedies.py) must have an entry of its own for each, and
+# tests/test_remedies.py finds every error the sandbox's modules raise and checks it is listed here,
+# so a new error cannot land without its remedy.
+SANDBOX_ERRORS: frozenset[tuple[int, int | None]] = frozenset({
+    (1, None), (2, None), (15, None), (100, None), (100, 33), (100, 2388024), (100, 36007), (100, 36009),
+    (101, None), (104, None), (190, None), (190, 463), (200, None), (2200, None), (2500, None),
+    (131000, None), (131026, None), (131031, None), (131042, None), (131047, None),
+    *((code, WHATSAPP_SUBCODES.get(code)) for code in WHATSAPP_ERRORS),
+})
 
 
 def new_trace_id() -> str:

@@ -68,6 +68,7 @@ def share_and_attach(state: SandboxState, token: Token, credit_line_id: str, par
             raise err.permissions_error(f"System user {token.user_id} needs the MANAGE_BILLING task on WhatsApp "
                                         f"Business Account {waba.id} to attach a credit line to it.")
     attach_credit_line(waba, credit_line_id, str(currency))
+    state.count_write("credit_share", waba.id)
     return {"allocation_config_id": waba.credit_allocation["allocation_config_id"], "waba_id": waba.id}
 
 
@@ -133,6 +134,7 @@ def assign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
                 f"This WhatsApp Business Account is shared through a Multi-Partner Solution that grants "
                 f"{', '.join(waba.partner_tasks)}; {', '.join(refused)} cannot be assigned to a partner's system user.")
     waba.assigned_users[str(user)] = list(dict.fromkeys(tasks))
+    state.count_write("user_assign", f"{waba.id}/{user}")
     return {"success": True}
 
 

@@ -7,17 +7,24 @@ fix, and setup: a list of changes applied to the freshly reset state:
     - phone_number: {id: ..., <PhoneNumber field>: value, register_calls: N (made just now)}
     - window: {phone_number_id: ..., wa_id: ..., last_message_ago: seconds}
     - waba: {id: ..., <Waba field>: value}
+    - fault: {kind, method?, path?, times?, error?}  (a fault rule, as POST /_sandbox/faults takes)
+
+Besides the built-in files, catalogue() reads the *.yaml files of the folder named by the
+environment variable PLAYBOOK_DRILLS_DIR (drills made from runs), listed beside the built-in ones.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import yaml
 
+from .faults import FaultPlan
 from .state import SandboxState
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
+DRILLS_DIR_ENV = "PLAYBOOK_DRILLS_DIR"
 PUBLIC_KEYS = ("name", "title", "description", "try", "expected_error", "trainee_sees", "fix")
 
 
@@ -25,11 +32,28 @@ class ScenarioError(ValueError):
     """An unknown scenario, or a setup step that does not fit the state."""
 
 
+def scenario_dirs() -> list[Path]:
+    """The built-in scenarios' folder, then PLAYBOOK_DRILLS_DIR's when set (a missing folder lists nothing)."""
+    dirs = [SCENARIO_DIR]
+    extra = os.environ.get(DRILLS_DIR_ENV, "").strip()
+    if extra:
+        dirs.append(Path(extra).expanduser())
+    return dirs
+
+
 def catalogue() -> dict[str, dict]:
-    scenarios = {}
-    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        scenarios[data["name"]] = data
+    """Every scenario by name; a built-in name is never replaced by a drill file of the same name."""
+    scenarios: dict[str, dict] = {}
+    for folder in scenario_dirs():
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError):
+                if folder == SCENARIO_DIR:
+                    raise
+                continue  # a half-written drill file must not hide the others
+            if isinstance(data, dict) and data.get("name") and data["name"] not in scenarios:
+                scenarios[str(data["name"])] = data
     return scenarios
 
 
@@ -38,7 +62,8 @@ def describe(scenario: dict) -> dict:
     return {key: scenario.get(key) for key in PUBLIC_KEYS}
 
 
-def apply(state: SandboxState, demo_env: dict[str, str], setup: list[dict]) -> None:
+def apply(state: SandboxState, demo_env: dict[str, str], setup: list[dict], faults: FaultPlan | None = None) -> None:
+    """Break the freshly reset state as the setup says; `fault:` entries become rules of `faults`."""
     for step in setup or []:
         (kind, change), = step.items()
         change = dict(change)
@@ -65,6 +90,15 @@ def apply(state: SandboxState, demo_env: dict[str, str], setup: list[dict]) -> N
         elif kind == "window":
             key = f"{change['phone_number_id']}:{change['wa_id']}"
             state.windows[key] = state.now() - float(change["last_message_ago"])
+        elif kind == "fault":
+            if faults is None:
+                raise ScenarioError("a fault setup step needs the sandbox's fault plan")
+            if "kind" not in change:
+                raise ScenarioError("a fault setup step needs kind")
+            faults.add_rule(str(change.pop("kind")), change.pop("method", None), change.pop("path", None),
+                            change.pop("times", 1), change.pop("error", None))
+            if change:
+                raise ScenarioError(f"fault setup step: unknown keys {', '.join(change)}")
         else:
             raise ScenarioError(f"unknown setup step {kind!r}")
 

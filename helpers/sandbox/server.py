@@ -16,6 +16,7 @@ import tornado.web
 from .._serving import BackgroundServer
 from . import graph_errors as err
 from .control import SandboxControl
+from .faults import RULE_KINDS, FaultPlan, check_rate
 from .graph_api import Call, GraphAPI, served_version
 from .graph_errors import GraphError
 from .latency import Latency
@@ -66,6 +67,7 @@ class GraphHandler(tornado.web.RequestHandler):
     async def _serve(self) -> None:
         service = self.api.service
         call = None
+        fault = None
         try:
             parts = [p for p in self.request.path.split("/") if p]
             version = parts.pop(0) if parts and _VERSION.match(parts[0]) else None
@@ -80,12 +82,26 @@ class GraphHandler(tornado.web.RequestHandler):
                 call.method = override  # Graph's method override: secrets travel in a POST body
             if not in_query and call.params.get("access_token"):  # a form/JSON access_token wins too
                 call.token = str(call.params["access_token"])
+            fault = service.faults.decide(call.method, self.request.path) if service.faults.active else None
+            if fault is not None and fault.kind == "connection_reset":
+                self._drop_connection()
+                return
+            if fault is not None and fault.error is not None:
+                for name, value in fault.headers.items():
+                    self.set_header(name, value)
+                raise fault.error  # answered before the handler: nothing is applied
             result = await self.api.dispatch(call)
+            if fault is not None:  # timeout_after_write: applied, then an answer the client has stopped waiting for
+                if self.request.method != "GET":
+                    service.changed()
+                await asyncio.sleep(service.faults.slow_s)
             await self._at_metas_pace()
             self._finish_json(200, result, call)
         except GraphError as error:
             if error.www_authenticate:
                 self.set_header("WWW-Authenticate", error.www_authenticate)
+            if fault is not None and fault.kind == "timeout_after_write":
+                await asyncio.sleep(service.faults.slow_s)  # a refused write is held too: the caller cannot tell
             await self._at_metas_pace()
             self._finish_json(error.http_status, error.envelope(self.trace_id), call)
         except Exception:  # never a stack trace to the client: Graph's generic error instead
@@ -94,6 +110,12 @@ class GraphHandler(tornado.web.RequestHandler):
             self._finish_json(500, error.envelope(self.trace_id), call)
         if self.request.method != "GET":
             service.changed()
+
+    def _drop_connection(self) -> None:
+        """A connection reset: the stream is closed with no answer, as when Meta's edge drops it."""
+        # tornado's own finish afterwards writes nothing: the stream is closed.
+        log.debug("fault: connection reset on %s %s", self.request.method, self.request.path)
+        self.request.connection.stream.close()
 
     async def _at_metas_pace(self) -> None:
         delay = self.api.service.latency.draw()
@@ -198,8 +220,18 @@ CONTROL_PATHS = {
     "GET /_sandbox/deliveries": "webhook delivery attempts (and verification GETs), oldest first",
     "GET /_sandbox/scenarios": "the training scenarios",
     "POST /_sandbox/scenarios/{name}": "reset to the seed, then break it as the scenario says",
-    "POST /_sandbox/reset": "back to the seed (state, clock, webhook log, request count)",
+    "POST /_sandbox/reset": "back to the seed (state, clock, webhook log, request count, writes ledger, fault rules; "
+                            "the fault rate stays)",
     "GET /_sandbox/stats": "Graph API requests served since the start or the last reset: {graph_requests, recent}",
+    "GET /_sandbox/faults": "injected faults: {rate, seed, slow_s, webhook_rate, rules, injected: {kind: count}, kinds}",
+    "POST /_sandbox/faults": "{kind, method?, path? (regex on the path without /vNN.0/), times? (1; 0: every call), "
+                             "error? (kind 'error': {code, error_subcode?, message, type?, http_status?, details?, "
+                             "is_transient?})} and/or {rate?, seed?, webhook_rate? (deliveries; null: as rate)}: "
+                             "fault chosen Graph calls and webhook deliveries",
+    "DELETE /_sandbox/faults": "remove the fault rules (?all=1: also set the rate to 0)",
+    "GET /_sandbox/writes": "writes applied since the last reset, per key: {template_create: {WABA/NAME/LANG: n}, "
+                            "message_send: {PHONE_ID>TO: n}, user_assign: {WABA/USER: n}, credit_share: {WABA: n}, "
+                            "register: {PHONE_ID: n}}",
     "GET /_sandbox/broken_webhook/quoted_challenge": "a callback that answers the challenge JSON-quoted",
     "GET /_sandbox/broken_webhook/forbidden": "a callback that answers 403",
 }
@@ -327,6 +359,38 @@ class StatsHandler(ControlHandler):
         self.reply(self.service.graph_stats())
 
 
+class FaultsHandler(ControlHandler):
+    def do_get(self) -> None:
+        self.reply(self.service.faults.snapshot())
+
+    def do_post(self) -> None:
+        p = self.params()
+        plan = self.service.faults
+        if "rate" in p:
+            plan.rate = check_rate(p["rate"])
+        if p.get("seed") is not None:
+            plan.seed = int(p["seed"])
+        if "webhook_rate" in p:
+            plan.webhook_rate = None if p["webhook_rate"] is None else check_rate(p["webhook_rate"])
+        if "kind" in p:
+            error = p.get("error")
+            if error is not None and not isinstance(error, dict):
+                raise ControlError(400, "error must be a JSON object: {code, message, error_subcode?, ...}")
+            plan.add_rule(str(p["kind"]), p.get("method"), p.get("path"), p.get("times", 1), error)
+        elif not {"rate", "seed", "webhook_rate"} & set(p):
+            raise ControlError(400, f"give kind (one of {', '.join(RULE_KINDS)}), and/or rate, seed, webhook_rate")
+        self.reply(plan.snapshot())
+
+    def do_delete(self) -> None:
+        self.service.faults.clear(all=_truthy(self.get_query_argument("all", "0")))
+        self.reply(self.service.faults.snapshot())
+
+
+class WritesHandler(ControlHandler):
+    def do_get(self) -> None:
+        self.reply(self.service.state.writes)
+
+
 class ResetHandler(ControlHandler):
     def do_post(self) -> None:
         self.service.reset()
@@ -370,6 +434,8 @@ def make_app(service: SandboxService) -> tornado.web.Application:
         (r"/_sandbox/scenarios", ScenariosHandler, control),
         (r"/_sandbox/scenarios/([a-z0-9_]+)", ScenariosHandler, control),
         (r"/_sandbox/reset", ResetHandler, control),
+        (r"/_sandbox/faults", FaultsHandler, control),
+        (r"/_sandbox/writes", WritesHandler, control),
         (r"/_sandbox/stats", StatsHandler, control),
         (r"/_sandbox/broken_webhook/(quoted_challenge|forbidden)", BrokenWebhookHandler, control),
         (r"/_sandbox/.*", UnknownControlHandler, control),
@@ -395,8 +461,11 @@ class Sandbox:
     """
 
     def __init__(self, seed: str | Path | None = None, state_path: str | Path | None = None,
-                 host: str = "127.0.0.1", port: int = 0, latency_ms: str | float | None = None) -> None:
-        self.service = SandboxService(seed, state_path, Latency.parse(latency_ms))
+                 host: str = "127.0.0.1", port: int = 0, latency_ms: str | float | None = None,
+                 faults: float | None = None, faults_seed: int | None = None,
+                 faults_slow_s: float | None = None) -> None:
+        self.service = SandboxService(seed, state_path, Latency.parse(latency_ms),
+                                      FaultPlan(faults, faults_seed, faults_slow_s))
         self._server = BackgroundServer(make_app(self.service), host, port, on_start=self.service.on_start,
                                         on_stop=self.service.on_stop, name="sandbox")
         self._control: SandboxControl | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import scenarios, templates
 from .clock import SandboxClock
+from .faults import FaultPlan
 from .latency import Latency
 from .persistence import StateStore
 from .seed import Seed
@@ -24,11 +25,12 @@ SAVE_DELAY = 0.25  # seconds: changes within this are written together
 
 class SandboxService:
     def __init__(self, seed: str | Path | None = None, state_path: str | Path | None = None,
-                 latency: Latency | None = None) -> None:
+                 latency: Latency | None = None, faults: FaultPlan | None = None) -> None:
         self.seed = Seed(seed)
         self.latency = latency or Latency()
+        self.faults = faults or FaultPlan()
         self.clock = SandboxClock()
-        self.delivery = WebhookDelivery(self.clock)
+        self.delivery = WebhookDelivery(self.clock, self.faults)
         self.store = StateStore(state_path) if state_path else None
         saved = self.store.load() if self.store else None
         if saved is not None:
@@ -86,10 +88,12 @@ class SandboxService:
     # ---- control operations -----------------------------------------------------------------
 
     def reset(self, *, keep_request_count: bool = False) -> None:
-        """Back to the seed: state, clock, webhook log and (unless kept) the Graph request count."""
+        """Back to the seed: state (and its writes ledger), clock, webhook log, fault rules and counters
+        (the rate stays), and (unless kept) the Graph request count."""
         self.clock.offset, self.clock.frozen_at = 0.0, None
         self.state = self.seed.build(self.clock)
         self.delivery.clear()
+        self.faults.reset()
         if not keep_request_count:
             self.graph_requests = 0
             self.recent_graph_requests.clear()
@@ -100,7 +104,7 @@ class SandboxService:
         if name not in catalogue:
             raise scenarios.ScenarioError(f"no scenario named {name!r}; known: {', '.join(catalogue)}")
         self.reset(keep_request_count=True)  # a page that breaks a scenario must still show it made no Graph call
-        scenarios.apply(self.state, self.demo_env(), catalogue[name].get("setup") or [])
+        scenarios.apply(self.state, self.demo_env(), catalogue[name].get("setup") or [], self.faults)
         self.changed()
         return scenarios.describe(catalogue[name])
 

@@ -148,6 +148,9 @@ class StatusPlan:
     statuses: list[dict]
 
 
+# The writes that must happen once per key in an onboarding: template "WABA/NAME/LANG", message "PHONE_ID>TO",
+# assignment "WABA/USER", credit line share "WABA", registration "PHONE_ID".
+WRITE_KINDS = ("template_create", "message_send", "user_assign", "credit_share", "register")
 MODEL = {"businesses": Business, "apps": App, "tokens": Token, "wabas": Waba, "phones": PhoneNumber}
 
 
@@ -164,13 +167,15 @@ class SandboxState:
         self.signup_codes: dict[str, dict] = {}
         self._buckets: dict[str, tuple[float, float]] = {}   # phone_id -> (tokens, at); not persisted
         self._usage: dict[tuple[str, str, int], int] = {}    # (business, BUC type, hour) -> calls
+        # Writes applied, per kind and key (GET /_sandbox/writes): counted even when the answer is then lost.
+        self.writes: dict[str, dict[str, int]] = {kind: {} for kind in WRITE_KINDS}
 
     # ---- snapshot ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
         data = {name: {key: dataclasses.asdict(obj) for key, obj in getattr(self, name).items()} for name in MODEL}
         data.update(consumers=self.consumers, windows=self.windows, signup_codes=self.signup_codes,
-                    clock=self.clock.to_dict())
+                    writes=self.writes, clock=self.clock.to_dict())
         return data
 
     @classmethod
@@ -181,10 +186,17 @@ class SandboxState:
         state.consumers = dict(data.get("consumers", {}))
         state.windows = dict(data.get("windows", {}))
         state.signup_codes = dict(data.get("signup_codes", {}))
+        for kind, counts in (data.get("writes") or {}).items():
+            state.writes[kind] = dict(counts)
         return state
 
     def now(self) -> float:
         return self.clock.now()
+
+    def count_write(self, kind: str, key: str) -> None:
+        """Note a write the sandbox has just applied (the ledger that tells a doubled write)."""
+        counts = self.writes.setdefault(kind, {})
+        counts[key] = counts.get(key, 0) + 1
 
     # ---- tokens and access ------------------------------------------------------------------
 
@@ -566,6 +578,7 @@ class SandboxState:
         self._check_pin(phone, pin)
         # Re-registering a coexistence number takes it away from the WhatsApp Business app, as at Meta.
         phone.is_on_biz_app = False
+        self.count_write("register", phone.id)
         if phone.registered and phone.platform_type == "CLOUD_API" and backup is None:
             phone.data_localization_region = region or phone.data_localization_region
             return {"success": True}
@@ -650,6 +663,7 @@ class SandboxState:
         self._take_throughput(phone)
 
         wamid = new_wamid(to)
+        self.count_write("message_send", f"{phone.id}>{to}")
         message: dict[str, Any] = {"id": wamid}
         if template is not None:
             message["message_status"] = "accepted"

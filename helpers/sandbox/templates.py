@@ -84,6 +84,7 @@ def create(state: SandboxState, waba: Waba, params: dict) -> dict:
     template["id"] = template_id(waba, template)
     template["verdict"] = ("REJECTED", waba.review_rejects) if waba.review_rejects else _review(category, str(body["text"]))
     waba.templates.append(template)
+    state.count_write("template_create", f"{waba.id}/{name}/{language}")
     return {"id": template["id"], "status": "PENDING", "category": category}
 
 

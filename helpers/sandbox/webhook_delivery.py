@@ -3,6 +3,8 @@
 A notification's body is serialized once (ASCII with \\u escapes, as Meta sends it) and signed
 over exactly those bytes. A delivery that is not answered with 200 is retried with exponential
 backoff on the sandbox clock, as Meta does for up to 7 days, so receivers see duplicates.
+Under faults (a fault rate above 0), some deliveries come a few seconds late, twice, or out of
+order ("delivered" before "sent"), as Meta's do; drawn from the fault seed.
 Everything runs on the server's event loop.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tornado.ioloop
 from ..webhooks.signature import HEADER as SIGNATURE_HEADER, sign
 from . import graph_errors as err
 from .clock import SandboxClock
+from .faults import FaultPlan
 
 RETRY_FIRST_DELAY = 30.0
 RETRY_MAX_DELAY = 3600.0
@@ -31,6 +34,7 @@ RETRY_FOR = 7 * 24 * 3600.0
 REQUEST_TIMEOUT = 10.0
 LOG_SIZE = 2000
 USER_AGENT = "facebookexternalua"
+LATE_S = (1.0, 3.0)  # real seconds a late delivery waits: later than the answer, well inside a step's wait
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Notification:
     kind: str
     first_at: float
     attempt: int = 0
+    fault: str | None = None   # late or out_of_order, under faults (shown in the delivery log)
 
 
 def notification_body(waba_id: str, field: str, value: dict, time: float | None = None) -> bytes:
@@ -55,8 +60,9 @@ def notification_body(waba_id: str, field: str, value: dict, time: float | None 
 
 
 class WebhookDelivery:
-    def __init__(self, clock: SandboxClock) -> None:
+    def __init__(self, clock: SandboxClock, faults: FaultPlan | None = None) -> None:
         self.clock = clock
+        self.faults = faults
         self.log: collections.deque[dict] = collections.deque(maxlen=LOG_SIZE)
         self._retries: list[tuple[float, int, Notification]] = []
         self._order = itertools.count()
@@ -140,11 +146,35 @@ class WebhookDelivery:
         if notifications:
             self._spawn(self._send_in_order(notifications))
 
-    async def _send_in_order(self, notifications: list[Notification]) -> None:
-        for notification in notifications:
-            await self._attempt(notification)
+    def _faulted(self, stream: str) -> float | None:
+        """Under faults, a draw below the rate (this delivery is faulted so), as a fraction of the rate; else None."""
+        plan = self.faults
+        rate = plan.delivery_rate if plan is not None else 0.0
+        if rate <= 0:
+            return None
+        draw = plan.draw(stream)
+        return draw / rate if draw < rate else None
 
-    async def _attempt(self, n: Notification) -> None:
+    async def _send_in_order(self, notifications: list[Notification]) -> None:
+        notifications = list(notifications)
+        kinds = list(dict.fromkeys(n.kind for n in notifications))
+        if len(kinds) >= 2 and self._faulted("webhook_out_of_order") is not None:
+            # The second event first: "delivered" reaches the app before "sent", as Meta's sometimes do.
+            order = {kind: i for i, kind in enumerate([kinds[1], kinds[0], *kinds[2:]])}
+            notifications.sort(key=lambda n: order[n.kind])
+            for n in notifications:
+                if n.kind in (kinds[0], kinds[1]):
+                    n.fault = "out_of_order"
+        for notification in notifications:
+            late = self._faulted("webhook_late")
+            if late is not None:
+                notification.fault = "late"
+                await asyncio.sleep(LATE_S[0] + late * (LATE_S[1] - LATE_S[0]))
+            await self._attempt(notification)
+            if self._faulted("webhook_twice") is not None:
+                await self._attempt(notification, duplicate=True)
+
+    async def _attempt(self, n: Notification, duplicate: bool = False) -> None:
         n.attempt += 1
         headers = {
             "Content-Type": "application/json",
@@ -162,8 +192,14 @@ class WebhookDelivery:
         except Exception as exc:
             error = str(exc)
         now = self.clock.now()
-        self.log.append({"event_id": n.event_id, "kind": n.kind, "url": n.url, "attempt": n.attempt, "status": status,
-                         "error": error, "at": now})
+        record = {"event_id": n.event_id, "kind": n.kind, "url": n.url, "attempt": n.attempt, "status": status,
+                  "error": error, "at": now}
+        if duplicate or n.fault:
+            record["fault"] = "twice" if duplicate else n.fault
+        self.log.append(record)
+        n.fault = None  # a retry is an ordinary attempt
+        if duplicate:
+            return  # a second copy of a delivery already made: its retries are the first copy's
         if status != 200 and now - n.first_at < RETRY_FOR:
             delay = min(RETRY_FIRST_DELAY * 2 ** (n.attempt - 1), RETRY_MAX_DELAY)
             heapq.heappush(self._retries, (now + delay, next(self._order), n))

@@ -24,6 +24,8 @@ from ..errors import ConfigError, WebhookStatusFailed
 from ..parameters import PARAMS
 from ..remedies import lookup as lookup_remedy, remedy_text
 from ..versions import DEFAULT_API_VERSION, version_status
+from .journal import (RegisterBudgetSpent, fail, guarded_write, journal_for, message_sent_since, register_budget,
+                      register_count_name, send_outcome_unknown)
 from .local_receiver import ensure_local_receiver, webhook_db_path
 from .step import Step, _markdown, terms_not_accepted
 
@@ -335,8 +337,11 @@ def webhooks(step: Step) -> dict[str, Any]:
     subscription = pd.DataFrame()
     if passed:
         with step.action("save the callback as the app's webhook (messages)"):
-            ops.set_app_webhook(step.client, app_id=app_id, app_secret_env=p["app_secret_env"],
-                                callback_url=callback_url, verify_token_env=p["verify_token_env"])
+            # Idempotent at Meta, yet not re-sent blind: after a lost answer the subscription read back decides.
+            guarded_write(step, f"app_callback:{app_id}", "save the app's callback URL", keep=("callback_url",),
+                          write=lambda: _once(step, ops.set_app_webhook, app_id=app_id, app_secret_env=p["app_secret_env"],
+                                              callback_url=callback_url, verify_token_env=p["verify_token_env"]),
+                          read_back=lambda: _callback_saved(step, app_id, callback_url))
         with step.action("read the app's webhook subscription"):
             subscription = subscriptions_table(ops.get_app_webhook(step.client, app_id=app_id,
                                                                    app_secret_env=p["app_secret_env"]))
@@ -350,6 +355,17 @@ def webhooks(step: Step) -> dict[str, Any]:
                else "the app's subscription does not show the callback")
     return {"warnings": warnings, "checks": checks, "subscription": subscription, "ok": passed and saved,
             "verdict": verdict, "receiver": receiver}
+
+
+def _once(step: Step, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The operation with no re-send after a lost answer (the guarded write reads the state back instead)."""
+    with step.client.write_once():
+        return operation(step.client, *args, **kwargs)
+
+
+def _callback_saved(step: Step, app_id: str, callback_url: str) -> dict[str, Any] | None:
+    subscriptions = ops.get_app_webhook(step.client, app_id=app_id, app_secret_env=step.params["app_secret_env"])
+    return next((dict(s) for s in subscriptions if s.get("callback_url") == callback_url), None)
 
 
 META_CALLBACK_RULE = "Meta requires HTTPS with a valid certificate on a public host"
@@ -400,7 +416,9 @@ def subscribe_waba(step: Step) -> dict[str, Any]:
     already = ops.app_in(before, app_id) if app_id else bool(before)
     if not already:
         with step.action("subscribe the app to the WABA"):
-            answer = ops.subscribe_app(step.client, waba_id)
+            answer = guarded_write(step, f"subscribed_apps:{waba_id}", "subscribe the app to the WABA", keep=(),
+                                   write=lambda: _once(step, ops.subscribe_app, waba_id),
+                                   read_back=lambda: _subscribed(step, waba_id, app_id)).value
             if answer.get("success") is not True:
                 raise ConfigError(f"subscribed_apps answered {answer!r} instead of success")
     with step.action("confirm with GET subscribed_apps"):
@@ -411,6 +429,11 @@ def subscribe_waba(step: Step) -> dict[str, Any]:
     return {"apps": table, "ok": confirmed, "already": already,
             "verdict": ("app already subscribed (nothing to do)" if already else "app subscribed")
             if confirmed else f"app {app_id or ''} is not among the WABA's subscribed apps"}
+
+
+def _subscribed(step: Step, waba_id: str, app_id: str | None) -> dict[str, Any] | None:
+    apps = ops.list_subscribed_apps(step.client, waba_id)
+    return {"success": True} if (ops.app_in(apps, app_id) if app_id else bool(apps)) else None
 
 
 # ---- 06 phone numbers -----------------------------------------------------------------------------
@@ -536,18 +559,37 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
             step.params["verification_code"] = ""  # single-use
     if not already:
         with step.action("register with the two-step verification PIN"):
-            ops.register_phone_number(step.client, phone_id, pin_env=p["pin_env"],
-                                      data_localization_region=p.get("data_localization_region") or None)
+            _register_once(step, phone_id)
     with step.action("confirm with GET"):
         after = ops.get_phone_number(step.client, phone_id, fields=NUMBER_FIELDS)
     ok = after.get("status") == "CONNECTED" and after.get("platform_type") == "CLOUD_API"
+    journal = journal_for(step)
     step.fact(already_registered=already, verified_now=verified_now, before=before, after=_status_of(after),
-              registered=ok, data_localization_region=p.get("data_localization_region") or None)
+              registered=ok, data_localization_region=p.get("data_localization_region") or None,
+              register_calls=int(journal.data["counts"].get(register_count_name(phone_id)) or 0))
     verdict = (("already registered (nothing to do)" if already else "registered") +
                f": status {after.get('status')}, platform {after.get('platform_type')}, "
                f"two-step PIN {'on' if after.get('is_pin_enabled') else 'off'}") if ok else (
         f"not registered: status {after.get('status')}, platform {after.get('platform_type')}")
     return {"numbers": tables.phone_numbers_table([after]), "ok": ok, "verdict": verdict, "already": already}
+
+
+def _register_once(step: Step, phone_id: str) -> None:
+    """POST register sent once per call (no automatic retry: each spends the number's 10-per-72-hours budget),
+    counted in the journal; after a lost answer the number is read back before registering again."""
+    def connected() -> dict[str, Any] | None:
+        number = ops.get_phone_number(step.client, phone_id, fields=("id", "status", "platform_type"))
+        return dict(number) if number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API" else None
+
+    def write() -> dict[str, Any]:
+        with step.client.retry_limit(0):
+            return ops.register_phone_number(step.client, phone_id, pin_env=step.params["pin_env"],
+                                             data_localization_region=step.params.get("data_localization_region") or None)
+    try:
+        guarded_write(step, f"register:{phone_id}", "register the number", keep=("status", "platform_type"),
+                      write=write, read_back=connected, before_write=register_budget(phone_id))
+    except RegisterBudgetSpent as exc:
+        raise fail(step, exc, "register with the two-step verification PIN", "Register budget spent") from None
 
 
 @step_action
@@ -641,15 +683,23 @@ def send_test_message(step: Step) -> dict[str, Any]:
         phone_id = phone_number_id(step)
     store = WebhookStore(webhook_db_path(step))
     is_open, ends = window_open(step, store, phone_id, consumer)
-    with step.action("send the test message"):
+    key = f"message_send:{phone_id}>{consumer}"
+    kind = "text" if is_open else "template"
+
+    def send() -> dict[str, Any]:
         if is_open:
-            kind = "text"
             answer = ops.send_text(step.client, phone_id, consumer, p["message_text"])
         else:
-            kind = "template"
             answer = ops.send_template(step.client, phone_id, consumer, name=p["template_name"],
                                        language=p["template_language"])
-        wamid = ops.message_id(answer)
+        return {"wamid": ops.message_id(answer), "kind": kind}
+    with step.action("send the test message"):
+        # Never a second test message: one the journal (or the webhook store) shows sent is followed instead.
+        sent = guarded_write(step, key, f"send the test {kind} message", keep=("wamid", "kind"), write=send,
+                             read_back=lambda: message_sent_since(step, store, key, phone_id, consumer),
+                             rewrite=False, trust_done=True, details={"kind": kind},
+                             unknown=lambda entry: send_outcome_unknown(step, store, phone_id, consumer))
+        wamid, kind = str(sent.value["wamid"]), str(sent.value.get("kind") or kind)
     step.output(message_id=wamid)
     sent_clock = time.time()
     final = None
@@ -661,8 +711,10 @@ def send_test_message(step: Step) -> dict[str, Any]:
     timeline = status_timeline(store, wamid, sent_clock)
     statuses = timeline["status"].tolist()
     step.fact(kind=kind, window_open=is_open, window_ends_at=ends, message_id_length=len(wamid),
-              message_id_ok=len(wamid) <= MAX_WAMID_LENGTH, statuses=statuses, final_status=final["status"])
+              message_id_ok=len(wamid) <= MAX_WAMID_LENGTH, statuses=statuses, final_status=final["status"],
+              message_adopted=sent.adopted, message_from_journal=sent.from_journal)
     if final["status"] == "failed":
+        journal_for(step).failed(key, f"status webhook: message {wamid} failed")  # undelivered: a new one may be sent
         code = final.get("error_code")
         code = int(code) if code is not None and not pd.isna(code) else None
         entry = lookup_remedy(code)

@@ -3,6 +3,7 @@ registration, as Meta orders them), 11 business profile, 12 templates, 13 go-liv
 
 Each returns {"ok", "verdict", tables...} like the actions of 00 to 10, writes its facts and
 outputs into the step's record, and treats "already done" as a success without the write call.
+Every write goes through helpers.steps.journal.guarded_write: a lost answer is read back, never doubled.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..errors import ConfigError, GraphAPIError, StepFailed
 from ..parameters import env_name_of
 from ..remedies import own_remedy, template_rejection
 from .actions import phone_number_id, step_action
+from .journal import guarded_write
 from .step import Step
 
 MPS_REMEDY = ("The WABA is shared through a Multi-Partner Solution that does not grant these tasks. Set "
@@ -73,9 +75,15 @@ def system_user(step: Step) -> dict[str, Any]:
     current = next((u for u in users if str(u.get("id")) == user_id), None)
     already = _has_tasks(current, wanted)
     if not already:
+        def assigned() -> dict[str, Any] | None:
+            listed = ops.list_assigned_users(client, waba_id, business_id=business)
+            user = next((u for u in listed if str(u.get("id")) == user_id), None)
+            return dict(user) if _has_tasks(user, wanted) else None
         with step.action(f"assign system user {user_id} with {', '.join(wanted)}"):
             try:
-                ops.assign_user(client, waba_id, user_id=user_id, tasks=wanted)
+                guarded_write(step, f"user_assign:{waba_id}/{user_id}", f"assign system user {user_id}", keep=("id",),
+                              write=lambda: ops.assign_user(client, waba_id, user_id=user_id, tasks=wanted),
+                              read_back=assigned)
             except GraphAPIError as exc:
                 if exc.code in (10, 200):  # permission: the task is missing, not the token
                     exc.remedy = MPS_REMEDY
@@ -127,9 +135,16 @@ def credit_line(step: Step) -> dict[str, Any]:
     already = str(waba.get("primary_funding_id") or "") == line_id
     allocation = None
     if not already:
+        def attached() -> dict[str, Any] | None:
+            funded = ops.get_waba(client, waba_id, fields=("id", "primary_funding_id"))
+            return dict(funded) if str(funded.get("primary_funding_id") or "") == line_id else None
         with step.action(f"share and attach credit line {line_id} in {currency}"):
             try:
-                allocation = ops.share_credit_line(client, line_id, waba_id=waba_id, waba_currency=currency)
+                shared = guarded_write(step, f"credit_share:{waba_id}", f"share credit line {line_id}",
+                                       keep=("allocation_config_id", "primary_funding_id"),
+                                       write=lambda: _share_once(client, line_id, waba_id, currency),
+                                       read_back=attached)
+                allocation = None if shared.adopted else shared.value
             except GraphAPIError as exc:
                 if exc.code in (10, 200):  # permission: the task is missing, not the token
                     exc.remedy = BILLING_REMEDY
@@ -148,6 +163,12 @@ def credit_line(step: Step) -> dict[str, Any]:
                 else f"credit line {line_id} shared and attached to WABA {waba_id}, billed in {currency}") if ok
                else f"WABA {waba_id} is funded by {after.get('primary_funding_id') or 'nothing'}, not {line_id}")
     return {"lines": table, "ok": ok, "skipped": False, "already": already, "verdict": verdict}
+
+
+def _share_once(client: GraphClient, line_id: str, waba_id: str, currency: str) -> dict[str, Any]:
+    # Never re-sent after a lost answer (each call allocates): guarded_write reads the funding back instead.
+    with client.write_once():
+        return ops.share_credit_line(client, line_id, waba_id=waba_id, waba_currency=currency)
 
 
 # ---- 11 business profile ------------------------------------------------------------------------------
@@ -170,8 +191,13 @@ def business_profile(step: Step) -> dict[str, Any]:
     wanted = {field: p.get(param) for field, param in PROFILE_KEYS.items() if p.get(param) not in (None, "", [])}
     changes = {k: v for k, v in wanted.items() if before.get(k) != v}
     if changes:
+        def matches() -> dict[str, Any] | None:
+            now = ops.get_business_profile(step.client, phone_id)
+            return dict(now) if all(now.get(k) == v for k, v in changes.items()) else None
         with step.action(f"set {', '.join(changes)}"):
-            ops.set_business_profile(step.client, phone_id, **changes)
+            # Idempotent at Meta: after a lost answer the profile read back says whether it took.
+            guarded_write(step, f"business_profile:{phone_id}", f"set {', '.join(changes)}", keep=(),
+                          write=lambda: ops.set_business_profile(step.client, phone_id, **changes), read_back=matches)
         with step.action("confirm with GET"):
             after = ops.get_business_profile(step.client, phone_id)
     else:
@@ -231,6 +257,11 @@ def _wait_for_review(step: Step, waba_id: str, name: str, language: str, wait: f
             waited = time.monotonic() - started
 
 
+def _exists_already(exc: GraphAPIError) -> bool:
+    """100/2388024: "Content in this language already exists" (another run made it): read it back."""
+    return exc.code == 100 and exc.subcode == 2388024
+
+
 @step_action
 def templates(step: Step) -> dict[str, Any]:
     """List the WABA's templates; create the customer's first utility template if missing; wait for its review."""
@@ -244,14 +275,22 @@ def templates(step: Step) -> dict[str, Any]:
         step.fact(templates=len(listed), approved=approved, first_template=None)
         return {"templates": templates_table(listed), "ok": True,
                 "verdict": f"{len(listed)} templates, {approved} approved; no first_template_name: nothing created"}
-    template = _find(listed, name, language)
+    template = _find(listed, name, language)  # one of the same name and language is adopted, never created twice
     created = template is None
     if created:
         with step.action(f"create the utility template {name} ({language})"):
             (body,) = step.require("first_template_body")
-            answer = ops.create_message_template(step.client, waba_id, name=name, language=language, body=body)
-            template = {"name": name, "language": language, "id": answer.get("id"),
-                        "status": answer.get("status", "PENDING"), "category": answer.get("category", "UTILITY")}
+            made = guarded_write(
+                step, f"template_create:{waba_id}/{name}/{language}", f"create template {name} ({language})",
+                keep=("id", "status"),
+                write=lambda: ops.create_message_template(step.client, waba_id, name=name, language=language, body=body),
+                read_back=lambda: _find(ops.list_message_templates(step.client, waba_id, name=name), name, language),
+                adopt_error=_exists_already)
+            answer = made.value
+            created = not made.adopted
+            template = dict(answer) if made.adopted else {
+                "name": name, "language": language, "id": answer.get("id"), "status": answer.get("status", "PENDING"),
+                "category": answer.get("category", "UTILITY")}
     if template.get("status") == "PENDING":
         with step.action("wait for the review"):
             template = _wait_for_review(step, waba_id, name, language, p["template_wait_seconds"]) or template

@@ -3,7 +3,8 @@
 Record: ``{run_dir}/{step}.json`` with keys step, customer, status ("passed" | "failed"),
 started_at, finished_at, duration_s, outputs (IDs for later steps), facts, error, graph_calls
 (the Graph calls the step made, helpers.call_log), graph_url, api_version. Never a secret value: values of the environment variables the step names are
-scrubbed from it before writing.
+scrubbed from it before writing. Beside it, ``{run_dir}/journal/{step}.json``: the step's write journal
+(helpers.steps.journal), which a retried or resumed step reads so that no write is doubled.
 
 Also here: `clean_params` (the registry's format checks, re-exported), `error_frame` (a failure as a
 table) and `terms_not_accepted`.
@@ -150,6 +151,7 @@ class Step:
         self._result_handle: Any = None
         self._in_run = False
         self._listeners: list = []
+        self._journal = None  # the write journal when there is no run_dir to keep it in (helpers.steps.journal)
         _install_failure_display(self)
 
     # -- construction --------------------------------------------------------------------------

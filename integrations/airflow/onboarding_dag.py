@@ -12,7 +12,10 @@ paths, XComs are a customer's status and failed step, the run's conf holds URLs 
 Per run (dag run conf, all optional): `profiles` (a glob or a list), `runs_dir`, `steps` ("01-10"), `overrides`
 ({"*": {...}, "<customer>": {...}}: graph_url, callback_url, webhook_db for the steps).
 
-Each customer's notebooks run in one kernel (helpers.runner.run_customer). A customer is retried
+Each customer's notebooks run in one kernel (helpers.runner.run_customer), which holds the customer's
+WABA lock on its machine (helpers.runner.locks): a second run of that WABA there stops before any call.
+Workers on several machines share no lock, so the listing task fails when profiles sharing an app_id
+would point its one webhook callback at different receivers. A customer is retried
 only when resuming is safe: its failure was transient (a timeout, a dead kernel, the network, a
 Graph error Meta marks transient); the retry resumes after the steps that passed. A failure that
 needs a person (a wrong PIN, a missing permission) fails the task at once, without retrying.
@@ -94,6 +97,14 @@ def build_onboarding_dag(dag_id: str = DAG_ID, *, max_active_customers: int = MA
             paths = sorted({str(Path(p).resolve()) for pattern in patterns for p in glob.glob(pattern)})
             if not paths:
                 raise AirflowFailException(f"no profile matches {wanted!r}")
+            # Workers on several machines share no lock: an app's one callback must be the same for all its
+            # profiles, or one customer's 04 would take the others' webhooks (README, One run per customer).
+            from helpers.profiles import load_profile
+            from helpers.runner.locks import callback_conflicts
+
+            conflicts = callback_conflicts([load_profile(p) for p in paths], _settings()["overrides"])
+            if conflicts:
+                raise AirflowFailException("; ".join(conflicts))
             return paths
 
         @task(max_active_tis_per_dag=max_active_customers, retries=retries, retry_delay=retry_delay)

@@ -40,8 +40,7 @@ def world(tmp_path_factory):
     with Sandbox() as sb:
         demo = sb.demo_env()
         receivers = {}
-        for name, (secret, verify) in {"example": ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"),
-                                       "bluefin": ("BLUEFIN_APP_SECRET", "BLUEFIN_VERIFY_TOKEN")}.items():
+        for name, (secret, verify) in {"example": ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")}.items():
             with temporary_environ({secret: demo[secret], verify: demo[verify]}):  # read once, at start
                 receivers[name] = WebhookReceiver(tmp / f"webhooks-{name}.sqlite", verify, secret).start()
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV")}
@@ -50,8 +49,10 @@ def world(tmp_path_factory):
                "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                "PLAYBOOK_PROFILES": str(ROOT / "customers" / "*.yaml"), "PLAYBOOK_RUNS_DIR": str(runs)}
         overrides = {"*": {"graph_url": sb.url}}
-        for customer in ("example", "bluefin"):  # coral gets none: its 04 starts a local receiver, as in the lab
-            rx = receivers[customer]
+        # Example and coral share an app, so one callback (the DAG's listing task refuses two); bluefin gets
+        # none: its 04 starts a local receiver, as in the lab.
+        for customer in ("example", "coral"):
+            rx = receivers["example"]
             overrides[customer] = {"callback_url": rx.callback_url, "webhook_db": rx.db_path}
         for args in (["db", "migrate"], ["dags", "reserialize"]):
             done = airflow(args, env)
@@ -113,8 +114,8 @@ def test_nothing_the_steps_started_outlives_the_run(world):
             if p.info["cmdline"] and "webhooks" in p.info["cmdline"] and "serve" in p.info["cmdline"]
             and str(world["runs"]) in " ".join(p.info["cmdline"])]
     assert not left, left
-    webhooks = json.loads((batch_dir(world) / "coral" / "04_webhooks.json").read_text())["outputs"]
-    assert webhooks.get("webhook_db"), "coral's 04 should have started its own local receiver"
+    webhooks = json.loads((batch_dir(world) / "bluefin" / "04_webhooks.json").read_text())["outputs"]
+    assert webhooks.get("webhook_db"), "bluefin's 04 should have started its own local receiver"
     assert "stopped the webhook receiver" in (batch_dir(world) / "summary.html").read_text()
 
 
