@@ -157,6 +157,7 @@ def test_a_peer_given_to_the_step_wins_over_the_environment(sb, tmp_path):
 ALLOWED_IMPORTERS = {
     "helpers/cli.py": "registers the `python -m helpers sandbox` sub-command",
     "helpers/lab.py": "starts the lab's sandbox and names it as the kernels' peer",
+    "helpers/replay.py": "writes a failed run as a sandbox scenario (the scenarios' catalogue and fault kinds)",
     "helpers/runner/batch.py": "starts the sandbox of `--sandbox` batches and names it as the peer",
     "helpers/runner/preflight.py": "reads the `--sandbox` seed (the secrets it will export) before anything starts",
     "helpers/runner/cli.py": "checks `--sandbox-latency-ms` before anything starts",

@@ -37,7 +37,7 @@ DONE, UNKNOWN, FAILED = "done", "unknown", "failed"
 HISTORY_KEPT = 20  # events kept per key: enough to read what happened, bounded for a step run many times
 REGISTER_CALLS = "register_calls"
 REGISTER_BUDGET = 10             # register (and deregister) calls Meta allows per number ...
-REGISTER_WINDOW_S = 72 * 3600.0  # ... in 72 hours (../shared/cloudapi-reference.md)
+REGISTER_WINDOW_S = 72 * 3600.0  # ... in 72 hours (docs/meta-facts.md)
 
 
 def _now_iso() -> str:
