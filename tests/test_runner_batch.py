@@ -109,7 +109,10 @@ def test_ctrl_c_leaves_a_consistent_summary(tmp_path):
     runs = tmp_path / "runs"
     process = subprocess.Popen([sys.executable, "-m", "helpers", "run", *map(str, fleet), "--sandbox-seed", str(seed),
                                 "--out", str(runs), "--workers", "1"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               # A child inherits an ignored SIGINT (and Python then installs no handler):
+                               # give it the disposition a terminal would.
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(runs.glob("*/fleet-002/*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
