@@ -61,13 +61,14 @@ def main() -> None:
     parser.add_argument("--faults", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", default="auto")
+    parser.add_argument("--keep", metavar="DIR", help="write the batches under DIR and keep them (to read the records)")
     args = parser.parse_args()
     workers = capacity.parse_workers(args.workers)
     at_once = capacity.auto_workers(args.customers) if workers == "auto" else workers
     print(f"{os.cpu_count()} CPUs; {args.customers} sandbox customers at {args.latency_ms} ms per call, "
           f"--workers {args.workers} = {at_once} at once; faults {args.faults:.0%} (seed {args.seed})")
-    with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
+        tmp = Path(args.keep or scratch)
         seed, profiles = write_fleet(args.customers, tmp / "fleet", templates=True)
         clean_s, clean = batch(profiles, tmp / "clean", seed, args.latency_ms, workers)
         ok, total = passed(clean)

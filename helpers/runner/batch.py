@@ -33,8 +33,8 @@ from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
 
 # Under --sandbox-faults a held ("timeout after write") answer takes FAULTS_SLOW_S, longer than the
 # kernels' client waits (FAULTS_CLIENT_TIMEOUT_S): the caller cannot know the write's outcome.
-FAULTS_SLOW_S = 5.0
-FAULTS_CLIENT_TIMEOUT_S = 4.0
+FAULTS_SLOW_S = 2.5
+FAULTS_CLIENT_TIMEOUT_S = 2.0
 
 
 def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = False, sandbox_seed: str | None = None,
