@@ -25,12 +25,12 @@ $(AIRFLOW_VENV)/.installed: requirements-airflow.txt requirements.txt pyproject.
 	touch $@
 
 # The browser tests drive Debian's Chromium (never `playwright install`: browser downloads are
-# blocked); installed when missing. The emoji font only makes the screenshots' verdict marks legible.
+# blocked); installed when missing. The emoji font makes the verdict marks legible, the CJK font the Korean.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then \
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-color-emoji fonts-noto-cjk >/dev/null 2>&1; then \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-noto-color-emoji fonts-noto-cjk >/dev/null; \
 	fi
 
 # Training (docs/training.md): the sandbox, a webhook receiver and JupyterLab (or the Voila app)

@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import replay
     replay.add_parser(commands)
+
+    from . import explain
+    explain.add_parser(commands)
+
+    from .i18n import catalogue
+    catalogue.add_parser(commands)
     return parser
 
 

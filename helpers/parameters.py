@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 from . import validate
 from .errors import ConfigError
+from .i18n import LANGUAGES, LanguageError, check_language
 from .versions import DEFAULT_API_VERSION
 
 ALL = "*"  # `steps` value of the parameters every notebook declares
@@ -236,6 +237,15 @@ def _vertical(value: Any) -> str:
     return text
 
 
+def _language(value: Any) -> str:
+    if not str(value or "").strip():
+        return ""  # PLAYBOOK_LANGUAGE, else English
+    try:
+        return check_language(value, "language")
+    except LanguageError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _template_name(value: Any) -> str:
     text = str(value).strip()
     if not _TEMPLATE_NAME.match(text):
@@ -281,6 +291,8 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
        _flag("interactive"), kind="bool", steps=(ALL,), profile=False),
     _p("run_dir", "str", "", "folder for this step's JSON result record; empty: no record", _text, steps=(ALL,),
        profile=False),
+    _p("language", "str", "", "the playbook's language: en or ko; empty: PLAYBOOK_LANGUAGE, else English",
+       _language, steps=(ALL,)),
     # step-specific
     _p("display_phone_number", "str", "", "the business number to onboard, e.g. +1 555-010-0001",
        _phone("display_phone_number"), label="Business number", kind="phone", placeholder="+1 555-010-0001",

@@ -6,7 +6,9 @@ error docs). Keyed by code, or by (code, subcode) where the subcode changes the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .i18n import _
 
 
 @dataclass(frozen=True)
@@ -101,17 +103,22 @@ _BY_KEY: dict[tuple[int, int | None], Remedy] = {(r.code, r.subcode): r for r in
 
 
 def lookup(code: int | None, subcode: int | None = None) -> Remedy | None:
-    """The catalogue entry for (code, subcode), falling back to the code alone; None if unknown."""
+    """The catalogue entry for (code, subcode), falling back to the code alone; None if unknown.
+    Its title and remedy are in the current language (helpers.i18n)."""
     if code is None:
         return None
-    return _BY_KEY.get((code, subcode)) or _BY_KEY.get((code, None)) or (
+    return _translated(_BY_KEY.get((code, subcode)) or _BY_KEY.get((code, None)) or (
         _BY_KEY.get((200, None)) if 200 <= code <= 299 else None
-    )
+    ))
 
 
 def lookup_exact(code: int | None, subcode: int | None = None) -> Remedy | None:
     """The entry written for exactly (code, subcode): no fallback to the code alone."""
-    return _BY_KEY.get((code, subcode)) if code is not None else None
+    return _translated(_BY_KEY.get((code, subcode))) if code is not None else None
+
+
+def _translated(entry: Remedy | None) -> Remedy | None:
+    return None if entry is None else replace(entry, title=_(entry.title), remedy=_(entry.remedy))
 
 
 def catalogue() -> list[Remedy]:
@@ -130,6 +137,9 @@ class OwnRemedy:
     title: str
     shell: str
     lab: str
+
+    def texts(self) -> tuple[str, str, str]:
+        return self.title, self.shell, self.lab
 
 
 _OWN: tuple[OwnRemedy, ...] = (
@@ -214,9 +224,9 @@ _ALIASES = {"AssertionError": "StepCheckFailed", "StepFailed": "StepCheckFailed"
 def own_remedy(kind: str | None, *, where: str = "shell", **names: str) -> OwnRemedy:
     """The catalogue entry for one of our own error kinds, with {env}/{version} filled in."""
     entry = _OWN_BY_KIND.get(_ALIASES.get(kind or "", kind or ""), _FALLBACK)
-    text = entry.lab if where == "lab" else entry.shell
-    filled = {"env": "THE_VARIABLE", "version": "the current version", **{k: v for k, v in names.items() if v}}
-    return OwnRemedy(entry.kind, entry.title, text.format(**filled), text.format(**filled))
+    text = _(entry.lab if where == "lab" else entry.shell)
+    filled = {"env": "THE_VARIABLE", "version": _("the current version"), **{k: v for k, v in names.items() if v}}
+    return OwnRemedy(entry.kind, _(entry.title), text.format(**filled), text.format(**filled))
 
 
 def remedy_text(kind: str | None, *, where: str = "shell", **names: str) -> str:
@@ -239,10 +249,18 @@ TEMPLATE_REJECTIONS: dict[str, str] = {
 
 def template_rejection(reason: str | None) -> str:
     """What to do about a template rejected for `reason` (Meta's rejected_reason)."""
-    return TEMPLATE_REJECTIONS.get(str(reason or "").upper(), "Read the rejection in WhatsApp Manager > Message "
-                                   "templates, change the template, and submit it again under a new name.")
+    return _(TEMPLATE_REJECTIONS.get(str(reason or "").upper(), _TEMPLATE_REJECTION_FALLBACK))
+
+
+_TEMPLATE_REJECTION_FALLBACK = ("Read the rejection in WhatsApp Manager > Message templates, change the template, "
+                                "and submit it again under a new name.")
 
 
 def own_catalogue() -> list[OwnRemedy]:
-    """Every entry for our own errors, for tables and docs."""
-    return list(_OWN)
+    """Every entry for our own errors (and the fallback), for tables and docs."""
+    return [*_OWN, _FALLBACK]
+
+
+def template_rejections() -> list[str]:
+    """What template_rejection can answer, for the translation catalogue."""
+    return [*TEMPLATE_REJECTIONS.values(), _TEMPLATE_REJECTION_FALLBACK]

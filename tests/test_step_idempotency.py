@@ -194,6 +194,14 @@ def test_08_never_retries_a_transient_register_by_itself(sb, tmp_path):
     assert resumed["ok"] and writes(sb, "register") == {DEMO_PHONE: 1} and register_calls(tmp_path) == 2
 
 
+def test_08_makes_a_register_refused_as_rate_limited_once_more_and_counts_both(sb, tmp_path):
+    sb.control.add_fault("throttled", method="POST", path=REGISTER)  # 80007: not a send, the WABA's limit
+    step = start("08_register", tmp_path, profile=EXAMPLE, graph_url=sb.url, phone_number_id=DEMO_PHONE)
+    assert steps.register(step)["ok"]
+    assert len(posts(sb, "/register")) == 2 and writes(sb, "register") == {DEMO_PHONE: 1}
+    assert register_calls(tmp_path) == 2  # both calls counted against the number's budget
+
+
 def test_08_stops_at_the_numbers_register_budget_before_calling(sb, tmp_path):
     import time
     path = tmp_path / "journal" / "08_register.json"
@@ -230,22 +238,33 @@ def test_10_after_a_lost_answer_adopts_the_message_the_store_shows(sb, tmp_path)
         assert entry["outcome"] == DONE and entry["ids"]["wamid"] == sent["message_id"]
 
 
-def test_10_with_nothing_in_the_store_fails_clearly_and_never_sends_blind(sb, tmp_path):
+def test_10_sends_once_more_only_after_its_lost_send_stayed_silent(sb, tmp_path):
     with WebhookReceiver(tmp_path / "hooks.sqlite") as receiver:
         common = onboarded(sb, tmp_path, receiver)
-        sb.control.add_fault("connection_reset", method="POST", path=MESSAGES)
+        sb.control.add_fault("connection_reset", method="POST", path=MESSAGES)  # the first send's answer is lost
+        sent = steps.send_test_message(start("10_send_test_message", tmp_path, **common, wait_seconds=2))
+        # no status of it arrived within the grace: it was not accepted, so it was sent once more, and once only
+        assert sent["ok"] and len(posts(sb, "/messages")) == 2 and list(writes(sb, "message_send").values()) == [1]
+        entry = journal(tmp_path, "10_send_test_message")["writes"][f"message_send:{DEMO_PHONE}>+16505550100"]
+        assert entry["outcome"] == DONE and entry["attempts"] == 2
+
+
+def test_10_with_nothing_in_the_store_twice_fails_clearly_and_never_sends_a_third_time(sb, tmp_path):
+    with WebhookReceiver(tmp_path / "hooks.sqlite") as receiver:
+        common = onboarded(sb, tmp_path, receiver)
+        sb.control.add_fault("connection_reset", method="POST", path=MESSAGES, times=2)
         step = start("10_send_test_message", tmp_path, **common, wait_seconds=2)
         with pytest.raises(Exception, match="may have been sent") as info:
             steps.send_test_message(step)
         assert "It was not sent again" in str(info.value)
-        assert len(posts(sb, "/messages")) == 1 and writes(sb, "message_send") == {}
+        assert len(posts(sb, "/messages")) == 2 and writes(sb, "message_send") == {}
         error = json.loads((tmp_path / "10_send_test_message.json").read_text())["error"]
         assert error["title"] == "Send outcome unknown" and "consumer's phone" in error["remedy"]
         assert "journal/10_send_test_message.json" in error["remedy"]
-        # Run again: still nothing in the store, still no second send.
+        # Run again: still nothing in the store, no third send.
         with pytest.raises(Exception, match="may have been sent"):
             steps.send_test_message(start("10_send_test_message", tmp_path, **common, wait_seconds=1))
-        assert len(posts(sb, "/messages")) == 1
+        assert len(posts(sb, "/messages")) == 2
         # The engineer checked the phone and removed the journal as the remedy says: now it sends.
         (tmp_path / "journal" / "10_send_test_message.json").unlink()
         assert steps.send_test_message(start("10_send_test_message", tmp_path, **common))["ok"]

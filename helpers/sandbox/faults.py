@@ -23,7 +23,7 @@ from typing import Any
 
 from .graph_errors import GraphError
 
-SLOW_S = 35.0   # longer than GraphClient's default 30 s timeout; the runner passes 5 with a 4 s timeout
+SLOW_S = 35.0   # longer than GraphClient's default 30 s timeout; the runner passes 2.5 with a 2 s timeout
 RETRY_AFTER_S = 1
 
 # kind -> (HTTP status, code, subcode, message, details, is_transient)
@@ -36,12 +36,16 @@ _ENVELOPES: dict[str, tuple[int, int, int | None, str, str | None, bool | None]]
     "throttled": (400, 130429, 2494055, "(#130429) Rate limit hit", "Too many calls in a short period of time. "
                   f"Retry after a moment (Retry-After: {RETRY_AFTER_S} s).", True),
 }
+# Throughput (130429) is a messaging limit: a throttled call elsewhere gets the WABA's rate limit, as at Meta.
+_THROTTLED_ELSEWHERE = (400, 80007, None, "(#80007) There have been too many calls to this WhatsApp Business "
+                        "account. Wait a bit and try again.", None, True)
 ANSWERING_KINDS = tuple(_ENVELOPES)
 KINDS = ANSWERING_KINDS + ("connection_reset", "timeout_after_write")
 RULE_KINDS = KINDS + ("error",)  # "error": answer a given Graph error envelope (a recorded failure replayed)
 
 # The (code, subcode) pairs the faults answer with (the remedy catalogue must know each one).
-FAULT_ERRORS: tuple[tuple[int, int | None], ...] = tuple(dict.fromkeys((e[1], e[2]) for e in _ENVELOPES.values()))
+FAULT_ERRORS: tuple[tuple[int, int | None], ...] = tuple(dict.fromkeys(
+    (e[1], e[2]) for e in (*_ENVELOPES.values(), _THROTTLED_ELSEWHERE)))
 
 _VERSION_PREFIX = re.compile(r"^/*v[0-9]+\.[0-9]+/")
 
@@ -99,13 +103,16 @@ def graph_path(path: str) -> str:
     return _VERSION_PREFIX.sub("", path).strip("/")
 
 
-def make_fault(kind: str, error: dict | None = None) -> Fault:
-    """The fault of a kind, shaped as Meta answers it."""
+def make_fault(kind: str, error: dict | None = None, path: str = "") -> Fault:
+    """The fault of a kind, shaped as Meta answers it (a throttled call: as it is throttled on `path`)."""
     if kind == "error":
         return Fault(kind, _given_error(error or {}))
     if kind not in _ENVELOPES:
         return Fault(kind)
-    status, code, subcode, message, details, transient = _ENVELOPES[kind]
+    envelope = _ENVELOPES[kind]
+    if kind == "throttled" and path and not graph_path(path).endswith("/messages"):
+        envelope = _THROTTLED_ELSEWHERE
+    status, code, subcode, message, details, transient = envelope
     error_obj = GraphError(code, message, http_status=status, subcode=subcode, details=details,
                            is_transient=transient)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if kind == "throttled" else {}
@@ -181,7 +188,7 @@ class FaultPlan:
         for rule in self.rules:
             if rule.matches(method, path) and (rule.times is None or rule.hits < rule.times):
                 rule.hits += 1
-                return self._injected(make_fault(rule.kind, rule.error))
+                return self._injected(make_fault(rule.kind, rule.error, path))
         if self.rate <= 0:
             return None
         self._seen[(method, path)] += 1
@@ -189,7 +196,7 @@ class FaultPlan:
         if _fraction(self.seed, method, path, n) >= self.rate:
             return None
         kind = KINDS[int(_fraction(self.seed, "kind", method, path, n) * len(KINDS))]
-        return self._injected(make_fault(kind))
+        return self._injected(make_fault(kind, path=path))
 
     def _injected(self, fault: Fault) -> Fault:
         self.injected[fault.kind] += 1

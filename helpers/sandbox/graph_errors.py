@@ -43,7 +43,7 @@ WHATSAPP_SUBCODES = {130429: 2494055, 131030: 2494055}
 SANDBOX_ERRORS: frozenset[tuple[int, int | None]] = frozenset({
     (1, None), (2, None), (15, None), (100, None), (100, 33), (100, 2388024), (100, 36007), (100, 36009),
     (101, None), (104, None), (190, None), (190, 463), (200, None), (2200, None), (2500, None),
-    (131000, None), (131026, None), (131031, None), (131042, None), (131047, None),
+    (131000, None), (131026, None), (131031, None), (131042, None), (131047, None), (80007, None),
     *((code, WHATSAPP_SUBCODES.get(code)) for code in WHATSAPP_ERRORS),
 })
 

@@ -587,7 +587,7 @@ def _register_once(step: Step, phone_id: str) -> None:
                                              data_localization_region=step.params.get("data_localization_region") or None)
     try:
         guarded_write(step, f"register:{phone_id}", "register the number", keep=("status", "platform_type"),
-                      write=write, read_back=connected, before_write=register_budget(phone_id))
+                      write=write, read_back=connected, before_write=register_budget(phone_id), retry_throttled=True)
     except RegisterBudgetSpent as exc:
         raise fail(step, exc, "register with the two-step verification PIN", "Register budget spent") from None
 
@@ -697,7 +697,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
         # Never a second test message: one the journal (or the webhook store) shows sent is followed instead.
         sent = guarded_write(step, key, f"send the test {kind} message", keep=("wamid", "kind"), write=send,
                              read_back=lambda: message_sent_since(step, store, key, phone_id, consumer),
-                             rewrite=False, trust_done=True, details={"kind": kind},
+                             rewrite=False, trust_done=True, details={"kind": kind}, resend_after_silence=True,
                              unknown=lambda entry: send_outcome_unknown(step, store, phone_id, consumer))
         wamid, kind = str(sent.value["wamid"]), str(sent.value.get("kind") or kind)
     step.output(message_id=wamid)

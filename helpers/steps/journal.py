@@ -191,7 +191,8 @@ def guarded_write(step: "Step", key: str, what: str, *, write: Callable[[], Any]
                   adopt_error: Callable[[GraphAPIError], bool] | None = None, rewrite: bool = True,
                   trust_done: bool = False, unknown: Callable[[dict[str, Any]], BaseException] | None = None,
                   before_write: Callable[[WriteJournal], None] | None = None,
-                  details: Mapping[str, Any] | None = None) -> WriteOutcome:
+                  details: Mapping[str, Any] | None = None, resend_after_silence: bool = False,
+                  retry_throttled: bool = False) -> WriteOutcome:
     """Make one write at most once in effect, whatever was lost before.
 
     `write()` makes the call and returns its answer; `read_back()` returns what the write would have
@@ -200,6 +201,11 @@ def guarded_write(step: "Step", key: str, what: str, *, write: Callable[[], Any]
     back). `rewrite=False` (a message): after an unknown outcome with nothing read back, never write
     again: raise `unknown(entry)`. `trust_done`: a "done" journal entry is the outcome (its IDs), no call.
     `before_write(journal)` runs before each call (a budget check, a count).
+    `resend_after_silence` (a message): when `read_back()` found nothing after its grace, the unknown write
+    is taken as not made and made once more, at most WRITE_ATTEMPTS in all, across runs.
+    Then a transient Graph error (answered before the write; nothing read back) is written once more too.
+    A budgeted write (register) never is: its retry is the resume's, so the budget is spent by people;
+    only with `retry_throttled`, a call refused as rate-limited (never processed) is made once more.
     """
     journal = journal_for(step)
     keep = tuple(keep)
@@ -215,8 +221,10 @@ def guarded_write(step: "Step", key: str, what: str, *, write: Callable[[], Any]
             journal.done(key, _kept(found, keep), adopted=True)
             outcome.value, outcome.adopted = found, True
             return _noted(step, outcome, "adopted after an earlier unknown outcome")
-        if not rewrite:
+        if not rewrite and not (resend_after_silence and int(entry.get("attempts") or 0) < WRITE_ATTEMPTS):
             raise (unknown(entry) if unknown else NetworkError(f"{what}: an earlier attempt's outcome is unknown"))
+        if not rewrite:
+            outcome.notes.append("an earlier attempt's outcome was unknown and nothing of it arrived: written once more")
     while True:
         if before_write is not None:
             before_write(journal)
@@ -234,6 +242,9 @@ def guarded_write(step: "Step", key: str, what: str, *, write: Callable[[], Any]
             if rewrite and outcome.attempts < 2:
                 outcome.notes.append(f"not in place after {_reason(exc)}: written once more")
                 continue
+            if not rewrite and resend_after_silence and _attempts(journal, key) < WRITE_ATTEMPTS:
+                outcome.notes.append(f"nothing arrived after {_reason(exc)}: written once more")
+                continue
             if not rewrite and unknown is not None:
                 raise unknown(journal.entry(key) or {}) from None
             raise
@@ -245,11 +256,32 @@ def guarded_write(step: "Step", key: str, what: str, *, write: Callable[[], Any]
                     journal.done(key, _kept(found, keep), adopted=True)
                     outcome.value, outcome.adopted = found, True
                     return _noted(step, outcome, f"adopted after {_reason(exc)}")
+                if retry_throttled and exc.code in THROTTLE_CODES and outcome.attempts < WRITE_ATTEMPTS:
+                    # Refused as rate-limited before Meta processed it; the journal still counts both calls.
+                    journal.failed(key, exc)
+                    outcome.notes.append(f"{_reason(exc)}: refused unprocessed, made once more")
+                    time.sleep(TRANSIENT_PAUSE_S)
+                    continue
+                if exc.retryable and resend_after_silence and _attempts(journal, key) < WRITE_ATTEMPTS:
+                    # Answered before the write (Meta's transient errors are): once more, counted like any call.
+                    journal.failed(key, exc)
+                    outcome.notes.append(f"{_reason(exc)}, nothing in place: written once more")
+                    time.sleep(TRANSIENT_PAUSE_S)
+                    continue
             journal.failed(key, exc)
             raise
         journal.done(key, _kept(answer, keep))
         outcome.value = answer
         return _noted(step, outcome, "written")
+
+
+WRITE_ATTEMPTS = 2         # calls one guarded write may make in all, retries and resumes included
+TRANSIENT_PAUSE_S = 1.0    # before writing again after a transient error (Meta's Retry-After is about a second)
+THROTTLE_CODES = frozenset({4, 17, 80007, 130429})  # rate limits: the call was refused, not processed
+
+
+def _attempts(journal: WriteJournal, key: str) -> int:
+    return int((journal.entry(key) or {}).get("attempts") or 0)
 
 
 def _noted(step: "Step", outcome: WriteOutcome, how: str) -> WriteOutcome:
@@ -280,15 +312,18 @@ def register_count_name(phone_id: str) -> str:
 
 # ---- 10's read-back: the webhook store ------------------------------------------------------------------
 SEND_LOOKUP_SLACK_S = 2.0  # statuses stamped just before the intent (clock skew) still count
+# How long a send whose answer was lost waits for a status of its own before it is taken as not sent: Meta
+# posts `sent` within seconds of accepting a message, so silence this long means it was not accepted.
+SEND_STATUS_GRACE_S = 20.0
 
 
 def message_sent_since(step: "Step", store, key: str, phone_id: str, consumer: str) -> dict[str, Any] | None:
     """The message to `consumer` from `phone_id` whose statuses reached the store since the journal's intent
-    (waiting up to wait_seconds for one), as {"wamid", "kind"}; None when none came."""
+    (waiting up to SEND_STATUS_GRACE_S, or wait_seconds if shorter, for one), as {"wamid", "kind"}; None when none came."""
     entry = journal_for(step).entry(key) or {}
     since = float(entry.get("intent_epoch") or time.time()) - SEND_LOOKUP_SLACK_S
     recipient = _digits(consumer)
-    deadline = time.monotonic() + float(step.params["wait_seconds"])
+    deadline = time.monotonic() + min(float(step.params["wait_seconds"]), SEND_STATUS_GRACE_S)
     while True:
         frame = store.statuses()
         if not frame.empty:
@@ -304,11 +339,11 @@ def message_sent_since(step: "Step", store, key: str, phone_id: str, consumer: s
 
 
 def send_outcome_unknown(step: "Step", store, phone_id: str, consumer: str) -> WriteOutcomeUnknown:
-    wait = float(step.params["wait_seconds"])
+    wait = min(float(step.params["wait_seconds"]), SEND_STATUS_GRACE_S)
     exc = WriteOutcomeUnknown(
         f"the test message from {phone_id} to {consumer} may have been sent: its answer was lost, and no status "
-        f"of a message to {consumer} reached the webhook store ({store.path}) within {wait:g} s. It was not "
-        "sent again, so the consumer never gets two.",
+        f"of a message to {consumer} reached the webhook store ({store.path}) within {wait:g} s, "
+        f"{WRITE_ATTEMPTS} times. It was not sent again, so the consumer never gets more than two.",
         f"Look at the consumer's phone ({consumer}): if the test message arrived, run again (the step then "
         f"follows it once its statuses reach the store); if not, check 04_webhooks and 05_subscribe_waba, delete "
         f"journal/{step.name}.json in the run folder (the journal that says a send may have happened) and run again.")

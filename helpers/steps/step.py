@@ -31,6 +31,7 @@ from .. import tables
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, MissingSecretError, PlaybookError, StepFailed, graph_reason
 from ..remedies import own_remedy, remedy_text
+from ..i18n import _, set_language
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
@@ -177,6 +178,8 @@ class Step:
         except ConfigError as exc:
             step._fail(exc, "check the parameters")
             raise
+        # The kernel speaks the step's language from here on (empty: PLAYBOOK_LANGUAGE, else English).
+        set_language(step.params.get("language") or None)
         if show:
             step.show_parameters()
         if not step.params["interactive"]:
