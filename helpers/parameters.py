@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 
 from . import validate
 from .errors import ConfigError
-from .i18n import LANGUAGES, LanguageError, check_language
+from .i18n import LANGUAGES, N_, LanguageError, _, check_language
 from .versions import DEFAULT_API_VERSION
 
 ALL = "*"  # `steps` value of the parameters every notebook declares
@@ -56,7 +56,7 @@ def _text(value: Any) -> Any:
 def _number(name: str) -> Callable[[Any], float]:
     def clean(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
-            raise ConfigError(f"{name} must be a non-negative number.")
+            raise ConfigError(_("{name} must be a non-negative number.").format(name=name))
         return float(value)
     return clean
 
@@ -67,7 +67,7 @@ def _flag(name: str) -> Callable[[Any], bool]:
             return value
         text = str(value).strip().lower()
         if text not in ("true", "false", "1", "0"):
-            raise ConfigError(f"{name} must be True or False.")
+            raise ConfigError(_("{name} must be True or False.").format(name=name))
         return text in ("true", "1")
     return clean
 
@@ -78,7 +78,7 @@ def _items(name: str) -> Callable[[Any], list[str]]:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{name} must be a list, e.g. ['GDPR', 'SOC 2'].")
+            raise ConfigError(_("{name} must be a list, e.g. ['GDPR', 'SOC 2'].").format(name=name))
         return [str(v) for v in value]
     return clean
 
@@ -87,9 +87,17 @@ def _choice(name: str, options: tuple[str, ...], default: str) -> Callable[[Any]
     def clean(value: Any) -> str:
         text = str(value or default).strip().lower()
         if text not in options:
-            raise ConfigError(f"{name} must be " + " or ".join(f"'{o}'" for o in options) + ".")
+            raise ConfigError(_("{name} must be {options}.").format(name=name, options=_either(f"'{o}'" for o in options)))
         return text
     return clean
+
+
+def _either(items) -> str:
+    """'a' or 'b' or 'c', in the current language."""
+    joined = ""
+    for item in items:
+        joined = item if not joined else _("{first} or {second}").format(first=joined, second=item)
+    return joined
 
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -98,7 +106,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 def _slug(value: Any) -> str:
     text = str(value)
     if not _SLUG.match(text):
-        raise ConfigError("customer must be a slug: lowercase letters, digits, '-' and '_' (used for run folders).")
+        raise ConfigError(_("customer must be a slug: lowercase letters, digits, '-' and '_' (used for run folders)."))
     return text
 
 
@@ -117,10 +125,11 @@ def _env(name: str) -> Callable[[Any], Any]:
     return _optional(lambda v: validate.env_name(v, name))
 
 
-# How a secret's value must look, by `Param.secret`: None when fine, else what is wrong (never the value).
+# How a secret's value must look, by `Param.secret`: None when fine, else the whole sentence saying what is
+# wrong (never the value), with {what}, {env} and {param} to fill, translated where it is said (secret_problem).
 def _token_problem(value: str) -> str | None:
     if not value or any(c.isspace() for c in value):
-        return "must be one token without spaces or line breaks"
+        return N_("the {what} in {env} (named by {param}) must be one token without spaces or line breaks")
     return None
 
 
@@ -128,7 +137,7 @@ def _pin_problem(value: str) -> str | None:
     try:
         validate.pin(value)
     except ConfigError:
-        return "must be exactly 6 digits"
+        return N_("the {what} in {env} (named by {param}) must be exactly 6 digits")
     return None
 
 
@@ -143,14 +152,14 @@ class Param:
     default: Any
     help: str                       # the parameters cell's comment (papermill --help-notebook)
     clean: Callable[[Any], Any]     # validator: cleaned value or ConfigError
-    label: str = ""                 # the form's label
+    label: str = ""                 # the form's label (marked N_(), translated where the widget is built)
     kind: str = "text"              # the form's widget kind (helpers.forms.base.KINDS)
     steps: tuple[str, ...] = ()     # notebooks declaring it (ALL: every one)
     profile: bool = True            # a profile may set it
     secret: str = ""                # for *_env parameters: the kind of secret named ("token", "pin", "secret")
-    placeholder: str = ""
+    placeholder: str = ""           # prose ones marked N_(); examples of values stay as they are
     options: tuple[str, ...] = ()
-    what: str = ""                  # for *_env parameters: the secret in words, for messages
+    what: str = ""                  # for *_env parameters: the secret in words, for messages (marked N_())
 
 
 def _p(name: str, type_: str, default: Any, help_: str, clean: Callable[[Any], Any], **more: Any) -> Param:
@@ -179,8 +188,9 @@ def _spec_enum(key: str) -> tuple[str, ...]:
 def _currency(value: Any) -> str:
     text = str(value).strip().upper()
     if text not in CREDIT_CURRENCIES:
-        raise ConfigError(f"waba_currency must be one of {', '.join(CREDIT_CURRENCIES)} (the currencies a shared "
-                          f"credit line bills in), not {value!r}.")
+        raise ConfigError(_("waba_currency must be one of {currencies} (the currencies a shared "
+                            "credit line bills in), not {value}.").format(currencies=", ".join(CREDIT_CURRENCIES),
+                                                                         value=repr(value)))
     return text
 
 
@@ -189,17 +199,19 @@ def _tasks(value: Any) -> list[str]:
     allowed = _spec_enum("waba_permission_tasks")
     wrong = [t for t in tasks if t not in allowed]
     if wrong:
-        raise ConfigError(f"assigned_tasks: {', '.join(wrong)} is not a WABA task; tasks are {', '.join(allowed)}.")
+        raise ConfigError(_("assigned_tasks: {wrong} is not a WABA task; tasks are {allowed}.").format(
+            wrong=", ".join(wrong), allowed=", ".join(allowed)))
     if not tasks:
-        raise ConfigError("assigned_tasks is empty: give MANAGE, or the granular tasks (MANAGE_TEMPLATES, "
-                          "MANAGE_PHONE, MANAGE_BILLING, ...) for a WABA shared through a Multi-Partner Solution.")
+        raise ConfigError(_("assigned_tasks is empty: give MANAGE, or the granular tasks (MANAGE_TEMPLATES, "
+                            "MANAGE_PHONE, MANAGE_BILLING, ...) for a WABA shared through a Multi-Partner Solution."))
     return list(dict.fromkeys(tasks))
 
 
 def _about(value: Any) -> str:
     text = str(value)
     if len(text) > ABOUT_MAX:
-        raise ConfigError(f"business_about is {len(text)} characters: WhatsApp shows at most {ABOUT_MAX}.")
+        raise ConfigError(_("business_about is {length} characters: WhatsApp shows at most {limit}.").format(
+            length=len(text), limit=ABOUT_MAX))
     return text
 
 
@@ -207,7 +219,8 @@ def _limited(name: str, limit: int) -> Callable[[Any], str]:
     def clean(value: Any) -> str:
         text = str(value)
         if len(text) > limit:
-            raise ConfigError(f"{name} is {len(text)} characters: at most {limit}.")
+            raise ConfigError(_("{name} is {length} characters: at most {limit}.").format(
+                name=name, length=len(text), limit=limit))
         return text
     return clean
 
@@ -215,17 +228,20 @@ def _limited(name: str, limit: int) -> Callable[[Any], str]:
 def _email(value: Any) -> str:
     text = str(value).strip()
     if not _EMAIL.match(text) or len(text) > 128:
-        raise ConfigError(f"business_email {value!r} is not an email address (name@domain.tld, at most 128 characters).")
+        raise ConfigError(_("business_email {value} is not an email address (name@domain.tld, at most 128 "
+                            "characters).").format(value=repr(value)))
     return text
 
 
 def _websites(value: Any) -> list[str]:
     sites = _items("business_websites")(value)
     if len(sites) > WEBSITES_MAX:
-        raise ConfigError(f"business_websites has {len(sites)} entries: a profile holds at most {WEBSITES_MAX}.")
+        raise ConfigError(_("business_websites has {count} entries: a profile holds at most {limit}.").format(
+            count=len(sites), limit=WEBSITES_MAX))
     for site in sites:
         if not re.match(r"^https?://[^\s/]+", site) or len(site) > 256:
-            raise ConfigError(f"business_websites: {site!r} must be an http:// or https:// URL of at most 256 characters.")
+            raise ConfigError(_("business_websites: {site} must be an http:// or https:// URL of at most 256 "
+                                "characters.").format(site=repr(site)))
     return sites
 
 
@@ -233,7 +249,8 @@ def _vertical(value: Any) -> str:
     text = str(value).strip().upper()
     verticals = _spec_enum("vertical")
     if text not in verticals:
-        raise ConfigError(f"business_vertical must be one of {', '.join(verticals)} (Meta's list), not {value!r}.")
+        raise ConfigError(_("business_vertical must be one of {verticals} (Meta's list), not {value}.").format(
+            verticals=", ".join(verticals), value=repr(value)))
     return text
 
 
@@ -249,25 +266,29 @@ def _language(value: Any) -> str:
 def _template_name(value: Any) -> str:
     text = str(value).strip()
     if not _TEMPLATE_NAME.match(text):
-        raise ConfigError(f"first_template_name {value!r} may only hold lowercase letters, digits and underscores.")
+        raise ConfigError(_("first_template_name {value} may only hold lowercase letters, digits and "
+                            "underscores.").format(value=repr(value)))
     return text
 
 
 def _template_language(value: Any) -> str:
     text = str(value).strip()
     if not _TEMPLATE_LANGUAGE.match(text):
-        raise ConfigError(f"first_template_language {value!r} is not a template language code such as en_US or de.")
+        raise ConfigError(_("first_template_language {value} is not a template language code such as en_US or "
+                            "de.").format(value=repr(value)))
     return text
 
 
 def _template_body(value: Any) -> str:
     text = str(value)
     if len(text) > 1024:
-        raise ConfigError(f"first_template_body is {len(text)} characters: a template body holds at most 1024.")
+        raise ConfigError(_("first_template_body is {length} characters: a template body holds at most "
+                            "1024.").format(length=len(text)))
     numbers = [int(n) for n in re.findall(r"{{\s*(\d+)\s*}}", text)]
     if sorted(set(numbers)) != list(range(1, len(set(numbers)) + 1)):
-        raise ConfigError("first_template_body: number the variables {{1}}, {{2}}, ... in order, without gaps "
-                          "(Meta rejects the template otherwise).")
+        # Not formatted: {{1}} is Meta's variable syntax, shown as it is.
+        raise ConfigError(_("first_template_body: number the variables {{1}}, {{2}}, ... in order, without gaps "
+                            "(Meta rejects the template otherwise)."))
     return text
 _IDS = dict(kind="id", steps=(ALL,))
 
@@ -276,17 +297,17 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
     _p("profile", "str", "", "customer profile YAML (e.g. ../customers/example.yaml); fills parameters left at their defaults",
        _text, steps=(ALL,), profile=False),
     _p("graph_url", "str", "https://graph.facebook.com", "Graph API base URL; the sandbox's URL for training and tests",
-       lambda v: validate.url(v, "graph_url"), label="Graph API URL", kind="url", steps=(ALL,)),
+       lambda v: validate.url(v, "graph_url"), label=N_("Graph API URL"), kind="url", steps=(ALL,)),
     _p("api_version", "str", DEFAULT_API_VERSION, "Graph API version, vNN.0", validate.api_version,
-       label="API version", steps=(ALL,)),
+       label=N_("API version"), steps=(ALL,)),
     _p("token_env", "str", "WHATSAPP_TOKEN", "NAME of the environment variable holding the system user access token",
-       _env("token_env"), label="Access token", kind="secret", steps=(ALL,), secret="token", what="access token"),
-    _p("waba_id", "str", "", "WhatsApp Business Account ID (digits)", _id("waba_id"), label="WABA ID", **_IDS),
+       _env("token_env"), label=N_("Access token"), kind="secret", steps=(ALL,), secret="token", what=N_("access token")),
+    _p("waba_id", "str", "", "WhatsApp Business Account ID (digits)", _id("waba_id"), label=N_("WABA ID"), **_IDS),
     _p("phone_number_id", "str", "", "phone number ID (digits); found by 06_phone_numbers", _id("phone_number_id"),
-       label="Phone number ID", **_IDS),
-    _p("app_id", "str", "", "Meta app ID (digits)", _id("app_id"), label="App ID", **_IDS),
+       label=N_("Phone number ID"), **_IDS),
+    _p("app_id", "str", "", "Meta app ID (digits)", _id("app_id"), label=N_("App ID"), **_IDS),
     _p("business_id", "str", "", "Business Manager (business portfolio) ID (digits)", _id("business_id"),
-       label="Business Manager ID", **_IDS),
+       label=N_("Business Manager ID"), **_IDS),
     _p("interactive", "bool", True, "True in JupyterLab (forms shown); False in batch runs: nothing waits for input",
        _flag("interactive"), kind="bool", steps=(ALL,), profile=False),
     _p("run_dir", "str", "", "folder for this step's JSON result record; empty: no record", _text, steps=(ALL,),
@@ -295,103 +316,103 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
        _language, steps=(ALL,)),
     # step-specific
     _p("display_phone_number", "str", "", "the business number to onboard, e.g. +1 555-010-0001",
-       _phone("display_phone_number"), label="Business number", kind="phone", placeholder="+1 555-010-0001",
+       _phone("display_phone_number"), label=N_("Business number"), kind="phone", placeholder="+1 555-010-0001",
        steps=("01_assets", "06_phone_numbers", "07_migration", "08_register", "09_receive_message",
               "10_send_test_message", "11_business_profile", "13_go_live")),
     _p("pin_env", "str", "WHATSAPP_PIN", "NAME of the environment variable holding the 6-digit two-step verification PIN",
-       _env("pin_env"), label="Two-step PIN (6 digits)", kind="pin", steps=("07_migration", "08_register"),
-       secret="pin", what="two-step verification PIN"),
+       _env("pin_env"), label=N_("Two-step PIN (6 digits)"), kind="pin", steps=("07_migration", "08_register"),
+       secret="pin", what=N_("two-step verification PIN")),
     _p("consumer_number", "str", "", "a consumer WhatsApp number for the test messages, with country code",
-       _phone("consumer_number"), label="Consumer number", kind="phone",
+       _phone("consumer_number"), label=N_("Consumer number"), kind="phone",
        steps=("01_assets", "09_receive_message", "10_send_test_message")),
     _p("callback_url", "str", "", "webhook callback URL (HTTPS on the internet); empty on the sandbox: start a local receiver",
-       _optional(lambda v: validate.url(v, "callback_url")), label="Callback URL", kind="url",
-       placeholder="https://…; empty on the sandbox: local receiver", steps=("04_webhooks",)),
+       _optional(lambda v: validate.url(v, "callback_url")), label=N_("Callback URL"), kind="url",
+       placeholder=N_("https://…; empty on the sandbox: local receiver"), steps=("04_webhooks",)),
     _p("verify_token_env", "str", "WHATSAPP_VERIFY_TOKEN", "NAME of the environment variable holding the webhook verify token",
-       _env("verify_token_env"), label="Verify token", kind="secret", steps=("04_webhooks",), secret="token",
-       what="webhook verify token"),
+       _env("verify_token_env"), label=N_("Verify token"), kind="secret", steps=("04_webhooks",), secret="token",
+       what=N_("webhook verify token")),
     _p("app_secret_env", "str", "WHATSAPP_APP_SECRET", "NAME of the environment variable holding the app secret",
-       _env("app_secret_env"), label="App secret", kind="secret", steps=("01_assets", "03_access_token", "04_webhooks"),
-       secret="token", what="app secret"),
+       _env("app_secret_env"), label=N_("App secret"), kind="secret", steps=("01_assets", "03_access_token", "04_webhooks"),
+       secret="token", what=N_("app secret")),
     _p("webhook_db", "str", "", "SQLite file of the webhook receiver's store; empty: run_dir/webhooks.sqlite", _text,
-       label="Webhook store (SQLite)", steps=("04_webhooks", "09_receive_message", "10_send_test_message"),
+       label=N_("Webhook store (SQLite)"), steps=("04_webhooks", "09_receive_message", "10_send_test_message"),
        profile=False),
     _p("backup_password_env", "str", "WHATSAPP_BACKUP_PASSWORD",
        "NAME of the environment variable holding the On-Premises backup password", _env("backup_password_env"),
-       label="Backup password", kind="secret", steps=("07_migration",), secret="secret", what="backup password"),
+       label=N_("Backup password"), kind="secret", steps=("07_migration",), secret="secret", what=N_("backup password")),
     _p("backup_data", "str", "", "the On-Premises backup data (from POST /v1/settings/backup), for migration only", _text,
-       label="Backup data", placeholder="from POST /v1/settings/backup on the On-Premises client", steps=("07_migration",)),
+       label=N_("Backup data"), placeholder=N_("from POST /v1/settings/backup on the On-Premises client"), steps=("07_migration",)),
     _p("message_text", "str", "hello world!", "text of the test message sent inside the 24-hour window", _text,
-       label="Text (inside the window)", steps=("10_send_test_message",)),
+       label=N_("Text (inside the window)"), steps=("10_send_test_message",)),
     _p("template_name", "str", "hello_world", "approved template sent outside the 24-hour window", _text,
-       label="Template (outside it)", steps=("10_send_test_message",)),
-    _p("template_language", "str", "en_US", "language code of that template", _text, label="Template language",
+       label=N_("Template (outside it)"), steps=("10_send_test_message",)),
+    _p("template_language", "str", "en_US", "language code of that template", _text, label=N_("Template language"),
        steps=("10_send_test_message",)),
     _p("wait_seconds", "float", 60.0, "seconds to wait for a webhook (the consumer's message, a status)",
-       _number("wait_seconds"), label="Wait (seconds)", kind="number",
+       _number("wait_seconds"), label=N_("Wait (seconds)"), kind="number",
        steps=("09_receive_message", "10_send_test_message")),
     _p("onboarding", "str", "new", "new (Embedded Signup) or migrate (from the On-Premises API, legacy)",
-       _choice("onboarding", _ONBOARDING, "new"), label="New or migrate", kind="choice", options=_ONBOARDING,
+       _choice("onboarding", _ONBOARDING, "new"), label=N_("New or migrate"), kind="choice", options=_ONBOARDING,
        steps=("00_plan", "07_migration")),
     _p("expected_peak_mps", "float", 0.0, "expected combined peak messages per second (text + media, in + out)",
-       _number("expected_peak_mps"), label="Peak messages/s", kind="number", steps=("00_plan",)),
+       _number("expected_peak_mps"), label=N_("Peak messages/s"), kind="number", steps=("00_plan",)),
     _p("compliance", "list", [], "compliance needs, e.g. ['GDPR', 'SOC 2', 'local storage']", _items("compliance"),
-       label="Compliance needs", kind="list", placeholder="GDPR, SOC 2, local storage", steps=("00_plan",)),
+       label=N_("Compliance needs"), kind="list", placeholder="GDPR, SOC 2, local storage", steps=("00_plan",)),
     _p("features", "list", [], "features the customer uses, e.g. ['text', 'templates', 'media']", _items("features"),
-       label="Features used", kind="list", placeholder="text, templates, media", steps=("00_plan",)),
+       label=N_("Features used"), kind="list", placeholder="text, templates, media", steps=("00_plan",)),
     _p("data_localization_region", "str", "", "2-letter country code for Local Storage at registration; empty: none",
-       _optional(validate.local_storage_region), label="Local storage country", kind="region",
-       placeholder="e.g. DE; empty: none", steps=("00_plan", "08_register")),
+       _optional(validate.local_storage_region), label=N_("Local storage country"), kind="region",
+       placeholder=N_("e.g. DE; empty: none"), steps=("00_plan", "08_register")),
     _p("shares_whatsapp_business_app", "bool", False,
        "True when the number is shared with the WhatsApp Business app (20 mps)", _flag("shares_whatsapp_business_app"),
-       label="Shared with the WhatsApp Business app", kind="bool", steps=("00_plan",)),
+       label=N_("Shared with the WhatsApp Business app"), kind="bool", steps=("00_plan",)),
     _p("show_all_columns", "bool", False, "True: the numbers table shows every column; False: the compact readiness view",
-       _flag("show_all_columns"), label="Every column of the numbers table", kind="bool", steps=("06_phone_numbers",),
+       _flag("show_all_columns"), label=N_("Every column of the numbers table"), kind="bool", steps=("06_phone_numbers",),
        profile=False),
     _p("verification_code", "str", "", "the code from the SMS or voice call, when the number needs verifying",
-       _optional(validate.verification_code), label="Code from the SMS", kind="code",
-       placeholder="only when the number needs verifying", steps=("08_register",), profile=False),
+       _optional(validate.verification_code), label=N_("Code from the SMS"), kind="code",
+       placeholder=N_("only when the number needs verifying"), steps=("08_register",), profile=False),
     # Solution Partner steps (07a, 07b) and after registration (11, 12)
     _p("partner_business_id", "str", "", "the Solution Partner's business portfolio ID (digits); empty: the customer "
-       "pays for its own WABA and 07b is skipped", _id("partner_business_id"), label="Partner business ID", kind="id",
+       "pays for its own WABA and 07b is skipped", _id("partner_business_id"), label=N_("Partner business ID"), kind="id",
        steps=_PARTNER_STEPS),
     _p("partner_token_env", "str", "", "NAME of the environment variable holding the partner's system user token "
-       "(credit line, system user); empty: token_env", _env("partner_token_env"), label="Partner token", kind="secret",
-       steps=_PARTNER_STEPS, secret="token", what="partner's access token"),
+       "(credit line, system user); empty: token_env", _env("partner_token_env"), label=N_("Partner token"), kind="secret",
+       steps=_PARTNER_STEPS, secret="token", what=N_("partner's access token")),
     _p("system_user_id", "str", "", "ID of the system user to assign to the WABA (digits); empty: the partner token's own",
-       _id("system_user_id"), label="System user ID", kind="id", steps=("07a_system_user",)),
+       _id("system_user_id"), label=N_("System user ID"), kind="id", steps=("07a_system_user",)),
     _p("assigned_tasks", "list", ["MANAGE"], "tasks for that system user: MANAGE, or granular ones (MANAGE_TEMPLATES, "
        "MANAGE_PHONE, MANAGE_BILLING, ...) for a WABA shared through a Multi-Partner Solution", _tasks,
-       label="Tasks", kind="list", placeholder="MANAGE", steps=("07a_system_user",)),
+       label=N_("Tasks"), kind="list", placeholder="MANAGE", steps=("07a_system_user",)),
     _p("credit_line_id", "str", "", "the partner's extended credit line ID (digits); empty: found on partner_business_id",
-       _id("credit_line_id"), label="Credit line ID", kind="id", steps=("07b_credit_line",)),
+       _id("credit_line_id"), label=N_("Credit line ID"), kind="id", steps=("07b_credit_line",)),
     _p("waba_currency", "str", "", "currency the credit line bills the WABA in: USD, EUR, INR, IDR, GBP or AUD; "
-       "empty: the WABA's own currency", _optional(_currency, empty=""), label="WABA currency", kind="choice",
+       "empty: the WABA's own currency", _optional(_currency, empty=""), label=N_("WABA currency"), kind="choice",
        options=("",) + CREDIT_CURRENCIES, steps=("07b_credit_line",)),
     _p("business_about", "str", "", f"the profile's About text (at most {ABOUT_MAX} characters); empty: left as is",
-       _optional(_about, empty=""), label="About", steps=("11_business_profile",)),
+       _optional(_about, empty=""), label=N_("About"), steps=("11_business_profile",)),
     _p("business_address", "str", "", "the business address consumers see (at most 256 characters)",
-       _optional(_limited("business_address", 256), empty=""), label="Address", steps=("11_business_profile",)),
+       _optional(_limited("business_address", 256), empty=""), label=N_("Address"), steps=("11_business_profile",)),
     _p("business_description", "str", "", "the business description (at most 512 characters)",
-       _optional(_limited("business_description", 512), empty=""), label="Description", steps=("11_business_profile",)),
-    _p("business_email", "str", "", "contact email consumers see", _optional(_email, empty=""), label="Email",
+       _optional(_limited("business_description", 512), empty=""), label=N_("Description"), steps=("11_business_profile",)),
+    _p("business_email", "str", "", "contact email consumers see", _optional(_email, empty=""), label=N_("Email"),
        placeholder="contact@example.com", steps=("11_business_profile",)),
     _p("business_websites", "list", [], f"at most {WEBSITES_MAX} website URLs (http:// or https://)",
-       _optional(_websites, empty=[]), label="Websites", kind="list", placeholder="https://example.com",
+       _optional(_websites, empty=[]), label=N_("Websites"), kind="list", placeholder="https://example.com",
        steps=("11_business_profile",)),
     _p("business_vertical", "str", "", "the business's industry, one of Meta's verticals (e.g. HEALTH, RETAIL)",
-       _optional(_vertical, empty=""), label="Industry (vertical)", steps=("11_business_profile",)),
+       _optional(_vertical, empty=""), label=N_("Industry (vertical)"), steps=("11_business_profile",)),
     _p("first_template_name", "str", "", "the customer's first utility template (lowercase, digits, _); empty: only list",
-       _optional(_template_name, empty=""), label="First template name", steps=("12_templates",)),
+       _optional(_template_name, empty=""), label=N_("First template name"), steps=("12_templates",)),
     _p("first_template_language", "str", "en_US", "its language code, e.g. en_US or de",
-       _optional(_template_language, empty="en_US"), label="Its language", steps=("12_templates",)),
+       _optional(_template_language, empty="en_US"), label=N_("Its language"), steps=("12_templates",)),
     _p("first_template_body", "str", "", "its body text; variables numbered {{1}}, {{2}}, ...",
-       _optional(_template_body, empty=""), label="First template body", steps=("12_templates",)),
+       _optional(_template_body, empty=""), label=N_("First template body"), steps=("12_templates",)),
     _p("template_wait_seconds", "float", 120.0, "seconds to wait for the template's review (still pending then: "
-       "the step passes and resume checks again)", _number("template_wait_seconds"), label="Wait for review (seconds)",
+       "the step passes and resume checks again)", _number("template_wait_seconds"), label=N_("Wait for review (seconds)"),
        kind="number", steps=("12_templates",)),
     _p("signup_code", "str", "", "Embedded Signup code to exchange for the business token (single-use, expires in seconds)",
-       _text, label="Embedded Signup code", placeholder="optional; single-use", steps=("03_access_token",), profile=False),
+       _text, label=N_("Embedded Signup code"), placeholder=N_("optional; single-use"), steps=("03_access_token",), profile=False),
 )}
 
 # Profile keys that are not notebook parameters (kept apart so a notebook variable of that name is no parameter).
@@ -417,7 +438,7 @@ ENV_FALLBACKS = {"profile": "PLAYBOOK_PROFILE", "graph_url": "PLAYBOOK_GRAPH_URL
 
 @dataclass(frozen=True)
 class StepSpec:
-    title: str
+    title: str                       # marked N_(): translated where it is shown
     guide_part: str
     required: tuple[str, ...] = ()   # must be set for a headless run
     one_of: tuple[tuple[str, ...], ...] = ()  # each group: at least one set (a group may be a "+"-joined pair)
@@ -437,31 +458,31 @@ class StepSpec:
 _PHONE_GIVEN = (("phone_number_id", "waba_id+display_phone_number"),)
 
 STEPS: dict[str, StepSpec] = {
-    "00_plan": StepSpec("Prepare and plan", "Phase 1"),
-    "01_assets": StepSpec("Assets", "Phase 2", required=("waba_id",), secrets=("token_env",)),
-    "02_terms": StepSpec("Terms of Service", "Phase 3"),
-    "03_access_token": StepSpec("System user access token", "Step 1", secrets=("token_env",)),
-    "04_webhooks": StepSpec("Webhooks", "Step 2", required=("app_id",), secrets=("app_secret_env", "verify_token_env")),
-    "05_subscribe_waba": StepSpec("Subscribe the app to the WABA", "Step 3", required=("waba_id",),
+    "00_plan": StepSpec(N_("Prepare and plan"), "Phase 1"),
+    "01_assets": StepSpec(N_("Assets"), "Phase 2", required=("waba_id",), secrets=("token_env",)),
+    "02_terms": StepSpec(N_("Terms of Service"), "Phase 3"),
+    "03_access_token": StepSpec(N_("System user access token"), "Step 1", secrets=("token_env",)),
+    "04_webhooks": StepSpec(N_("Webhooks"), "Step 2", required=("app_id",), secrets=("app_secret_env", "verify_token_env")),
+    "05_subscribe_waba": StepSpec(N_("Subscribe the app to the WABA"), "Step 3", required=("waba_id",),
                                   secrets=("token_env",)),
-    "06_phone_numbers": StepSpec("Phone number ID", "Step 4", required=("waba_id",),
+    "06_phone_numbers": StepSpec(N_("Phone number ID"), "Step 4", required=("waba_id",),
                                  one_of=(("display_phone_number", "phone_number_id"),), secrets=("token_env",)),
-    "07_migration": StepSpec("On-Premises to Cloud API migration (legacy)", "Step 4 exception",
+    "07_migration": StepSpec(N_("On-Premises to Cloud API migration (legacy)"), "Step 4 exception",
                              required=("backup_data",), secrets=("token_env", "pin_env", "backup_password_env"),
                              when=("onboarding", "migrate")),
-    "07a_system_user": StepSpec("Assign the system user to the WABA", "Solution Partner", required=("waba_id",),
+    "07a_system_user": StepSpec(N_("Assign the system user to the WABA"), "Solution Partner", required=("waba_id",),
                                 secrets=("token_env",)),
-    "07b_credit_line": StepSpec("Share and attach the credit line", "Solution Partner", required=("waba_id",),
+    "07b_credit_line": StepSpec(N_("Share and attach the credit line"), "Solution Partner", required=("waba_id",),
                                 secrets=("token_env",)),
-    "08_register": StepSpec("Register the number", "Step 5", one_of=_PHONE_GIVEN, secrets=("token_env", "pin_env")),
-    "09_receive_message": StepSpec("Receive a message", "Step 6", required=("consumer_number",), one_of=_PHONE_GIVEN,
+    "08_register": StepSpec(N_("Register the number"), "Step 5", one_of=_PHONE_GIVEN, secrets=("token_env", "pin_env")),
+    "09_receive_message": StepSpec(N_("Receive a message"), "Step 6", required=("consumer_number",), one_of=_PHONE_GIVEN,
                                    secrets=("token_env",)),
-    "10_send_test_message": StepSpec("Send a test message", "Step 7", required=("consumer_number",),
+    "10_send_test_message": StepSpec(N_("Send a test message"), "Step 7", required=("consumer_number",),
                                      one_of=_PHONE_GIVEN, secrets=("token_env",)),
-    "11_business_profile": StepSpec("Business profile", "After registration", one_of=_PHONE_GIVEN,
+    "11_business_profile": StepSpec(N_("Business profile"), "After registration", one_of=_PHONE_GIVEN,
                                     secrets=("token_env",)),
-    "12_templates": StepSpec("Message templates", "Before going live", required=("waba_id",), secrets=("token_env",)),
-    "13_go_live": StepSpec("Go-live health check", "Going live", one_of=_PHONE_GIVEN, secrets=("token_env",)),
+    "12_templates": StepSpec(N_("Message templates"), "Before going live", required=("waba_id",), secrets=("token_env",)),
+    "13_go_live": StepSpec(N_("Go-live health check"), "Going live", one_of=_PHONE_GIVEN, secrets=("token_env",)),
 }
 
 
@@ -483,11 +504,11 @@ def secret_problem(param: str, env: str, environ: Mapping[str, str]) -> str | No
     """
     value = str(environ.get(env, ""))
     if not value.strip():
-        return f"environment variable {env} (named by {param}) is not set"
+        return _("environment variable {env} (named by {param}) is not set").format(env=env, param=param)
     check = SECRET_FORMS.get(PARAMS[param].secret)
     problem = check(value.strip()) if check else None  # surrounding whitespace is stripped where it is used
     if problem:
-        return f"the {PARAMS[param].what or 'secret'} in {env} (named by {param}) {problem}"
+        return _(problem).format(what=_(PARAMS[param].what or N_("secret")), env=env, param=param)
     return None
 
 
@@ -509,7 +530,8 @@ CELL_HEADER = ("# Parameters: papermill injects values after this cell; a parame
 
 def _spec(step_name: str) -> StepSpec:
     if step_name not in STEPS:
-        raise ConfigError(f"unknown step {step_name!r}; steps are {', '.join(STEPS)}.")
+        raise ConfigError(_("unknown step {step}; steps are {steps}.").format(step=repr(step_name),
+                                                                             steps=", ".join(STEPS)))
     return STEPS[step_name]
 
 
@@ -529,7 +551,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 def _parameters_cell_index(nb: dict) -> int:
     tagged = [i for i, c in enumerate(nb["cells"]) if "parameters" in (c.get("metadata", {}).get("tags") or [])]
     if len(tagged) != 1:
-        raise ConfigError(f"expected one cell tagged 'parameters', found {len(tagged)}")
+        raise ConfigError(_("expected one cell tagged 'parameters', found {count}").format(count=len(tagged)))
     return tagged[0]
 
 

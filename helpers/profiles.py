@@ -15,6 +15,7 @@ import yaml
 from .parameters import PROFILE_KEYS, PROFILE_RULES
 from .parameters import SECRET_ENV_PARAMS as ENV_KEYS  # noqa: F401  (the runner's name for them)
 from .errors import ConfigError
+from .i18n import _
 
 # Keys that would hold a secret's value: refused with a pointer to the *_env key to use.
 SECRET_VALUE_KEYS = {"token": "token_env", "access_token": "token_env", "pin": "pin_env", "app_secret": "app_secret_env",
@@ -25,17 +26,17 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     """Read and validate a profile; raises ConfigError naming the file and the key to fix."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"profile {path} does not exist.")
+        raise ConfigError(_("profile {path} does not exist.").format(path=path))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"profile {path} is not valid YAML: {exc}") from None
+        raise ConfigError(_("profile {path} is not valid YAML: {error}").format(path=path, error=exc)) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"profile {path} must be a mapping of parameter names to values.")
+        raise ConfigError(_("profile {path} must be a mapping of parameter names to values.").format(path=path))
     try:
         profile = validate_profile(raw)
     except ConfigError as exc:
-        raise ConfigError(f"profile {path}: {exc}") from None
+        raise ConfigError(_("profile {path}: {problem}").format(path=path, problem=exc)) from None
     profile.setdefault("customer", path.stem)
     return profile
 
@@ -45,10 +46,12 @@ def validate_profile(raw: dict[str, Any]) -> dict[str, Any]:
     profile: dict[str, Any] = {}
     for key, value in raw.items():
         if key in SECRET_VALUE_KEYS:
-            raise ConfigError(f"'{key}' would put a secret in the profile. Put the value in an environment variable "
-                              f"and name that variable with '{SECRET_VALUE_KEYS[key]}' instead.")
+            raise ConfigError(_("'{key}' would put a secret in the profile. Put the value in an environment variable "
+                                "and name that variable with '{env_key}' instead.").format(
+                                    key=key, env_key=SECRET_VALUE_KEYS[key]))
         if key not in PROFILE_KEYS:
-            raise ConfigError(f"unknown key '{key}'. Known keys: {', '.join(sorted(PROFILE_KEYS))}.")
+            raise ConfigError(_("unknown key '{key}'. Known keys: {keys}.").format(
+                key=key, keys=", ".join(sorted(PROFILE_KEYS))))
         if value is None or value == "":
             continue
         profile[key] = PROFILE_RULES[key].clean(value)

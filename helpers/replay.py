@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .i18n import N_, _
 from .lab import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "runs" / "drills"
@@ -54,9 +55,11 @@ def failed_record(folder: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
         hint = ""
         if (folder.parent / "batch.json").is_file():  # a batch folder: say which customers it has
             customers = sorted(p.name for p in folder.parent.iterdir() if p.is_dir())
-            hint = f" Customers in {folder.parent}: {', '.join(customers) or 'none'}."
-        raise ReplayError(f"{folder}: no such folder. Give a customer's folder of a batch, "
-                          f"runs/<batch-id>/<customer> (python -m helpers run writes them).{hint}")
+            hint = " " + _("Customers in {batch}: {customers}.").format(batch=folder.parent,
+                                                                       customers=", ".join(customers) or _("none"))
+        raise ReplayError(_("{folder}: no such folder. Give a customer's folder of a batch, "
+                            "runs/<batch-id>/<customer> (python -m helpers run writes them).").format(folder=folder)
+                          + hint)
     found: list[tuple[Path, dict[str, Any]]] = []
     for path in sorted(folder.iterdir()):
         if not _STEP_RECORD.match(path.name):
@@ -64,17 +67,18 @@ def failed_record(folder: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ReplayError(f"{path}: not a readable step record ({exc}).") from None
+            raise ReplayError(_("{path}: not a readable step record ({error}).").format(path=path, error=exc)) from None
         if isinstance(record, dict) and record.get("step"):
             found.append((path, record))
     if not found:
-        raise ReplayError(f"{folder}: no step records (NN_step.json) in it. Give the folder of one customer "
-                          "of a batch, runs/<batch-id>/<customer>, not the batch folder itself.")
+        raise ReplayError(_("{folder}: no step records (NN_step.json) in it. Give the folder of one customer "
+                            "of a batch, runs/<batch-id>/<customer>, not the batch folder itself.").format(folder=folder))
     for path, record in found:
         if record.get("status") in FAILED_STATUSES:
             return path, record
     statuses = ", ".join(f"{r['step']} {r.get('status')}" for _p, r in found)
-    raise ReplayError(f"{folder}: no failed step ({statuses}): there is no failure to replay.")
+    raise ReplayError(_("{folder}: no failed step ({statuses}): there is no failure to replay.").format(
+        folder=folder, statuses=statuses))
 
 
 def graph_error(record: dict[str, Any]) -> dict[str, Any]:
@@ -83,12 +87,13 @@ def graph_error(record: dict[str, Any]) -> dict[str, Any]:
     error = record.get("error") or {}
     step = record.get("step")
     if record.get("status") == "timeout" or error.get("code") is None:
-        kind = error.get("type") or ("timeout" if record.get("status") == "timeout" else "an unknown failure")
-        raise ReplayError(
-            f"{step} failed with {kind}: {_first_line(error.get('message')) or 'no message'}. It cannot be "
+        kind = error.get("type") or ("timeout" if record.get("status") == "timeout" else _("an unknown failure"))
+        raise ReplayError(_(
+            "{step} failed with {kind}: {message}. It cannot be "
             "replayed: a drill replays a Graph API error (a code and subcode Meta answered), and this failure "
             "is not one (a secret leak, a timeout, a bad input or a crash are found and fixed where they "
-            "happened; the record's remedy says how).")
+            "happened; the record's remedy says how).").format(
+                step=step, kind=kind, message=_first_line(error.get("message")) or _("no message")))
     code, subcode = int(error["code"]), _int_or_none(error.get("subcode"))
     method = path = None
     wanted = {str(code), f"{code}/{subcode}"}
@@ -147,32 +152,35 @@ def scenario_for(record: dict[str, Any], batch: str, customer: str) -> dict[str,
     shown = f"{code}/{subcode}" if subcode else str(code)
     number = step.split("_", 1)[0]
     entry = lookup(code, subcode)
-    call = f"{error['method']} {error['path']}" if error["method"] else "the step's check"
+    call = f"{error['method']} {error['path']}" if error["method"] else STEP_CHECK
+    # The YAML's words are in the language of whoever ran from-run; the training page rebuilds the title and
+    # description in its reader's language from the other keys (replayed_texts).
     scenario: dict[str, Any] = {
         "name": scenario_name(batch, customer, step),
-        "title": f"Replayed: {customer}'s step {number} failed with {shown}"
-                 + (f" ({error['title'] or entry.title})" if (error["title"] or entry) else ""),
-        "description": f"Batch {batch}, customer {customer}: step {step} failed at {call} with "
-                       f"{shown} (HTTP {error['http_status']}). The sandbox answers the same.",
-        "try": f"Run notebook {number} ({step}) with the training profile.",
+        "title": "",
+        "description": "",
+        "try": _("Run notebook {number} ({step}) with the training profile.").format(number=number, step=step),
         "expected_error": {"code": code, "subcode": subcode, "http_status": error["http_status"]},
         "trainee_sees": error["message"] + (f" Details: {error['details']}" if error["details"] else ""),
-        "fix": entry.remedy if entry else "Not in the playbook's catalogue: read Meta's message and details.",
+        "fix": entry.remedy if entry else _("Not in the playbook's catalogue: read Meta's message and details."),
         "replayed_from": {"batch": batch, "customer": customer, "step": step, "call": call,
                           "fbtrace_id": (record.get("error") or {}).get("fbtrace_id")},
     }
+    if error["title"]:
+        scenario["replayed_from"]["error_title"] = error["title"]
     based_on = built_in_match(step, code, subcode)
     if based_on is not None:
         built_in = yaml.safe_load((SCENARIO_DIR / f"{based_on}.yaml").read_text(encoding="utf-8"))
         scenario["based_on"] = based_on
-        scenario["description"] += f" Based on the built-in scenario {based_on}: {built_in.get('description', '')}"
         scenario["setup"] = built_in.get("setup") or []
+    scenario.update(replayed_texts(scenario, built_in_description=built_in.get("description", "") if based_on else ""))
+    if based_on is not None:
         return scenario
     if error["method"] is None:
-        raise ReplayError(
-            f"{step} failed with {shown}, but no Graph call of the record answered it (it came in a status "
+        raise ReplayError(_(
+            "{step} failed with {code}, but no Graph call of the record answered it (it came in a status "
             "webhook or from the step's own check) and no built-in scenario teaches it at this step: a fault "
-            "rule replays Graph answers only, so this failure cannot be replayed.")
+            "rule replays Graph answers only, so this failure cannot be replayed.").format(step=step, code=shown))
     envelope = {"code": code, "error_subcode": subcode, "http_status": error["http_status"] or 400,
                 "message": error["message"], "type": error["type"] or "OAuthException"}
     if error["details"]:
@@ -181,6 +189,46 @@ def scenario_for(record: dict[str, Any], batch: str, customer: str) -> dict[str,
     scenario["setup"] = [{"fault": {"kind": "error", "method": error["method"], "path": path_pattern(error["path"]),
                                     "times": 0, "error": envelope}}]
     return scenario
+
+
+STEP_CHECK = N_("the step's check")  # replayed_from.call when no Graph call answered the error
+
+
+def replayed_texts(scenario: dict[str, Any], *, built_in_description: str | None = None) -> dict[str, str]:
+    """A replayed scenario's title and description in the current language, from what it records
+    (replayed_from, expected_error, based_on): what the YAML holds and what the training page shows.
+    `built_in_description`: the description of the scenario it is based on (default: read from its file)."""
+    from .remedies import lookup
+
+    origin = scenario["replayed_from"]
+    expected = scenario.get("expected_error") or {}
+    code, subcode = int(expected["code"]), _int_or_none(expected.get("subcode"))
+    shown = f"{code}/{subcode}" if subcode else str(code)
+    customer, batch, step = origin.get("customer"), origin.get("batch"), str(origin.get("step") or "")
+    number = step.split("_", 1)[0]
+    entry = lookup(code, subcode)
+    error_title = _(origin["error_title"]) if origin.get("error_title") else (entry.title if entry else "")
+    if error_title:
+        title = _("Replayed: {customer}'s step {number} failed with {code} ({title})").format(
+            customer=customer, number=number, code=shown, title=error_title)
+    else:
+        title = _("Replayed: {customer}'s step {number} failed with {code}").format(
+            customer=customer, number=number, code=shown)
+    call = origin.get("call")
+    description = _("Batch {batch}, customer {customer}: step {step} failed at {call} with {code} (HTTP {http_status}). "
+                    "The sandbox answers the same.").format(
+        batch=batch, customer=customer, step=step, call=_(STEP_CHECK) if call == STEP_CHECK else call, code=shown,
+        http_status=expected.get("http_status"))
+    based_on = scenario.get("based_on")
+    if based_on:
+        if built_in_description is None:
+            from .sandbox.scenarios import SCENARIO_DIR
+
+            built_in = yaml.safe_load((SCENARIO_DIR / f"{based_on}.yaml").read_text(encoding="utf-8")) or {}
+            built_in_description = built_in.get("description", "")
+        description += " " + _("Based on the built-in scenario {name}: {description}").format(
+            name=based_on, description=_(built_in_description) if built_in_description else "")
+    return {"title": title, "description": description}
 
 
 def from_run(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
@@ -234,19 +282,25 @@ def replayed_spec(scenario: dict[str, Any]):
     code, subcode = expected.get("code"), expected.get("subcode")
     entry = lookup(code, subcode)
     shown = f"{code}/{subcode}" if subcode else str(code)
-    lesson = (f"This failure happened for real: customer **{origin.get('customer')}**, batch "
-              f"`{origin.get('batch')}`, at `{origin.get('call')}`. "
-              + (f"{shown} *{entry.title}*: {entry.remedy}" if entry else
-                 f"{shown} is not in the playbook's catalogue: read Meta's message and details in the form."))
-    remedy = entry.remedy if entry else "what Meta's message and details say"
+    call = origin.get("call")
+    where = {"customer": origin.get("customer"), "batch": origin.get("batch"),
+             "call": _(STEP_CHECK) if call == STEP_CHECK else call, "code": shown}
+    if entry:
+        lesson = _("This failure happened for real: customer **{customer}**, batch `{batch}`, at `{call}`. "
+                   "{code} *{title}*: {remedy}").format(**where, title=entry.title, remedy=entry.remedy)
+    else:
+        lesson = _("This failure happened for real: customer **{customer}**, batch `{batch}`, at `{call}`. "
+                   "{code} is not in the playbook's catalogue: read Meta's message and details in the form."
+                   ).format(**where)
+    remedy = entry.remedy if entry else _("what Meta's message and details say")
 
     def clear(drill) -> str:
         drill.drills.control.clear_faults()
-        return f"did what the remedy says for {shown} (the sandbox stops answering it)"
+        return _("did what the remedy says for {code} (the sandbox stops answering it)").format(code=shown)
 
     step = str(origin.get("step") or "")
-    stands_in_for = f"doing what the remedy says: “{_short(remedy)}”"
-    return DrillSpec(name, step, lesson, (MetaFix("Do what the remedy says", stands_in_for, clear),),
+    stands_in_for = _("doing what the remedy says: “{remedy}”").format(remedy=_short(remedy))
+    return DrillSpec(name, step, lesson, (MetaFix(N_("Do what the remedy says"), stands_in_for, clear),),
                      expect=code, **STEP_SETUPS.get(step, {}))
 
 
@@ -287,9 +341,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scenario = yaml.safe_load(path.read_text(encoding="utf-8"))
-    how = (f"based on the built-in scenario {scenario['based_on']}" if scenario.get("based_on")
-           else "a fault rule answering the recorded error")
-    print(f"wrote {path}\n  {scenario['title']}\n  {how}\n"
-          f"The training page lists it when PLAYBOOK_DRILLS_DIR is {path.parent} (make lab and make voila set it "
-          f"to {DEFAULT_OUT}).")
+    how = (_("based on the built-in scenario {name}").format(name=scenario["based_on"]) if scenario.get("based_on")
+           else _("a fault rule answering the recorded error"))
+    print(_("wrote {path}").format(path=path) + f"\n  {scenario['title']}\n  {how}\n"
+          + _("The training page lists it when PLAYBOOK_DRILLS_DIR is {folder} (make lab and make voila set it "
+              "to {default}).").format(folder=path.parent, default=DEFAULT_OUT))
     return 0

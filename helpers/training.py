@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import WebhookStatusFailed
+from .i18n import N_, _
 from .lab import DEFAULT_PROFILE, REPO_ROOT, training_context
 from .profiles import load_profile
 
@@ -34,7 +35,8 @@ from .profiles import load_profile
 
 @dataclass(frozen=True)
 class FormFix:
-    """A value the trainee types into one of the form's fields. `instruction` may use {context} keys."""
+    """A value the trainee types into one of the form's fields. `instruction` may use {context} keys.
+    `instruction` and `done` are marked with N_() and translated where they are shown."""
     field: str
     instruction: str
     value: Callable[["Drill"], str]  # what the trainee types (the headless drills type it through the widget)
@@ -43,7 +45,8 @@ class FormFix:
 
 @dataclass(frozen=True)
 class MetaFix:
-    """A change outside the playbook; its button says what it stands in for. `apply` returns what was done."""
+    """A change outside the playbook; its button says what it stands in for. `apply` returns what was done
+    (already in the reader's language). `label` and `stands_in_for` are marked with N_(), shown with _()."""
     label: str
     stands_in_for: str
     apply: Callable[["Drill"], str]
@@ -73,8 +76,8 @@ def _paste_token(drill: "Drill", scopes: list[str] | None = None) -> str:
     """Business settings > System users > Generate token, pasted into the form's Access token field."""
     token = drill.drills.control.generate_token(drill.profile["business_id"], drill.profile["app_id"], scopes=scopes)
     drill.form.inputs["token_env"].value = token  # the field stores it in the token variable and clears itself
-    return ("generated a system user token and pasted it into the form's Access token field "
-            f"(${drill.profile['token_env']})")
+    return _("generated a system user token and pasted it into the form's Access token field "
+             "(${token_env})").format(token_env=drill.profile["token_env"])
 
 
 def _read_sms(drill: "Drill") -> str:
@@ -83,10 +86,11 @@ def _read_sms(drill: "Drill") -> str:
     try:
         sms = drill.drills.control.last_sms(NUMBER_ID)
     except SandboxControlError:
-        drill.context["sms"] = "no SMS yet: press Run in the form first (the step requests the code)"
-        return "looked at the phone: no SMS yet"
-    drill.context["sms"] = f"SMS to {drill.profile['display_phone_number']}: “{sms.get('text')}”"
-    return f"read the SMS: {sms.get('text')}"
+        drill.context["sms"] = _("no SMS yet: press Run in the form first (the step requests the code)")
+        return _("looked at the phone: no SMS yet")
+    drill.context["sms"] = _("SMS to {number}: “{text}”").format(number=drill.profile["display_phone_number"],
+                                                                text=sms.get("text"))
+    return _("read the SMS: {text}").format(text=sms.get("text"))
 
 
 def _messages_params(phone_number_id: str) -> Callable[["Drill"], dict[str, Any]]:
@@ -114,7 +118,7 @@ def _send_text_as_a_script(step) -> dict[str, Any]:
     if final["status"] == "failed":
         code = final.get("error_code")
         raise WebhookStatusFailed(wamid, int(code) if code is not None else None, final.get("errors"))
-    return {"ok": True, "verdict": f"text {wamid} reached '{final['status']}'"}
+    return {"ok": True, "verdict": _("text {wamid} reached '{status}'").format(wamid=wamid, status=final["status"])}
 
 
 PARTNER_BUSINESS = "100000000000001"  # Example Co, the partner whose credit line the training WABA lacks
@@ -127,13 +131,14 @@ def _attach_credit_line(drill: "Drill") -> str:
 
     line = ops.list_credit_lines(drill.drills.client, PARTNER_BUSINESS)[0]
     ops.share_credit_line(drill.drills.client, str(line["id"]), waba_id=drill.profile["waba_id"], waba_currency="USD")
-    return f"shared and attached the partner's credit line {line['id']} to WABA {drill.profile['waba_id']}"
+    return _("shared and attached the partner's credit line {line} to WABA {waba}").format(
+        line=line["id"], waba=drill.profile["waba_id"])
 
 
 def _review_again(drill: "Drill") -> str:
     # The scenario makes the WABA's reviews reject; a reset stands in for Meta reviewing the corrected template.
     drill.drills.control.reset()
-    return "submitted the corrected template for review again"
+    return _("submitted the corrected template for review again")
 
 
 def _short_timeout(drill: "Drill") -> dict[str, Any]:
@@ -162,143 +167,149 @@ def _fault_drill(kind: str, step: str, lesson: str, **extra: Any) -> DrillSpec:
 # Each injectable fault (helpers.sandbox.faults.KINDS), once, on one call of a step: the step passes, and
 # the form's calls show how. What the trainee learns is what the playbook does, and what is left to them.
 FAULT_DRILLS: tuple[DrillSpec, ...] = (
-    _fault_drill("unknown_error", "01_assets",
+    _fault_drill("unknown_error", "01_assets", N_(
                  "HTTP 500 with code 1 (*API Unknown*) is transient: the client **retried** the call after a short "
                  "backoff, and the step passed. In the calls you see the 500, then the 200. Nothing to do; only "
-                 "if it persists (the client gives up after 2 retries) check Meta's status page."),
-    _fault_drill("service_error", "06_phone_numbers",
+                 "if it persists (the client gives up after 2 retries) check Meta's status page.")),
+    _fault_drill("service_error", "06_phone_numbers", N_(
                  "HTTP 500 with code 2 (*API Service*): Meta's service was briefly overloaded. The client "
                  "**retried** with exponential backoff (up to 4 times within 120 s) and the step passed. A step "
-                 "fails only when the outage outlasts the retries: then run it again later (`--resume` in a batch)."),
-    _fault_drill("service_unavailable", "05_subscribe_waba",
+                 "fails only when the outage outlasts the retries: then run it again later (`--resume` in a batch).")),
+    _fault_drill("service_unavailable", "05_subscribe_waba", N_(
                  "HTTP 503 on a **write**: Meta answered, so nothing was applied, and the client **retried** "
-                 "the write safely. The calls show POST subscribed_apps twice, 503 then 200: one subscription."),
-    _fault_drill("something_went_wrong", "10_send_test_message",
+                 "the write safely. The calls show POST subscribed_apps twice, 503 then 200: one subscription.")),
+    _fault_drill("something_went_wrong", "10_send_test_message", N_(
                  "131000 *Something went wrong* on a send: Meta answered with an error, so no message left; the "
                  "client **retried** and exactly one message reached the consumer. If 131000 persists, open a "
-                 "Direct Support ticket with the fbtrace_id the form shows."),
-    _fault_drill("throttled", "10_send_test_message",
+                 "Direct Support ticket with the fbtrace_id the form shows.")),
+    _fault_drill("throttled", "10_send_test_message", N_(
                  "130429/2494055 *Rate limit hit*: the number's throughput was exceeded. The client **waited** as "
                  "the `Retry-After` header said, then **retried**: one message. In a batch, meeting it often means "
-                 "too many customers share the number at once (fewer `--workers`)."),
-    _fault_drill("connection_reset", "08_register",
+                 "too many customers share the number at once (fewer `--workers`).")),
+    _fault_drill("connection_reset", "08_register", N_(
                  "The connection dropped: **no answer** to register, so nobody knows whether it was applied. The "
                  "step does not repeat the write blindly: it **read the number back** (not connected), then "
-                 "registered once more. Register calls are counted: 10 per number per 72 hours."),
-    _fault_drill("timeout_after_write", "08_register",
+                 "registered once more. Register calls are counted: 10 per number per 72 hours.")),
+    _fault_drill("timeout_after_write", "08_register", N_(
                  "The register call **was applied**, but its answer came later than the client waits (a timeout): "
                  "the outcome was unknown. The step **read the number back**, found it CONNECTED and adopted that: "
-                 "no second register call (the sandbox's ledger, `GET /_sandbox/writes`, shows one).",
+                 "no second register call (the sandbox's ledger, `GET /_sandbox/writes`, shows one)."),
                  prepare=_short_timeout),
 )
 
 
+# The texts a trainee reads (lessons, fix labels, what a button stands in for, instructions) are marked with
+# N_() here and translated where the page shows them; what a fix returns is already translated.
 DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
     DrillSpec(
-        "expired_token", "01_assets",
+        "expired_token", "01_assets", N_(
         "Code 190 means the token is not valid at all; subcode 463 says it **expired**. Every call fails the same "
         "way, so no step can pass until the token is replaced. The dashboard's temporary tokens last 24 hours: use a "
-        "**system user** token with expiry *Never*.",
-        (MetaFix("Generate a system user token", "Business settings > System users > Generate token (expiry Never, "
-                 "both WhatsApp permissions); the token is pasted into the form's Access token field", _paste_token),)),
-    DrillSpec(
-        "missing_messaging_scope", "10_send_test_message",
-        "131005 *Access denied*: the call is well formed, but the token lacks **whatsapp_business_messaging**, the "
-        "permission to send. Reading works, so 01 and 06 passed. Step 03 (token check) lists the missing permission.",
-        (MetaFix("Regenerate the token with both permissions", "Business settings > System users > Generate token "
-                 "with whatsapp_business_management AND whatsapp_business_messaging; pasted into the form's Access "
-                 "token field", _paste_token),),
-        params=_messages_params(LIVE_NUMBER), prepare=_connect_webhooks),
-    DrillSpec(
-        "asset_not_assigned", "01_assets",
-        "100/33 reads like *the object does not exist*, but the WABA does exist: the token just cannot see it. The "
-        "system user was given only the marketing WABA; the token check (03) shows `target_ids` without this WABA.",
-        (MetaFix("Assign the WABA and generate a new token", "Business settings > System users > Add assets > "
-                 "WhatsApp accounts (full control), then Generate token; pasted into the form's Access token field",
+        "**system user** token with expiry *Never*."),
+        (MetaFix(N_("Generate a system user token"), N_("Business settings > System users > Generate token (expiry "
+                 "Never, both WhatsApp permissions); the token is pasted into the form's Access token field"),
                  _paste_token),)),
     DrillSpec(
-        "terms_not_accepted", "08_register",
-        "(#200) *Permissions error* is generic: the **details** say the Terms of Service are not accepted. Only the "
-        "business can accept them, in WhatsApp Manager; step 02 says where.",
-        (MetaFix("Accept the Terms of Service", "the Terms banner in WhatsApp Manager",
-                 lambda d: (d.drills.control.accept_terms(d.profile["business_id"]),
-                            "accepted the Terms of Service in WhatsApp Manager")[1]),)),
+        "missing_messaging_scope", "10_send_test_message", N_(
+        "131005 *Access denied*: the call is well formed, but the token lacks **whatsapp_business_messaging**, the "
+        "permission to send. Reading works, so 01 and 06 passed. Step 03 (token check) lists the missing permission."),
+        (MetaFix(N_("Regenerate the token with both permissions"), N_("Business settings > System users > Generate "
+                 "token with whatsapp_business_management AND whatsapp_business_messaging; pasted into the form's "
+                 "Access token field"), _paste_token),),
+        params=_messages_params(LIVE_NUMBER), prepare=_connect_webhooks),
     DrillSpec(
-        "needs_reverification", "08_register",
+        "asset_not_assigned", "01_assets", N_(
+        "100/33 reads like *the object does not exist*, but the WABA does exist: the token just cannot see it. The "
+        "system user was given only the marketing WABA; the token check (03) shows `target_ids` without this WABA."),
+        (MetaFix(N_("Assign the WABA and generate a new token"), N_("Business settings > System users > Add assets > "
+                 "WhatsApp accounts (full control), then Generate token; pasted into the form's Access token field"),
+                 _paste_token),)),
+    DrillSpec(
+        "terms_not_accepted", "08_register", N_(
+        "(#200) *Permissions error* is generic: the **details** say the Terms of Service are not accepted. Only the "
+        "business can accept them, in WhatsApp Manager; step 02 says where."),
+        (MetaFix(N_("Accept the Terms of Service"), N_("the Terms banner in WhatsApp Manager"),
+                 lambda d: (d.drills.control.accept_terms(d.profile["business_id"]),
+                            _("accepted the Terms of Service in WhatsApp Manager"))[1]),)),
+    DrillSpec(
+        "needs_reverification", "08_register", N_(
         "The number's ownership verification expired (`code_verification_status` EXPIRED, as 06 shows). Step 08 "
         "checks that first and requests a code by SMS; a script that calls register straight away gets 133006. "
-        "Against Meta a person reads the SMS: here, too.",
-        (MetaFix("Read the SMS", "the phone that receives the code", _read_sms),
-         FormFix("verification_code", "Type the 6 digits of the SMS ({sms}) into **Code from the SMS**.",
+        "Against Meta a person reads the SMS: here, too."),
+        (MetaFix(N_("Read the SMS"), N_("the phone that receives the code"), _read_sms),
+         FormFix("verification_code", N_("Type the 6 digits of the SMS ({sms}) into **Code from the SMS**."),
                  lambda d: d.drills.control.verification_code(NUMBER_ID),
-                 "typed the code from the SMS into the form's Code from the SMS field")),
+                 N_("typed the code from the SMS into the form's Code from the SMS field"))),
         expect="ConfigError", person_peer=True),
     DrillSpec(
-        "wrong_pin", "08_register",
+        "wrong_pin", "08_register", N_(
         "133005 *PIN mismatch*: the number already has a two-step PIN, and it is not the one in `WHATSAPP_PIN`. Do "
         "**not** guess: repeated wrong PINs lock the number (133008). Ask who set it; if nobody knows, reset it "
-        "(`POST /{PHONE_NUMBER_ID}` with a new PIN) and register with that one.",
-        (FormFix("pin_env", "The colleague who set the PIN left it in the handover note: **{pin}**. Type it into the "
-                 "**Two-step PIN** field (it goes into `$WHATSAPP_PIN`; the field clears itself).", lambda d: RIGHT_PIN,
-                 "typed the PIN from the handover note into the form's Two-step PIN field"),)),
+        "(`POST /{PHONE_NUMBER_ID}` with a new PIN) and register with that one."),
+        (FormFix("pin_env", N_("The colleague who set the PIN left it in the handover note: **{pin}**. Type it into "
+                 "the **Two-step PIN** field (it goes into `$WHATSAPP_PIN`; the field clears itself)."),
+                 lambda d: RIGHT_PIN, N_("typed the PIN from the handover note into the form's Two-step PIN field")),)),
     DrillSpec(
-        "register_rate_limit", "08_register",
+        "register_rate_limit", "08_register", N_(
         "133016: at most 10 register (and 10 deregister) calls per number in a moving 72-hour window. Retrying now "
-        "only keeps the window full: fix the cause, wait, then register once.",
-        (MetaFix("Wait 72 hours", "the clock (the sandbox's clock moves on 72 hours)",
-                 lambda d: (d.drills.control.advance_clock(72 * 3600), "waited out the 72-hour window")[1]),)),
+        "only keeps the window full: fix the cause, wait, then register once."),
+        (MetaFix(N_("Wait 72 hours"), N_("the clock (the sandbox's clock moves on 72 hours)"),
+                 lambda d: (d.drills.control.advance_clock(72 * 3600), _("waited out the 72-hour window"))[1]),)),
     DrillSpec(
-        "webhook_quoted_challenge", "04_webhooks",
+        "webhook_quoted_challenge", "04_webhooks", N_(
         "The callback answers Meta's verification GET with the challenge JSON-quoted (`\"1234\"`), not the raw "
         "`1234`: Meta refuses to save it (2200 *Callback verification failed*). Step 04 checks the endpoint the way "
-        "Meta does before saving it, so its check table shows which answer was wrong.",
-        (FormFix("callback_url", "Type the conforming receiver's URL **{receiver_url}** into **Callback URL**.",
-                 lambda d: d.context["receiver_url"], "typed the conforming receiver's URL into Callback URL"),),
+        "Meta does before saving it, so its check table shows which answer was wrong."),
+        (FormFix("callback_url", N_("Type the conforming receiver's URL **{receiver_url}** into **Callback URL**."),
+                 lambda d: d.context["receiver_url"], N_("typed the conforming receiver's URL into Callback URL")),),
         params=lambda d: {"callback_url": d.drills.graph_url + "/_sandbox/broken_webhook/quoted_challenge",
                           "webhook_db": d.webhook_db},
         prepare=lambda d: {"receiver_url": d.drills.webhooks()[0]}, expect="check failed"),
     DrillSpec(
-        "recipient_not_allowed", "10_send_test_message",
+        "recipient_not_allowed", "10_send_test_message", N_(
         "131030: Meta's test number only messages the recipients added in API Setup (up to 5), and its list is "
-        "empty. Numbers from Mexico (+52) and Argentina (+54) often need their format checked too.",
-        (MetaFix("Add the recipient", "App Dashboard > WhatsApp > API Setup > To > Manage phone number list",
+        "empty. Numbers from Mexico (+52) and Argentina (+54) often need their format checked too."),
+        (MetaFix(N_("Add the recipient"), N_("App Dashboard > WhatsApp > API Setup > To > Manage phone number list"),
                  lambda d: (d.drills.control.allow_recipient(TEST_NUMBER, d.profile["consumer_number"]),
-                            f"added {d.profile['consumer_number']} to the test number's recipients")[1]),),
+                            _("added {number} to the test number's recipients").format(
+                                number=d.profile["consumer_number"]))[1]),),
         params=_messages_params(TEST_NUMBER), prepare=_connect_webhooks),
     DrillSpec(
-        "outside_24h_window", "10_send_test_message",
+        "outside_24h_window", "10_send_test_message", N_(
         "131047 *Re-engagement message*: the API **accepted** the text (HTTP 200, a message ID); the failure came "
         "later, in a status webhook. Outside the 24-hour window only a template may start the conversation (step 10 "
-        "sends hello_world then; this Run sends the text the way a script does), or the consumer writes first.",
-        (MetaFix("The consumer writes", "the consumer's phone: a message to the business opens the window again",
+        "sends hello_world then; this Run sends the text the way a script does), or the consumer writes first."),
+        (MetaFix(N_("The consumer writes"), N_("the consumer's phone: a message to the business opens the window "
+                 "again"),
                  lambda d: (d.drills.control.consumer_message(NUMBER_ID, d.profile["consumer_number"],
                                                               "Hi, it's me again"),
-                            "the consumer wrote to the business")[1]),),
+                            _("the consumer wrote to the business"))[1]),),
         params=_messages_params(NUMBER_ID), prepare=_connect_webhooks, action=_send_text_as_a_script),
     DrillSpec(
-        "template_rejected", "12_templates",
+        "template_rejected", "12_templates", N_(
         "The template was **REJECTED** in review (`rejected_reason` INVALID_FORMAT): a body may not start or end "
         "with a variable, its variables are numbered `{{1}}`, `{{2}}`, … in order, each with a sample, and a "
         "UTILITY template must not promote. The step checks the numbering before sending; the rest is Meta's "
         "review. A rejected "
         "template can never be sent; outside the 24-hour window the customer cannot message anyone until one is "
-        "approved.",
-        (FormFix("first_template_body", "Type a corrected body into **First template body**, e.g. "
-                 "`" + CORRECTED_TEMPLATE_BODY.replace("{", "{{").replace("}", "}}") + "`", lambda d: CORRECTED_TEMPLATE_BODY,
-                 "typed a corrected body into the form's First template body field"),
-         MetaFix("Submit it for review again", "Meta's review of the corrected template (the sandbox drops the "
-                 "scenario's rejecting reviews; the rejected template is forgotten)", _review_again)),
+        "approved."),
+        # {corrected_body}: CORRECTED_TEMPLATE_BODY, from the drill's context (its {{1}} stay as they are).
+        (FormFix("first_template_body", N_("Type a corrected body into **First template body**, e.g. "
+                 "`{corrected_body}`"), lambda d: CORRECTED_TEMPLATE_BODY,
+                 N_("typed a corrected body into the form's First template body field")),
+         MetaFix(N_("Submit it for review again"), N_("Meta's review of the corrected template (the sandbox drops "
+                 "the scenario's rejecting reviews; the rejected template is forgotten)"), _review_again)),
         params=lambda d: {"first_template_name": "order_shipped", "first_template_language": "en_US",
                           "first_template_body": "{{1}} your order has shipped {{2}}", "template_wait_seconds": 90.0},
         expect="StepFailed"),
     DrillSpec(
-        "credit_line_not_shared", "10_send_test_message",
+        "credit_line_not_shared", "10_send_test_message", N_(
         "131042 *Business eligibility payment issue*: the API accepted the template (HTTP 200, a message ID); the "
         "status webhook then said **failed**. The customer's WABA has no payment method: its Solution Partner never "
         "shared and attached a credit line (step 07b). Free replies inside the 24-hour window still go out; paid "
-        "messages do not, and 13's health_status shows the WABA LIMITED.",
-        (MetaFix("Attach the credit line", "step 07b's two calls as the partner's system user: GET "
-                 "/{PARTNER_BUSINESS_ID}/extendedcredits, then POST /{CREDIT_LINE_ID}/whatsapp_credit_sharing_and_attach",
+        "messages do not, and 13's health_status shows the WABA LIMITED."),
+        (MetaFix(N_("Attach the credit line"), N_("step 07b's two calls as the partner's system user: GET "
+                 "/{PARTNER_BUSINESS_ID}/extendedcredits, then POST /{CREDIT_LINE_ID}/whatsapp_credit_sharing_and_attach"),
                  _attach_credit_line),),
         params=_messages_params(NUMBER_ID), prepare=_connect_webhooks),
     *FAULT_DRILLS,
@@ -320,6 +331,27 @@ def drill_specs() -> dict[str, DrillSpec]:
     return specs
 
 
+def scenario_texts(scenario: dict[str, Any], raw: dict[str, Any] | None = None) -> dict[str, str]:
+    """The scenario's title and description as the page shows them, in the reader's language.
+
+    A replayed scenario's are rebuilt from what its file records (helpers.replay.replayed_texts: its YAML
+    holds the words of whoever wrote it); a built-in one's go through the catalogue. `raw`: the scenario as
+    its file holds it (the sandbox's description of a scenario leaves out replayed_from); read when not given.
+    """
+    if raw is None:
+        from .sandbox.scenarios import catalogue
+
+        raw = catalogue().get(str(scenario.get("name"))) or scenario
+    if raw.get("replayed_from"):
+        from .replay import replayed_texts
+
+        try:
+            return replayed_texts(raw)
+        except (KeyError, TypeError, ValueError):
+            pass  # a hand-edited file: its own words
+    return {"title": _(str(scenario.get("title") or "")), "description": _(str(scenario.get("description") or ""))}
+
+
 class Drills:
     """The drills against the sandbox at `graph_url`: `start(name)` breaks one scenario and returns its Drill.
 
@@ -338,8 +370,8 @@ class Drills:
         context = training_context()
         self.graph_url = graph_url or context.get("sandbox_url") or context.get("graph_url") or ""
         if not self.graph_url:
-            raise ConfigError("graph_url is empty: start the lab with `make lab`, or give the sandbox's URL "
-                              "(python -m helpers sandbox prints it).")
+            raise ConfigError(_("graph_url is empty: start the lab with `make lab`, or give the sandbox's URL "
+                                "(python -m helpers sandbox prints it)."))
         # Drills drive the sandbox itself (scenarios, tokens, clock), so they hold its control API; the
         # steps they run get it only as their peer, as under the lab or the runner.
         self.peer = SandboxPeer(self.graph_url)
@@ -347,8 +379,9 @@ class Drills:
         try:
             self.control.now()
         except Exception:
-            raise ConfigError(f"{self.graph_url} is not the playbook's sandbox (no /_sandbox/ control API there): "
-                              "the drills break things on purpose and run only against the sandbox.") from None
+            raise ConfigError(_("{url} is not the playbook's sandbox (no /_sandbox/ control API there): the drills "
+                                "break things on purpose and run only against the sandbox.").format(
+                                    url=self.graph_url)) from None
         self.profile_path = Path(profile or context.get("profile") or DEFAULT_PROFILE)
         self.profile = load_profile(self.profile_path)
         self.api_version = api_version or DEFAULT_API_VERSION
@@ -398,7 +431,7 @@ class Drills:
 
         specs = drill_specs()
         if name not in specs:
-            raise ConfigError(f"no drill named {name!r}; one of {', '.join(specs)}")
+            raise ConfigError(_("no drill named {name}; one of {names}").format(name=repr(name), names=", ".join(specs)))
         for env, value in self._baseline.items():
             if value is None:
                 os.environ.pop(env, None)
@@ -456,7 +489,8 @@ class Drill:
         self.scenario = drills.control.load_scenario(spec.scenario)
         expected = self.scenario.get("expected_error") or {}
         self.expected = spec.expect if spec.expect is not None else expected.get("code")
-        self.context: dict[str, Any] = {"pin": RIGHT_PIN, "number": NUMBER_ID, "sms": "the SMS"}
+        self.context: dict[str, Any] = {"pin": RIGHT_PIN, "number": NUMBER_ID, "sms": _("the SMS"),
+                                        "corrected_body": CORRECTED_TEMPLATE_BODY}
         self.webhook_db = ""
         if spec.prepare is not None or spec.params is not None:
             self.webhook_db = drills.webhooks()[1].path
@@ -484,16 +518,17 @@ class Drill:
         rows: list[widgets.Widget] = []
         for fix in spec.fixes:
             if isinstance(fix, MetaFix):
-                button = widgets.Button(description=f"Fix it: {fix.label}", icon="wrench",
-                                        tooltip=f"stands in for {fix.stands_in_for}", layout=widgets.Layout(width="auto"))
+                button = widgets.Button(description=_("Fix it: {label}").format(label=_(fix.label)), icon="wrench",
+                                        tooltip=_("stands in for {what}").format(what=_(fix.stands_in_for)),
+                                        layout=widgets.Layout(width="auto"))
                 button.add_class("playbook-fix")
                 button.on_click(lambda _b, f=fix: self._meta_fix(f))
-                note = widgets.HTML(f"<i>stands in for {_html(fix.stands_in_for)}</i>")
+                note = widgets.HTML("<i>" + _("stands in for {what}").format(what=_html(_(fix.stands_in_for))) + "</i>")
                 self.fix_buttons[fix.label] = button
                 rows.append(widgets.HBox([button, note]))
         self.fix_notes = widgets.HTML("")
         self.fix_notes.add_class("playbook-fix-notes")
-        self.fix_box = widgets.VBox([widgets.HTML("<b>Fix it</b>"), self.fix_notes, *rows],
+        self.fix_box = widgets.VBox([widgets.HTML(f"<b>{_html(_('Fix it'))}</b>"), self.fix_notes, *rows],
                                     layout=widgets.Layout(display="none"))
         self.fix_box.add_class("playbook-fix-box")
         self.status = widgets.HTML("")
@@ -512,35 +547,42 @@ class Drill:
 
     # -- what the trainee sees -------------------------------------------------------------------
     def _header_html(self) -> str:
-        s = self.scenario
-        then = ("then read its Graph calls: the fault is there, and what the playbook did about it"
-                if self.spec.passes else "read the error and what to do, then fix it")
-        return (f"<h3>{_html(s.get('title'))}</h3>"
-                f"<p><b>Broken:</b> {_html(s.get('description'))}</p>"
-                f"<p><b>Now:</b> press <b>{_html(self.form.run_button.description)}</b> in the form below "
-                f"(step {_html(self.spec.step)}), {then}.</p>")
+        texts = scenario_texts(self.scenario)
+        now = (_("<b>Now:</b> press <b>{button}</b> in the form below (step {step}), then read its Graph calls: the "
+                 "fault is there, and what the playbook did about it.") if self.spec.passes else
+               _("<b>Now:</b> press <b>{button}</b> in the form below (step {step}), read the error and what to do, "
+                 "then fix it."))
+        return (f"<h3>{_html(texts['title'])}</h3>"
+                "<p>" + _("<b>Broken:</b> {description}").format(description=_html(texts["description"])) + "</p>"
+                "<p>" + now.format(button=_html(self.form.run_button.description), step=_html(self.spec.step))
+                + "</p>")
 
     def _fix_notes_html(self) -> str:
         items = []
         for fix in self.spec.fixes:
             if isinstance(fix, FormFix):
-                items.append(_markdown_html(fix.instruction.format(**self.context)))
+                items.append(_markdown_html(_(fix.instruction).format(**self.context)))
             else:
-                items.append(f"Press <b>Fix it: {_html(fix.label)}</b> (stands in for {_html(fix.stands_in_for)}).")
-        items.append(f"Then press <b>{_html(self.form.run_button.description)}</b> again.")
+                button = _("Fix it: {label}").format(label=_(fix.label))
+                items.append(_("Press <b>{button}</b> (stands in for {what}).").format(
+                    button=_html(button), what=_html(_(fix.stands_in_for))))
+        items.append(_("Then press <b>{button}</b> again.").format(button=_html(self.form.run_button.description)))
         return "<ol>" + "".join(f"<li>{item}</li>" for item in items) + "</ol>"
 
     def _meta_fix(self, fix: MetaFix) -> None:
         try:
             done = fix.apply(self)
         except Exception as exc:  # a button callback's exception would reach no one: say it on the page
-            self.status.value = f'<span style="color:#b00020">{_html(fix.label)} did not work: {_html(exc)}</span>'
+            self.status.value = ('<span style="color:#b00020">'
+                                 + _("{fix} did not work: {error}").format(fix=_html(_(fix.label)), error=_html(exc))
+                                 + "</span>")
             return
         self.fixes_done.append(done)
         self.fix_notes.value = self._fix_notes_html()  # a Meta-side fix may add context (the SMS)
         rest = any(isinstance(f, FormFix) and not self.form_fix_done(f) for f in self.spec.fixes)
-        self.status.value = f"🔧 {_html(done)}. Now {'do the rest of the fix, then ' if rest else ''}" \
-                            f"press <b>{_html(self.form.run_button.description)}</b>."
+        now = (_("🔧 {done}. Now do the rest of the fix, then press <b>{button}</b>.") if rest
+               else _("🔧 {done}. Now press <b>{button}</b>."))
+        self.status.value = now.format(done=_html(done), button=_html(self.form.run_button.description))
 
     def form_fix_done(self, fix: FormFix) -> bool:
         """Whether the form already holds the fix's value (a secret field: its variable holds it)."""
@@ -575,8 +617,9 @@ class Drill:
             if self.met is None:
                 self._meet(exc, None)
             else:
-                self.status.value = (f'<span style="color:#b00020">Still failing: {_html(_observed(exc))}. '
-                                     "Check the fix, then Run again.</span>")
+                self.status.value = ('<span style="color:#b00020">'
+                                     + _("Still failing: {error}. Check the fix, then Run again.").format(
+                                         error=_html(_observed(exc))) + "</span>")
             raise
         if not (result.get("ok", True) if isinstance(result, dict) else True):
             if self.met is None:
@@ -594,28 +637,32 @@ class Drill:
         met = [r for r in faults.get("rules") or [] if r.get("hits")]
         verdict = result.get("verdict") if isinstance(result, dict) else None
         if not met:
-            self.record.update(status="failed", retry_verdict="passed without meeting the fault: was it loaded?")
+            self.record.update(status="failed", retry_verdict=_("passed without meeting the fault: was it loaded?"))
             self._write()
-            self.status.value = "⚠️ The step passed without meeting the fault: press Break it again."
+            self.status.value = _("⚠️ The step passed without meeting the fault: press Break it again.")
             return
-        what = "; ".join(f"{r['kind']} on {r.get('method') or 'any'} {r.get('path')} ({r['hits']}×)" for r in met)
+        what = "; ".join(_("{kind} on {method} {path} ({hits}×)").format(
+            kind=r["kind"], method=r.get("method") or _("any"), path=r.get("path"), hits=r["hits"]) for r in met)
         step.finish(True, verdict or "")
         self.met = what
         self.record.update(status="passed", observed="passed", remedy=self.scenario.get("fix"), fix_worked=True,
-                           fix=f"nothing to fix: the playbook rode through {what}", retry_verdict=verdict or "passed")
+                           fix=_("nothing to fix: the playbook rode through {what}").format(what=what),
+                           retry_verdict=verdict or "passed")
         self._write()
-        self.lesson.value = (f'<div style="border-left: 4px solid #1e7e34; padding: 2px 0 2px 12px">'
-                             f"<p>✅ The sandbox injected {_html(what)}, and the step passed anyway.</p>"
-                             f"<p><b>Read it.</b> {_markdown_html(self.spec.lesson)}</p>"
-                             f"<p><b>Look at the Graph calls above:</b> {_html(self.scenario.get('trainee_sees'))}"
-                             "</p></div>")
-        self.status.value = (f'<span style="color:#1e7e34"><b>✅ {_html(self.spec.step)} passes through the fault.'
-                             "</b></span> Pick another scenario above.")
+        self.lesson.value = ('<div style="border-left: 4px solid #1e7e34; padding: 2px 0 2px 12px">'
+                             "<p>" + _("✅ The sandbox injected {what}, and the step passed anyway.").format(
+                                 what=_html(what)) + "</p>"
+                             "<p>" + _("<b>Read it.</b> {lesson}").format(lesson=_markdown_html(_(self.spec.lesson)))
+                             + "</p><p>" + _("<b>Look at the Graph calls above:</b> {what}").format(
+                                 what=_html(_(self.scenario.get("trainee_sees")))) + "</p></div>")
+        self.status.value = ('<span style="color:#1e7e34"><b>'
+                             + _("✅ {step} passes through the fault.").format(step=_html(self.spec.step))
+                             + "</b></span> " + _("Pick another scenario above."))
 
     def _meet(self, exc: BaseException | None, result: dict[str, Any] | None) -> None:
         from .errors import GraphAPIError
 
-        observed = _observed(exc) if exc is not None else "check failed"
+        observed = _observed(exc) if exc is not None else "check failed"  # a record value (DrillSpec.expect), not shown
         remedy = None
         error = self.step.record.get("error") or {}
         if exc is not None:
@@ -627,18 +674,23 @@ class Drill:
         self.met = exc if exc is not None else result
         self.record.update(observed=observed, remedy=remedy)
         if isinstance(exc, GraphAPIError) or isinstance(exc, WebhookStatusFailed):
-            what = (f"error {exc.code}" + (f"/{exc.subcode}" if exc.subcode else "")
-                    + (f" ({exc.title})" if exc.title else ""))
+            code = f"{exc.code}" + (f"/{exc.subcode}" if exc.subcode else "")
+            what = (_("error {code} ({title})").format(code=code, title=_(exc.title)) if exc.title
+                    else _("error {code}").format(code=code))
         elif exc is not None:
-            what = "the step stopped: " + str(getattr(exc, "reason", None) or exc).rstrip(".")
+            what = _("the step stopped: {reason}").format(
+                reason=str(getattr(exc, "reason", None) or exc).rstrip("."))
         else:
-            what = "the step's check failed: " + str(result.get("verdict")).rstrip(".")
-        verdict = (f"✅ This is what the scenario teaches: {_html(what)}." if observed == self.expected
-                   else f"⚠️ Expected {_html(self.expected)}, met {_html(what)}.")
+            what = _("the step's check failed: {verdict}").format(verdict=str(result.get("verdict")).rstrip("."))
+        verdict = (_("✅ This is what the scenario teaches: {what}.").format(what=_html(what))
+                   if observed == self.expected
+                   else _("⚠️ Expected {expected}, met {what}.").format(expected=_html(self.expected), what=_html(what)))
         colour = "#1e7e34" if observed == self.expected else "#b36b00"
         self.lesson.value = (f'<div style="border-left: 4px solid {colour}; padding: 2px 0 2px 12px">'
-                             f"<p>{verdict}</p><p><b>Read it.</b> {_markdown_html(self.spec.lesson)}</p>"
-                             "<p>The form's result above shows what the API said and what to do.</p></div>")
+                             f"<p>{verdict}</p>"
+                             "<p>" + _("<b>Read it.</b> {lesson}").format(lesson=_markdown_html(_(self.spec.lesson)))
+                             + "</p><p>" + _("The form's result above shows what the API said and what to do.")
+                             + "</p></div>")
         self.fix_notes.value = self._fix_notes_html()
         self.fix_box.layout.display = "flex"
         self.status.value = ""
@@ -646,22 +698,27 @@ class Drill:
     def _passed(self, step, result: dict[str, Any]) -> None:
         verdict = result.get("verdict") if isinstance(result, dict) else None
         if self.met is None:
-            self.record.update(status="failed", retry_verdict=f"passed without meeting {self.expected}: was the "
-                                                               "scenario loaded?")
+            self.record.update(status="failed", retry_verdict=_("passed without meeting {expected}: was the "
+                                                                "scenario loaded?").format(expected=self.expected))
             self._write()
-            self.status.value = f"⚠️ The step passed without meeting {_html(self.expected)}: press Break it again."
+            self.status.value = _("⚠️ The step passed without meeting {expected}: press Break it again.").format(
+                expected=_html(self.expected))
             return
         step.finish(True, verdict or "")
-        fixes = self.fixes_done + [fix.done or f"typed the right value into the form's {fix.field} field"
+        fixes = self.fixes_done + [_(fix.done) if fix.done else
+                                   _("typed the right value into the form's {field} field").format(field=fix.field)
                                    for fix in self._form_fixes()]
         self.record.update(fix="; ".join(fixes), fix_worked=True, retry_verdict=verdict or "passed",
                            status="passed" if self.record["observed"] == self.expected else "failed")
         self._write()
-        self.status.value = (f'<span style="color:#1e7e34"><b>✅ Fixed: {_html(self.spec.step)} passes.</b> '
-                             f"{_html((verdict or '').rstrip('.'))}.</span> Pick another scenario above.")
-        self.lesson.value = (f'<div style="border-left: 4px solid #1e7e34; padding: 2px 0 2px 12px">'
-                             f"<p>✅ Fixed. What it taught: error {_html(self.record.get('observed'))}.</p>"
-                             f"<p><b>Read it.</b> {_markdown_html(self.spec.lesson)}</p></div>")
+        self.status.value = ('<span style="color:#1e7e34"><b>'
+                             + _("✅ Fixed: {step} passes.").format(step=_html(self.spec.step))
+                             + f"</b> {_html((verdict or '').rstrip('.'))}.</span> " + _("Pick another scenario above."))
+        self.lesson.value = ('<div style="border-left: 4px solid #1e7e34; padding: 2px 0 2px 12px">'
+                             "<p>" + _("✅ Fixed. What it taught: error {code}.").format(
+                                 code=_html(self.record.get("observed"))) + "</p>"
+                             "<p>" + _("<b>Read it.</b> {lesson}").format(lesson=_markdown_html(_(self.spec.lesson)))
+                             + "</p></div>")
 
     def _write(self) -> None:
         self.drills.records = [r for r in self.drills.records if r["scenario"] != self.name] + [self.record]
@@ -709,20 +766,24 @@ class TrainingPage:
         import ipywidgets as widgets
 
         self.drills = Drills(**drills_args)
-        catalogue, specs = Drills.catalogue(), drill_specs()
-        options = [(f"{scenario.get('title')} · step {specs[name].step.split('_', 1)[0]}", name)
+        from .sandbox.scenarios import catalogue as scenario_files
+
+        catalogue, specs, files = Drills.catalogue(), drill_specs(), scenario_files()
+        options = [(_("{title} · step {number}").format(
+                        title=scenario_texts(scenario, files.get(name, scenario))["title"],
+                        number=specs[name].step.split("_", 1)[0]), name)
                    for name, scenario in catalogue.items()]
-        self.picker = widgets.Dropdown(options=options, value=None, description="Scenario",
+        self.picker = widgets.Dropdown(options=options, value=None, description=_("Scenario"),
                                        style={"description_width": "6em"}, layout=widgets.Layout(width="44em"))
         self.picker.add_class("playbook-scenario")
-        self.break_button = widgets.Button(description="Break it", button_style="warning", icon="bolt",
-                                           tooltip="the sandbox resets, then breaks what the scenario says",
+        self.break_button = widgets.Button(description=_("Break it"), button_style="warning", icon="bolt",
+                                           tooltip=_("the sandbox resets, then breaks what the scenario says"),
                                            disabled=True)
         self.break_button.add_class("playbook-break")
         self.picker.observe(lambda change: setattr(self.break_button, "disabled", change["new"] is None), names="value")
         self.break_button.on_click(lambda _b: self.break_it())
-        self.note = widgets.HTML("Pick a scenario, then press <b>Break it</b>. <i>Breaking a scenario resets the "
-                                 "whole sandbox: what the step pages did starts over.</i>")
+        self.note = widgets.HTML(_("Pick a scenario, then press <b>Break it</b>. <i>Breaking a scenario resets the "
+                                   "whole sandbox: what the step pages did starts over.</i>"))
         self.area = widgets.VBox([])
         self.area.add_class("playbook-drill-area")
         self.drill: Drill | None = None
@@ -738,8 +799,8 @@ class TrainingPage:
             self.drill = self.drills.start(name)
         except Exception as exc:  # shown on the page: a button callback's exception would reach no one
             self.drill = None
-            self.area.children = (widgets.HTML(f'<span style="color:#b00020">Could not break {_html(name)}: '
-                                               f"{_html(exc)}</span>"),)
+            self.area.children = (widgets.HTML('<span style="color:#b00020">' + _("Could not break {name}: {error}")
+                                               .format(name=_html(name), error=_html(exc)) + "</span>"),)
             return None
         self.area.children = (self.drill.panel,)
         return self.drill

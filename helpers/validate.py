@@ -10,6 +10,7 @@ import warnings
 from typing import Mapping
 
 from .errors import ConfigError, MissingSecretError
+from .i18n import N_, _
 from .versions import DEFAULT_API_VERSION, LATEST_KNOWN_VERSION, version_status
 
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -26,7 +27,7 @@ def _format_warning(message, category, filename, lineno, line=None, _standard=wa
     # An expiring version is the user's setting, not our code: one plain line, no source line of helpers,
     # and once per process (IPython resets the warning registry every cell, so filters alone repeat it).
     if isinstance(category, type) and issubclass(category, ApiVersionWarning):
-        text = f"warning: {message}\n"
+        text = _("warning: {message}").format(message=message) + "\n"
         if text in _SAID:
             return ""
         _SAID.add(text)
@@ -48,30 +49,38 @@ def local_storage_region(value) -> str:
     """A Local Storage country (data_localization_region): 2 letters, one Meta offers; upper-cased."""
     region = str(value).strip().upper()
     if len(region) != 2 or not region.isalpha():
-        raise ConfigError("data_localization_region must be a 2-letter country code such as DE or IN.")
+        raise ConfigError(_("data_localization_region must be a 2-letter country code such as DE or IN."))
     if region not in local_storage_regions():
-        raise ConfigError(f"data_localization_region {region} is not a country Local Storage offers; use one of "
-                          + ", ".join(local_storage_regions()) + ".")
+        raise ConfigError(_("data_localization_region {region} is not a country Local Storage offers; use one of "
+                            "{regions}.").format(region=region, regions=", ".join(local_storage_regions())))
     return region
 
 
-def graph_id(value, name: str = "id") -> str:
+# A `name` is a parameter's name (waba_id: stays as it is) or, by default, a word (translated when said).
+def graph_id(value, name: str = N_("id")) -> str:
     """A Graph object ID: a non-empty string of digits (ints are accepted and turned into strings)."""
     if isinstance(value, bool) or value is None:
-        raise ConfigError(f"{name} is missing: give the numeric ID as a string of digits, e.g. '106540352242922'.")
+        raise ConfigError(_("{name} is missing: give the numeric ID as a string of digits, e.g. "
+                            "'106540352242922'.").format(name=_(name)))
     text = str(value).strip()
     if not text:
-        raise ConfigError(f"{name} is empty: give the numeric ID as a string of digits, e.g. '106540352242922'.")
+        raise ConfigError(_("{name} is empty: give the numeric ID as a string of digits, e.g. "
+                            "'106540352242922'.").format(name=_(name)))
     if not _DIGITS.match(text):
-        raise ConfigError(f"{name} must be digits only (a Graph ID such as '106540352242922'), got {text!r}.")
+        raise ConfigError(_("{name} must be digits only (a Graph ID such as '106540352242922'), got "
+                            "{value}.").format(name=_(name), value=repr(text)))
     return text
 
 
-def pin(value: str, name: str = "PIN") -> str:
+def pin(value: str, name: str = N_("PIN")) -> str:
     """A two-step verification PIN: exactly 6 digits. The value is never echoed."""
     text = "" if value is None else str(value).strip()
     if not _PIN.match(text):
-        raise ConfigError(f"{name} must be exactly 6 digits (got {len(text)} characters{'' if text.isdigit() or not text else ', not all digits'}).")
+        if text.isdigit() or not text:
+            message = _("{name} must be exactly 6 digits (got {count} characters).")
+        else:
+            message = _("{name} must be exactly 6 digits (got {count} characters, not all digits).")
+        raise ConfigError(message.format(name=_(name), count=len(text)))
     return text
 
 
@@ -79,16 +88,16 @@ def verification_code(value) -> str:
     """The code from the SMS or voice call: 6 digits (Meta's codes, the spec's pattern); dashes and spaces allowed."""
     digits = re.sub(r"[\s-]", "", "" if value is None else str(value))
     if not (digits.isdigit() and len(digits) == 6):
-        raise ConfigError("verification_code must be the 6 digits from the SMS or call, e.g. 123830 or 123-830.")
+        raise ConfigError(_("verification_code must be the 6 digits from the SMS or call, e.g. 123830 or 123-830."))
     return digits
 
 
-def phone_number(value, name: str = "phone number") -> str:
+def phone_number(value, name: str = N_("phone number")) -> str:
     """A phone number: digits with country code, an optional leading +; spaces, dashes and dots allowed."""
     text = re.sub(r"[\s\-().]", "", "" if value is None else str(value))
     if not _PHONE.match(text):
-        raise ConfigError(f"{name} must be digits with the country code, optionally starting with + "
-                          f"(e.g. +16505551234), got {value!r}.")
+        raise ConfigError(_("{name} must be digits with the country code, optionally starting with + "
+                            "(e.g. +16505551234), got {value}.").format(name=_(name), value=repr(value)))
     return text
 
 
@@ -96,11 +105,13 @@ def api_version(value: str) -> str:
     """'vNN.0', a version Meta has published; warns (ApiVersionWarning) when it has expired or expires within 90 days."""
     text = str(value or "").strip()
     if not _VERSION.match(text):
-        raise ConfigError(f"api_version must look like 'v25.0' (v, a number, '.0'), got {value!r}.")
+        raise ConfigError(_("api_version must look like 'v25.0' (v, a number, '.0'), got {value}.").format(
+            value=repr(value)))
     status = version_status(text)
     if status["status"] == "unknown":
-        raise ConfigError(f"api_version {text} is not a version Meta has published (latest known "
-                          f"{LATEST_KNOWN_VERSION}); use {DEFAULT_API_VERSION}.")
+        raise ConfigError(_("api_version {version} is not a version Meta has published (latest known "
+                            "{latest}); use {default}.").format(version=text, latest=LATEST_KNOWN_VERSION,
+                                                                 default=DEFAULT_API_VERSION))
     if status["status"] in ("expired", "expires soon"):
         warnings.warn(status["note"], ApiVersionWarning, stacklevel=2)
     return text
@@ -111,27 +122,29 @@ warnings.formatwarning = _format_warning
 warnings.filterwarnings("once", category=ApiVersionWarning)
 
 
-def env_name(value: str, name: str = "environment variable name") -> str:
+def env_name(value: str, name: str = N_("environment variable name")) -> str:
     """The *name* of an environment variable (not its value)."""
     text = str(value or "").strip()
     if not _ENV_NAME.match(text):
-        raise ConfigError(f"{name} must be the name of an environment variable such as WHATSAPP_TOKEN, got "
-                          f"a value that is not a valid name. Put the secret itself in the environment, not here.")
+        raise ConfigError(_("{name} must be the name of an environment variable such as WHATSAPP_TOKEN, got "
+                            "a value that is not a valid name. Put the secret itself in the environment, not "
+                            "here.").format(name=_(name)))
     return text
 
 
-def secret_from_env(env: str, what: str = "secret", environ: Mapping[str, str] | None = None) -> str:
+def secret_from_env(env: str, what: str = N_("secret"), environ: Mapping[str, str] | None = None) -> str:
     """The value of a secret's environment variable (in `environ`, default os.environ);
     MissingSecretError naming the variable if unset."""
-    env = env_name(env, f"name of the variable holding the {what}")
+    env = env_name(env, _("name of the variable holding the {what}").format(what=_(what)))
     value = (os.environ if environ is None else environ).get(env, "")
     if not value.strip():
         raise MissingSecretError(env, what)
     return value.strip()
 
 
-def url(value: str, name: str = "URL") -> str:
+def url(value: str, name: str = N_("URL")) -> str:
     text = str(value or "").strip()
     if not re.match(r"^https?://[^\s/]+", text):
-        raise ConfigError(f"{name} must start with http:// or https:// and name a host, got {value!r}.")
+        raise ConfigError(_("{name} must start with http:// or https:// and name a host, got {value}.").format(
+            name=_(name), value=repr(value)))
     return text.rstrip("/")

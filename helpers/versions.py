@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .i18n import _
+
 DEFAULT_API_VERSION = "v25.0"
 LATEST_KNOWN_VERSION = "v26.0"
 WARN_DAYS_BEFORE_EXPIRY = 90
@@ -34,18 +36,23 @@ def version_status(version: str, today: dt.date | None = None) -> dict:
     if entry is None:
         if major < oldest:
             return {"version": version, "status": "expired", "available_until": None,
-                    "note": f"{version} expired long ago; Meta serves calls to it as the oldest usable version. Use {DEFAULT_API_VERSION}."}
+                    "note": _("{version} expired long ago; Meta serves calls to it as the oldest usable version. "
+                              "Use {default}.").format(version=version, default=DEFAULT_API_VERSION)}
         return {"version": version, "status": "unknown", "available_until": None,
-                "note": f"{version} is newer than this playbook's version table (latest known {LATEST_KNOWN_VERSION})."}
-    _, until = entry
+                "note": _("{version} is newer than this playbook's version table (latest known {latest}).").format(
+                    version=version, latest=LATEST_KNOWN_VERSION)}
+    _major, until = entry
     if until is None:
-        return {"version": version, "status": "current", "available_until": None, "note": "expiry not announced yet"}
+        return {"version": version, "status": "current", "available_until": None, "note": _("expiry not announced yet")}
     days = (until - today).days
     if days < 0:
-        status, note = "expired", (f"{version} expired on {until:%Y-%m-%d}; Meta now serves such calls as the next-oldest "
-                                   f"usable version, so behaviour may change under you. Use {DEFAULT_API_VERSION}.")
+        status, note = "expired", _("{version} expired on {date}; Meta now serves such calls as the next-oldest "
+                                    "usable version, so behaviour may change under you. Use {default}.").format(
+            version=version, date=f"{until:%Y-%m-%d}", default=DEFAULT_API_VERSION)
     elif days <= WARN_DAYS_BEFORE_EXPIRY:
-        status, note = "expires soon", f"{version} expires on {until:%Y-%m-%d} ({days} days). Move to {DEFAULT_API_VERSION} or later."
+        status, note = "expires soon", _("{version} expires on {date} ({days} days). Move to {default} or "
+                                         "later.").format(version=version, date=f"{until:%Y-%m-%d}", days=days,
+                                                          default=DEFAULT_API_VERSION)
     else:
-        status, note = "current", f"available until {until:%Y-%m-%d}"
+        status, note = "current", _("available until {date}").format(date=f"{until:%Y-%m-%d}")
     return {"version": version, "status": status, "available_until": until.isoformat(), "note": note}
