@@ -15,6 +15,8 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from .i18n import _
+
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
@@ -75,9 +77,10 @@ class BackgroundServer:
         self._thread = threading.Thread(target=self._run, args=(sockets,), name=self._name, daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError(f"{self._name} did not start within {timeout} s")
+            raise RuntimeError(_("{server} did not start within {seconds} s").format(server=self._name, seconds=timeout))
         if self._error is not None:
-            raise RuntimeError(f"{self._name} failed to start: {self._error}") from self._error
+            raise RuntimeError(_("{server} failed to start: {error}").format(server=self._name, error=self._error)) \
+                from self._error
         return self
 
     def _run(self, sockets) -> None:

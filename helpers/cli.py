@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .i18n import LanguageError, current_language
+
+    try:  # every message, help included, is in this language: a wrong PLAYBOOK_LANGUAGE stops here, plainly
+        current_language()
+    except LanguageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

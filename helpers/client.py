@@ -33,6 +33,7 @@ from requests.adapters import HTTPAdapter
 
 from . import PROJECT_NAME, __version__, call_log
 from .errors import GraphAPIError, MessageMayHaveBeenSentError, NetworkError, redact_url
+from .i18n import N_, _
 from .remedies import lookup as lookup_remedy
 from . import validate
 
@@ -94,7 +95,7 @@ class GraphClient:
         if timeout is None:
             timeout = default_timeout()
         elif timeout <= 0:
-            raise validate.ConfigError("timeout must be a positive number of seconds.")
+            raise validate.ConfigError(_("timeout must be a positive number of seconds."))
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self._retry_cap: int | None = None  # set by retry_limit() for the calls of a block
@@ -118,7 +119,7 @@ class GraphClient:
         return f"GraphClient(graph_url={self.graph_url!r}, api_version={self.api_version!r}, token_env={self.token_env!r})"
 
     # ---- public surface -------------------------------------------------------------
-    def secret(self, env_name: str, what: str = "secret") -> str:
+    def secret(self, env_name: str, what: str = N_("secret")) -> str:
         """The value of a secret env var (ConfigError when unset), remembered by name so the call
         log shows it as `$ENV_NAME`."""
         value = validate.secret_from_env(env_name, what)
@@ -217,7 +218,7 @@ class GraphClient:
         url = self._url(path)
         headers = {}
         if authenticate:
-            bearer = token if token is not None else validate.secret_from_env(self.token_env, "access token")
+            bearer = token if token is not None else validate.secret_from_env(self.token_env, N_("access token"))
             headers["Authorization"] = f"Bearer {bearer}"
         params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         wire_method = method
@@ -248,14 +249,16 @@ class GraphClient:
                 if sent and not idempotent:
                     if is_send:
                         raise MessageMayHaveBeenSentError(self._path(path), exc) from None
-                    raise NetworkError(f"{method} {self._path(path)}: the connection failed after the request was sent "
-                                       f"({type(exc).__name__}); it was not repeated because it changes state. "
-                                       "Check the state (e.g. with a GET) before running it again.") from None
+                    raise NetworkError(_("{method} {path}: the connection failed after the request was sent "
+                                         "({error}); it was not repeated because it changes state. "
+                                         "Check the state (e.g. with a GET) before running it again.").format(
+                        method=method, path=self._path(path), error=type(exc).__name__)) from None
                 delay = self._backoff(attempt)
                 if attempt >= limit_retries or waited + delay > self.max_total_wait:
-                    raise NetworkError(f"{method} {self._path(path)}: could not reach {self.graph_url} "
-                                       f"({type(exc).__name__}) after {attempt + 1} attempt(s). Check the network, "
-                                       "proxy and graph_url.") from None
+                    raise NetworkError(_("{method} {path}: could not reach {url} ({error}) after {attempts} "
+                                         "attempt(s). Check the network, proxy and graph_url.").format(
+                        method=method, path=self._path(path), url=self.graph_url, error=type(exc).__name__,
+                        attempts=attempt + 1)) from None
                 self._note_retry(attempt, delay, f"network: {type(exc).__name__}")
             except requests.exceptions.Timeout as exc:
                 self._log_call(method, wire_method, url, path, params, json, data, headers, started,
@@ -263,12 +266,14 @@ class GraphClient:
                 if not idempotent:
                     if is_send:
                         raise MessageMayHaveBeenSentError(self._path(path), exc) from None
-                    raise NetworkError(f"{method} {self._path(path)}: no response within {self.timeout} s; it was not "
-                                       "repeated because it changes state. Check the state before running it again.") from None
+                    raise NetworkError(_("{method} {path}: no response within {timeout} s; it was not repeated "
+                                         "because it changes state. Check the state before running it again.").format(
+                        method=method, path=self._path(path), timeout=self.timeout)) from None
                 delay = self._backoff(attempt)
                 if attempt >= limit_retries or waited + delay > self.max_total_wait:
-                    raise NetworkError(f"{method} {self._path(path)}: no response within {self.timeout} s after "
-                                       f"{attempt + 1} attempt(s).") from None
+                    raise NetworkError(_("{method} {path}: no response within {timeout} s after {attempts} "
+                                         "attempt(s).").format(
+                        method=method, path=self._path(path), timeout=self.timeout, attempts=attempt + 1)) from None
                 self._note_retry(attempt, delay, "timeout")
             else:
                 self._remember_usage(response)
@@ -293,8 +298,9 @@ class GraphClient:
     def _url(self, path: str) -> str:
         path = str(path).strip()
         if not path or "?" in path or "#" in path or "://" in path:
-            raise validate.ConfigError(f"path must be a Graph path such as '{{WABA_ID}}/phone_numbers' without a query "
-                                       f"string or host; pass parameters as keywords (got {redact_url(path)!r}).")
+            raise validate.ConfigError(_("path must be a Graph path such as '{{WABA_ID}}/phone_numbers' without a "
+                                         "query string or host; pass parameters as keywords (got {path}).").format(
+                path=repr(redact_url(path))))
         return f"{self.graph_url}{self._path(path)}"
 
     def _error_from(self, response: requests.Response, payload: Any, method: str, path: str) -> GraphAPIError:
@@ -385,14 +391,16 @@ def default_timeout() -> float:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf"):  # NaN fails `> 0` too
-        raise validate.ConfigError(f"{TIMEOUT_ENV}={text!r}: give the Graph client's timeout as a positive number "
-                                   f"of seconds (e.g. 30), or unset {TIMEOUT_ENV} for the default {DEFAULT_TIMEOUT:g} s.")
+        raise validate.ConfigError(_("{env}={value}: give the Graph client's timeout as a positive number of "
+                                     "seconds (e.g. 30), or unset {env} for the default {default} s.").format(
+            env=TIMEOUT_ENV, value=repr(text), default=f"{DEFAULT_TIMEOUT:g}"))
     return value
 
 
 def _retries(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise validate.ConfigError(f"max_retries must be a whole number of retries, 0 or more (got {value!r}).")
+        raise validate.ConfigError(_("max_retries must be a whole number of retries, 0 or more (got {value}).").format(
+            value=repr(value)))
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from .i18n import N_, _
 from .remedies import Remedy, lookup as lookup_remedy
 
 _SECRET_QUERY = re.compile(r"((?:access_token|input_token|client_secret|code|pin|password)=)[^&#\s]+", re.I)
@@ -63,9 +64,11 @@ class ConfigError(PlaybookError, ValueError):
 class MissingSecretError(ConfigError):
     """An environment variable named for a secret is not set. Names the variable, never a value."""
 
-    def __init__(self, env_name: str, what: str = "secret") -> None:
+    def __init__(self, env_name: str, what: str = N_("secret")) -> None:
         self.env_name = env_name
-        self._reason = f"Environment variable {env_name} is not set; it should hold the {what}."
+        # `what` is a word marked N_() where it is written (validate.secret_from_env's callers): translated here.
+        self._reason = _("Environment variable {env} is not set; it should hold the {what}.").format(
+            env=env_name, what=_(what))
         # str() is what command-line tools print: the shell's remedy (the lab's comes from remedy_for("lab")).
         super().__init__(f"{self._reason} {self.remedy_for('shell')}")
 
@@ -113,14 +116,15 @@ class GraphAPIError(PlaybookError):
         entry: Remedy | None = lookup_remedy(code, subcode)
         self.title = entry.title if entry else None
         self.retryable = entry.retryable if entry else bool(is_transient)
-        remedy = entry.remedy if entry else (
+        remedy = entry.remedy if entry else _(
             "This code is not in the playbook's catalogue; read Meta's message and details above, "
             "and look the code up at developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes."
         )
         if entry is not None and subcode is not None and entry.subcode != subcode:
             # Said, so nobody takes the code's general advice for advice about this subcode.
-            remedy += (f" (Subcode {subcode} has no entry of its own in the playbook's catalogue: this is the advice "
-                       f"for code {code} in general; Meta's message and details above say what the subcode adds.)")
+            remedy += " " + _("(Subcode {subcode} has no entry of its own in the playbook's catalogue: this is the "
+                              "advice for code {code} in general; Meta's message and details above say what the "
+                              "subcode adds.)").format(subcode=subcode, code=code)
         self.remedy = remedy
         super().__init__(self._text())
 
@@ -149,7 +153,7 @@ class GraphAPIError(PlaybookError):
         else:
             details = error_data  # some Graph errors send a string here
         return cls(
-            str(err.get("message") or "Graph API error without a message"),
+            str(err.get("message") or _("Graph API error without a message")),
             code=_int_or_none(err.get("code")),
             subcode=_int_or_none(err.get("error_subcode")),
             type=err.get("type"),
@@ -165,11 +169,13 @@ class GraphAPIError(PlaybookError):
 
     def _text(self) -> str:
         where = f"{self.method} {self.path}: " if self.method and self.path else ""
-        code = f"code {self.code}" + (f"/{self.subcode}" if self.subcode else "")
-        parts = [f"{where}{self.message} ({code}, HTTP {self.http_status}, fbtrace_id {self.fbtrace_id})"]
+        code = f"{self.code}" + (f"/{self.subcode}" if self.subcode else "")
+        # Meta's message, code and fbtrace_id as Meta gave them; only the playbook's words around them translated.
+        parts = [where + _("{message} (code {code}, HTTP {http_status}, fbtrace_id {fbtrace_id})").format(
+            message=self.message, code=code, http_status=self.http_status, fbtrace_id=self.fbtrace_id)]
         if self.details:
-            parts.append(f"Details: {self.details}")
-        parts.append(f"What to do: {self.remedy}")
+            parts.append(_("Details: {details}").format(details=self.details))
+        parts.append(_("What to do: {remedy}").format(remedy=self.remedy))
         return "\n".join(parts)
 
     def to_record(self) -> dict[str, Any]:
@@ -206,9 +212,9 @@ class MessageMayHaveBeenSentError(PlaybookError):
     def __init__(self, path: str, cause: BaseException) -> None:
         self.path = path
         super().__init__(
-            f"POST {path}: no response ({type(cause).__name__}); the message may have been sent. "
-            "It was not re-sent, to avoid a duplicate. Check the status webhooks (or the consumer's phone) "
-            "before sending again."
+            _("POST {path}: no response ({error}); the message may have been sent. It was not re-sent, to avoid a "
+              "duplicate. Check the status webhooks (or the consumer's phone) before sending again.").format(
+                path=path, error=type(cause).__name__)
         )
 
 
@@ -229,8 +235,9 @@ class WebhookStatusFailed(PlaybookError):
         self.http_status = 200
         self.title = entry.title if entry else None
         self.details = details
-        self.remedy = entry.remedy if entry else "Read the status webhook's errors[0] (code, title, details)."
-        self.message = f"message {message_id} failed (status webhook): code {code} {self.title or ''}".strip()
+        self.remedy = entry.remedy if entry else _("Read the status webhook's errors[0] (code, title, details).")
+        self.message = _("message {message_id} failed (status webhook): code {code} {title}").format(
+            message_id=message_id, code=code, title=self.title or "").strip()
         super().__init__(self.message)
 
     def remedy_for(self, where: str = "shell") -> str:
@@ -250,7 +257,8 @@ def graph_reason(error: Mapping[str, Any]) -> str:
     code = error.get("code")
     if code is None:
         return message
-    return f"{message} (code {code}" + (f"/{error['subcode']}" if error.get("subcode") else "") + ")"
+    code = f"{code}" + (f"/{error['subcode']}" if error.get("subcode") else "")
+    return _("{message} (code {code})").format(message=message, code=code)
 
 
 def _int_or_none(value: Any) -> int | None:

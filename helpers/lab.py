@@ -10,6 +10,12 @@ Ctrl-C or SIGTERM stops everything it started, kernels included.
 
 Nothing here writes a secret to a file: the demo secrets live only in the environment of
 the child processes (and so of their kernels).
+
+In another language (PLAYBOOK_LANGUAGE=ko, or `--language ko`) the kernels get that language, and
+JupyterLab and Voila serve copies of the notebooks whose prose comes from the catalogue
+(helpers.i18n.localize_notebook), written fresh on each start under `<workdir>/localized-<lang>/`
+beside links to the repository's folders (so `../customers/...` resolves as it does from
+`notebooks/`); JupyterLab's own menus come from its language pack, set in the session's settings.
 """
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ import yaml
 from . import supervisor
 from ._processes import free_port, kill
 from .errors import PlaybookError
+from .i18n import (DEFAULT_LANGUAGE, LANGUAGE_ENV, LANGUAGES, N_, LanguageError, _, check_language,
+                   current_language, gettext, localize_notebook, set_language)
 from .profiles import load_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +62,28 @@ LAB_SETTING_OVERRIDES = {
     # back into the repository unless the trainee saves on purpose.
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
 }
+# JupyterLab's language packs, by the playbook's language (jupyterlab-language-pack-ko-kr is in requirements.txt).
+JUPYTERLAB_LOCALES = {"ko": "ko_KR"}
+TRANSLATION_SETTINGS = "@jupyterlab/translation-extension:plugin"
+# The words the Voila templates show (voila/templates/playbook/*: `t('...')`), listed here for the catalogue;
+# the templates get them translated (helpers.lab.voila_words) and fall back to the English they are written in.
+VOILA_WORDS = (
+    N_("Training app"), N_("Onboarding steps"), N_("Previous and next step"), N_("More about this step"),
+    N_("More about this page"), N_("Onboarding playbook: training app"), N_("back"),
+    N_("WhatsApp Cloud API onboarding: training app"),
+    N_("Each page is one step of a customer's onboarding, run against the local sandbox (no Meta account, nothing "
+       "leaves this machine). A page does nothing when it opens: fill in the form at the top and press its button; "
+       "the result and the verdict appear below the form. The bar at the top of every step leads to the others, in "
+       "order. The training scenarios are under <b>Training</b>."),
+    N_("Training"), N_("Scenarios"),
+)
+# The steps' short labels (from their file names, helpers.lab.step_label), for the catalogue.
+STEP_LABELS = (
+    N_("Plan"), N_("Assets"), N_("Terms"), N_("Access token"), N_("Webhooks"), N_("Subscribe WABA"),
+    N_("Phone numbers"), N_("Migration"), N_("System user"), N_("Credit line"), N_("Register"),
+    N_("Receive message"), N_("Send test message"), N_("Business profile"), N_("Templates"), N_("Go live"),
+)
+LOCALIZED_PREFIX = "localized-"  # <workdir>/localized-ko/notebooks: the Korean copies
 
 # Every process this session starts (and every kernel those start) carries the supervisor's tag,
 # so stop() can find and end stragglers that were re-parented when their server exited.
@@ -86,15 +116,16 @@ def training_context() -> dict[str, str]:
     return {key: os.environ[env] for key, env in names.items() if os.environ.get(env)}
 
 
-def step_notebooks(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> list[dict[str, str]]:
-    """The numbered step notebooks in order: file, number, short label, title (the first markdown heading),
-    heading (the title without its number)."""
+def step_notebooks(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR, language: str | None = None) -> list[dict[str, str]]:
+    """The numbered step notebooks in order: file, number, short label (in `language`, default the current
+    one), title (the first markdown heading), heading (the title without its number)."""
     steps = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         if not STEP_FILE.match(path.name):
             continue
         number, title = STEP_FILE.match(path.name).group(1), _notebook_title(path)
-        steps.append({"file": path.name, "number": number, "label": step_label(path.name), "title": title,
+        label = gettext(step_label(path.name), language)  # STEP_LABELS lists them for the catalogue
+        steps.append({"file": path.name, "number": number, "label": label, "title": title,
                       "heading": re.sub(rf"^{number}\s*[·:.-]?\s*", "", title).replace("**", "") or title})
     return steps
 
@@ -102,6 +133,32 @@ def step_notebooks(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> list[dic
 def step_label(file_name: str) -> str:
     """A short label from the file name: 05_subscribe_waba.ipynb -> 'Subscribe WABA'."""
     return Path(file_name).stem.split("_", 1)[-1].replace("_", " ").capitalize().replace("waba", "WABA")
+
+
+def voila_words(language: str) -> dict[str, str]:
+    """The Voila templates' words in `language`, {English: translation}: those the catalogue has."""
+    return {word: gettext(word, language) for word in VOILA_WORDS if gettext(word, language) != word}
+
+
+def localize_tree(notebooks_dir: str | os.PathLike, root: str | os.PathLike, language: str) -> Path:
+    """<root>/<notebooks_dir's name>: a fresh copy of `notebooks_dir` (subfolders too) whose notebooks' prose is
+    in `language` (helpers.i18n.localize_notebook; code cells unchanged). Beside it, <root> links to every other
+    entry next to `notebooks_dir` (customers/, ...), so the notebooks' relative paths (../customers/example.yaml)
+    resolve as they do from the original. Hidden entries, and the one holding <root> itself, are not linked."""
+    import nbformat
+
+    source, root = Path(notebooks_dir).resolve(), Path(root).resolve()
+    target = root / source.name
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for path in sorted(target.rglob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.write(localize_notebook(notebook, language), path)
+    for entry in sorted(source.parent.iterdir()):
+        if entry.name.startswith(".") or entry == source or root.is_relative_to(entry.resolve()):
+            continue
+        (root / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return target
 
 
 def _notebook_title(path: Path) -> str:
@@ -142,10 +199,13 @@ class LabSession:
         open_browser: bool = False,
         state_path: str | os.PathLike | None = None,
         drills_dir: str | os.PathLike | None = None,
+        language: str | None = None,
     ) -> None:
         if app not in ("lab", "voila"):
             raise ValueError("app must be 'lab' or 'voila'")
         self.app = app
+        # The notebooks', forms' and menus' language: `language`, else PLAYBOOK_LANGUAGE, else English.
+        self.language = check_language(language, "--language") if language else current_language()
         self.source_profile = Path(profile).resolve()
         self.workdir = Path(workdir).resolve()
         self.notebooks_dir = Path(notebooks_dir).resolve()
@@ -170,6 +230,10 @@ class LabSession:
         self.profile_path = self.workdir / "training-profile.yaml"
         self.webhook_db = self.workdir / "webhooks.sqlite"
         self.run_dir = self.workdir / "records"
+        # What JupyterLab and Voila serve: the notebooks themselves in English, else their localized copies.
+        self.localized_root = self.workdir / f"{LOCALIZED_PREFIX}{self.language}"
+        self.served_dir = (self.notebooks_dir if self.language == DEFAULT_LANGUAGE
+                           else self.localized_root / self.notebooks_dir.name)
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -186,6 +250,8 @@ class LabSession:
 
         profile = load_profile(self.source_profile)  # refuses a bad profile before anything starts
         self._fresh_workdir()
+        if self.served_dir != self.notebooks_dir:
+            localize_tree(self.notebooks_dir, self.localized_root, self.language)
         # The sandbox runs in this process and reads its scenarios' folders from the environment
         # (helpers.sandbox.scenarios); stop() puts the variable back as it was.
         self._drills_env_before = (os.environ.get(ENV_DRILLS_DIR),)
@@ -225,6 +291,8 @@ class LabSession:
         env.update(self._sandbox.demo_env() if self._sandbox else {})
         env.update(peer_env(self.sandbox_url) if self._sandbox else {})  # steps read the SMS, consumer through it
         python_path = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if self.language != DEFAULT_LANGUAGE or LANGUAGE_ENV in env:
+            env[LANGUAGE_ENV] = self.language  # the forms, verdicts and remedies in the session's language
         env.update({
             "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
             ENV_PROFILE: str(self.profile_path),
@@ -256,7 +324,15 @@ class LabSession:
         (self.workdir / "logs").mkdir(exist_ok=True)
         settings = self.workdir / "lab-settings"
         settings.mkdir(exist_ok=True)
-        (settings / "overrides.json").write_text(json.dumps(LAB_SETTING_OVERRIDES, indent=2), encoding="utf-8")
+        (settings / "overrides.json").write_text(json.dumps(self.lab_settings(), indent=2), encoding="utf-8")
+
+    def lab_settings(self) -> dict[str, Any]:
+        """JupyterLab's defaults for this session (overrides.json): offline, no autosave, and in another language
+        its menus from that language's pack (the user's own settings still win)."""
+        settings = dict(LAB_SETTING_OVERRIDES)
+        if self.language in JUPYTERLAB_LOCALES:
+            settings[TRANSLATION_SETTINGS] = {"locale": JUPYTERLAB_LOCALES[self.language]}
+        return settings
 
     def _runtime(self) -> Path:
         # Kernel connection files: private to this session, removed on stop.
@@ -279,7 +355,7 @@ class LabSession:
         return [
             sys.executable, "-m", "jupyterlab",
             f"--ServerApp.ip={self.host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={self.notebooks_dir}", f"--IdentityProvider.token={self._token}",
+            f"--ServerApp.root_dir={self.served_dir}", f"--IdentityProvider.token={self._token}",
             f"--ServerApp.open_browser={self.open_browser}",
             f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}",
             f"--LabApp.app_settings_dir={self.workdir / 'lab-settings'}",
@@ -288,16 +364,24 @@ class LabSession:
             "--LabApp.extension_manager=readonly",
         ] + (["--allow-root"] if os.geteuid() == 0 else [])  # CI and containers run as root
 
+    def _steps(self) -> list[dict[str, str]]:
+        served = self.served_dir if self.served_dir.is_dir() else self.notebooks_dir
+        return step_notebooks(served, self.language)
+
     def _voila_command(self, port: int) -> list[str]:
-        resources = {"playbook_steps": step_notebooks(self.notebooks_dir)}
+        resources: dict[str, Any] = {"playbook_steps": self._steps()}
+        if self.language != DEFAULT_LANGUAGE:
+            resources["playbook_words"] = voila_words(self.language)  # the step pages' own words (index.html.j2)
         command = [
-            sys.executable, "-m", "voila", str(self.notebooks_dir),
+            sys.executable, "-m", "voila", str(self.served_dir),
             f"--Voila.ip={self.host}", f"--port={port}", "--Voila.port_retries=0",
             f"--template={VOILA_TEMPLATE}", f"--VoilaConfiguration.resources={json.dumps(resources)}",
             "--VoilaConfiguration.classic_tree=True",  # the template's tree.html is the app's home page
             # Trainees see the error table the step prints, not a Python traceback.
             "--VoilaConfiguration.show_tracebacks=False",
         ]
+        if self.language != DEFAULT_LANGUAGE:
+            command.append(f"--HTMLExporter.language_code={self.language}")  # <html lang="ko"> on the step pages
         if not self.open_browser:
             command.append("--no-browser")
         return command
@@ -309,15 +393,19 @@ class LabSession:
                                + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
 
     def _write_steps_template(self) -> Path:
-        """<workdir>/jupyter/voila/templates/playbook/playbook_steps.j2: `steps`, the step notebooks in order."""
+        """<workdir>/jupyter/voila/templates/playbook/playbook_steps.j2: `steps`, the step notebooks in order;
+        `words`, the home page's words in the session's language; `language`, its code."""
         root = self.workdir / "jupyter"
         folder = root / "voila" / "templates" / VOILA_TEMPLATE
         folder.mkdir(parents=True, exist_ok=True)
         # JSON with ASCII escapes is a valid Jinja literal (strings, lists and mappings only).
-        steps = json.dumps(step_notebooks(self.notebooks_dir), ensure_ascii=True)
+        steps = json.dumps(self._steps(), ensure_ascii=True)
+        words = json.dumps(voila_words(self.language), ensure_ascii=True)
         (folder / VOILA_STEPS_TEMPLATE).write_text(
             "{#- Written by `python -m helpers voila` for this session: the step notebooks, in order. -#}\n"
-            "{%- set steps = " + steps + " -%}\n", encoding="utf-8")
+            "{%- set steps = " + steps + " -%}\n"
+            "{%- set words = " + words + " -%}\n"
+            "{%- set language = " + json.dumps(self.language) + " -%}\n", encoding="utf-8")
         return root
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str], ready_url: str,
@@ -343,7 +431,7 @@ class LabSession:
     def control(self):
         """The sandbox's control API (scenarios, clock, consumer messages), as the trainer uses it."""
         if self._sandbox is None:
-            raise LabError("the lab is not running")
+            raise LabError(_("the lab is not running"))
         return self._sandbox.control
 
     @property
@@ -385,7 +473,8 @@ class LabSession:
 
     def describe(self) -> dict[str, Any]:
         """What is running where (no secrets, no login token)."""
-        return {"app": self.app, "app_url": self.app_url.split("?")[0], "sandbox_url": self.sandbox_url,
+        return {"app": self.app, "language": self.language, "notebooks": str(self.served_dir),
+                "app_url": self.app_url.split("?")[0], "sandbox_url": self.sandbox_url,
                 "callback_url": self.callback_url, "profile": str(self.profile_path),
                 "webhook_db": str(self.webhook_db), "run_dir": str(self.run_dir), "drills_dir": str(self.drills_dir),
                 "logs": {name: str(path) for name, path in self._logs.items()},
@@ -400,32 +489,45 @@ def session_processes(session_id: str) -> list[int]:
 # ---- command line ------------------------------------------------------------------------------
 
 def add_parser(commands) -> None:
-    for app, help_text in (("lab", "training lab: sandbox + webhook receiver + JupyterLab on the notebooks"),
-                           ("voila", "training app: sandbox + webhook receiver + the notebooks in Voilà, code hidden")):
-        parser = commands.add_parser(app, help=help_text, description=help_text + ". Ctrl-C stops everything.")
+    for app, help_text in (("lab", _("training lab: sandbox + webhook receiver + JupyterLab on the notebooks")),
+                           ("voila", _("training app: sandbox + webhook receiver + the notebooks in Voilà, code hidden"))):
+        parser = commands.add_parser(app, help=help_text,
+                                     description=_("{what}. Ctrl-C stops everything.").format(what=help_text))
         parser.add_argument("--profile", default=str(DEFAULT_PROFILE),
-                            help="customer profile to train on (default customers/training.yaml)")
-        parser.add_argument("--port", type=int, default=0, help="port of the app server (default: a free one)")
-        parser.add_argument("--host", default="127.0.0.1", help="address every server listens on (default 127.0.0.1)")
+                            help=_("customer profile to train on (default customers/training.yaml)"))
+        parser.add_argument("--port", type=int, default=0, help=_("port of the app server (default: a free one)"))
+        parser.add_argument("--host", default="127.0.0.1",
+                            help=_("address every server listens on (default 127.0.0.1)"))
         parser.add_argument("--workdir", default=str(DEFAULT_WORKDIR),
-                            help="folder for the session's profile, webhook store and logs (default runs/lab)")
+                            help=_("folder for the session's profile, webhook store and logs (default runs/lab)"))
         parser.add_argument("--state", default=None,
-                            help="SQLite file keeping the sandbox's state between sessions (default: fresh from the seed)")
+                            help=_("SQLite file keeping the sandbox's state between sessions (default: fresh from "
+                                   "the seed)"))
         parser.add_argument("--drills", default=None,
-                            help="folder of replayed drills (python -m helpers drill from-run) the training page "
-                                 "lists (default: $PLAYBOOK_DRILLS_DIR, else runs/drills)")
-        parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+                            help=_("folder of replayed drills (python -m helpers drill from-run) the training page "
+                                   "lists (default: $PLAYBOOK_DRILLS_DIR, else runs/drills)"))
+        parser.add_argument("--language", default=None, metavar="LANG",
+                            help=_("en or ko: the notebooks' prose, forms and verdicts, and JupyterLab's menus "
+                                   "(default: $PLAYBOOK_LANGUAGE, else English)"))
+        parser.add_argument("--no-browser", action="store_true", help=_("do not open a web browser"))
         parser.add_argument("--ready-file", default=None,
-                            help="write what runs where (JSON, no secrets) to this file once everything answers")
+                            help=_("write what runs where (JSON, no secrets) to this file once everything answers"))
         if app == "lab":
-            parser.add_argument("--voila", action="store_true", help="serve the Voilà app instead of JupyterLab")
+            parser.add_argument("--voila", action="store_true", help=_("serve the Voilà app instead of JupyterLab"))
         parser.set_defaults(handler=run, app=app)
 
 
 def run(args: argparse.Namespace) -> int:
     app = "voila" if getattr(args, "voila", False) else args.app
-    session = LabSession(app=app, profile=args.profile, workdir=args.workdir, host=args.host, port=args.port,
-                         open_browser=not args.no_browser, state_path=args.state, drills_dir=args.drills)
+    try:
+        session = LabSession(app=app, profile=args.profile, workdir=args.workdir, host=args.host, port=args.port,
+                             open_browser=not args.no_browser, state_path=args.state, drills_dir=args.drills,
+                             language=getattr(args, "language", None))
+        if getattr(args, "language", None):
+            set_language(session.language)  # this launcher's own messages too
+    except LanguageError as exc:  # refused before anything starts
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
+        return 2
     stop = threading.Event()
     received: list[int] = []
 
@@ -435,18 +537,18 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        print("Starting the sandbox, the webhook receiver and "
-              f"{'JupyterLab' if app == 'lab' else 'the Voilà app'} ...", flush=True)
+        print(_("Starting the sandbox, the webhook receiver and JupyterLab ...") if app == "lab"
+              else _("Starting the sandbox, the webhook receiver and the Voilà app ..."), flush=True)
         try:
             session.start(cancel=stop)
         except KeyboardInterrupt:
-            print("interrupted while starting; stopped everything", file=sys.stderr)
+            print(_("interrupted while starting; stopped everything"), file=sys.stderr)
             return 130
         except LabError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(_("error: {problem}").format(problem=exc), file=sys.stderr)
             return 1
         except PlaybookError as exc:  # a bad profile: refused before anything started
-            print(f"error: {exc}", file=sys.stderr)
+            print(_("error: {problem}").format(problem=exc), file=sys.stderr)
             return 2
         _print_banner(session)
         if args.ready_file:
@@ -454,35 +556,54 @@ def run(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             gone = session.exited_child()
             if gone:
-                print(f"error: {gone} exited; see {session._logs[gone]}:\n{session.log_tail(gone)}", file=sys.stderr)
+                print(_("error: {child} exited; see {log}:").format(child=gone, log=session._logs[gone])
+                      + f"\n{session.log_tail(gone)}", file=sys.stderr)
                 return 1
-        print("\nStopping the lab ...", flush=True)
+        print("\n" + _("Stopping the lab ..."), flush=True)
         return 0
     finally:
         session.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if received:
-            print("Stopped: app server, kernels, webhook receiver and sandbox.", flush=True)
+            print(_("Stopped: app server, kernels, webhook receiver and sandbox."), flush=True)
 
 
 def _print_banner(session: LabSession) -> None:
-    what = "JupyterLab" if session.app == "lab" else "Voila app "
+    app_row = ("JupyterLab", session.app_url) if session.app == "lab" else (_("Voila app"), session.app_url)
+    rows = [(_("sandbox (Graph API)"), session.sandbox_url),
+            (_("webhook receiver"), f"{session.callback_url}   "
+             + _("store: {path}").format(path=_short(session.webhook_db))),
+            (_("training profile"), _short(session.profile_path)),
+            (_("replayed drills"), _short(session.drills_dir)),
+            (_("logs"), _short(session.workdir / "logs"))]
+    if session.served_dir != session.notebooks_dir:
+        rows.append((_("notebooks ({language})").format(language=LANGUAGES[session.language]),
+                     _short(session.served_dir)))
+    width = max([19] + [_display_width(label) for label, _value in rows]) + 2
+    table = "\n".join(f"  {_pad(label, width)}{value}" for label, value in rows)
+    heading = _("Training lab is up. Open:") if session.app == "lab" else _("Training app is up. Open:")
     print(f"""
-Training {'lab' if session.app == 'lab' else 'app'} is up. Open:
+{heading}
 
-    {what}    {session.app_url}
+    {_pad(app_row[0], max(14, _display_width(app_row[0]) + 4))}{app_row[1]}
 
-  sandbox (Graph API)  {session.sandbox_url}
-  webhook receiver     {session.callback_url}   store: {_short(session.webhook_db)}
-  training profile     {_short(session.profile_path)}
-  replayed drills      {_short(session.drills_dir)}
-  logs                 {_short(session.workdir / 'logs')}
+{table}
 
-The kernels hold the sandbox's fake demo secrets (WHATSAPP_TOKEN, WHATSAPP_PIN, ...) in their
-environment. Start with step 00, then training/scenarios.ipynb (docs/training.md).
-Press Ctrl-C to stop everything.
-""", flush=True)
+""" + _("The kernels hold the sandbox's fake demo secrets (WHATSAPP_TOKEN, WHATSAPP_PIN, ...) in their\n"
+        "environment. Start with step 00, then training/scenarios.ipynb (docs/training.md).\n"
+        "Press Ctrl-C to stop everything.") + "\n", flush=True)
+
+
+def _display_width(text: str) -> int:
+    """Columns `text` takes in a terminal: Hangul and other wide characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _display_width(text), 2)
 
 
 def _short(path: Path) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from . import validate
 from .client import GraphClient
+from .i18n import N_, _
 
 REQUIRED_SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
 
@@ -32,7 +33,8 @@ WABA_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namesp
 
 def app_token(app_id: str, app_secret_env: str) -> str:
     """`{app_id}|{app_secret}` from the app ID and the env var holding the app secret."""
-    return f"{validate.graph_id(app_id, 'app_id')}|{validate.secret_from_env(app_secret_env, 'app secret')}"
+    secret = validate.secret_from_env(app_secret_env, N_("app secret"))
+    return f"{validate.graph_id(app_id, 'app_id')}|{secret}"
 
 
 def _app_token(client: GraphClient, app_id: str, app_secret_env: str) -> str:
@@ -62,7 +64,7 @@ def check_token(
         app_id = validate.graph_id(app_id, "app_id")
     if waba_id:
         waba_id = validate.graph_id(waba_id, "waba_id")
-    subject = client.secret(client.token_env, "access token")
+    subject = client.secret(client.token_env, N_("access token"))
     caller = _app_token(client, app_id, app_secret_env) if (app_id and app_secret_env) else None
     data = client.request("GET", "debug_token", secret_params={"input_token": subject}, token=caller).get("data", {})
 
@@ -122,13 +124,14 @@ def exchange_signup_code(client: GraphClient, *, app_id: str, app_secret_env: st
     app_id = validate.graph_id(app_id, "app_id")
     store_in_env = validate.env_name(store_in_env, "store_in_env")
     if not str(code or "").strip():
-        raise validate.ConfigError("code is empty: paste the code returned by the Embedded Signup flow (it is single-use and expires in seconds).")
-    secret = client.secret(app_secret_env, "app secret")
+        raise validate.ConfigError(_("code is empty: paste the code returned by the Embedded Signup flow (it is single-use and "
+                                    "expires in seconds)."))
+    secret = client.secret(app_secret_env, N_("app secret"))
     response = client.request("GET", "oauth/access_token", authenticate=False,
                               secret_params={"client_id": app_id, "client_secret": secret, "code": str(code).strip()})
     token = response.get("access_token") or response.get("business_token")
     if not token:
-        raise validate.ConfigError("the code exchange answered without an access_token; run the signup flow again.")
+        raise validate.ConfigError(_("the code exchange answered without an access_token; run the signup flow again."))
     os.environ[store_in_env] = token
     return {"token_env": store_in_env, "token_type": response.get("token_type", "bearer")}
 
@@ -150,7 +153,7 @@ def set_app_webhook(client: GraphClient, *, app_id: str, app_secret_env: str, ca
     app_id = validate.graph_id(app_id, "app_id")
     callback_url = validate.url(callback_url, "callback_url")
     token = _app_token(client, app_id, app_secret_env)
-    verify_token = client.secret(verify_token_env, "webhook verify token")
+    verify_token = client.secret(verify_token_env, N_("webhook verify token"))
     return client.request("POST", f"{app_id}/subscriptions", token=token, data={
         "object": "whatsapp_business_account", "callback_url": callback_url,
         "verify_token": verify_token, "fields": ",".join(fields), "include_values": "true",
@@ -168,7 +171,7 @@ def set_phone_webhook_override(client: GraphClient, phone_number_id: str, *, cal
     """Point one number's webhooks at another callback (POST /{PHONE_ID} webhook_configuration); '' removes it."""
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     callback = validate.url(callback_url, "callback_url") if callback_url else ""
-    verify_token = client.secret(verify_token_env, "webhook verify token") if callback else ""
+    verify_token = client.secret(verify_token_env, N_("webhook verify token")) if callback else ""
     return client.post(phone_number_id, json={"webhook_configuration": {
         "override_callback_uri": callback, "verify_token": verify_token}})
 
@@ -181,7 +184,7 @@ def subscribe_app(client: GraphClient, waba_id: str, *, override_callback_uri: s
     body = None
     if override_callback_uri:
         body = {"override_callback_uri": validate.url(override_callback_uri, "override_callback_uri"),
-                "verify_token": client.secret(verify_token_env or "", "webhook verify token")}
+                "verify_token": client.secret(verify_token_env or "", N_("webhook verify token"))}
     return client.request("POST", f"{waba_id}/subscribed_apps", json=body, idempotent=True)
 
 
@@ -211,7 +214,8 @@ def list_phone_numbers(client: GraphClient, waba_id: str, *, fields: Iterable[st
     """Every phone number of the WABA, across all pages (GET /{waba_id}/phone_numbers)."""
     waba_id = validate.graph_id(waba_id, "waba_id")
     if limit is not None and not (isinstance(limit, int) and 0 < limit <= MAX_PAGE_SIZE):
-        raise validate.ConfigError(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE} (the page size).")
+        raise validate.ConfigError(_("limit must be a whole number from 1 to {maximum} (the page size).").format(
+            maximum=MAX_PAGE_SIZE))
     return list(client.paginate(f"{waba_id}/phone_numbers", fields=list(fields), limit=limit))
 
 
@@ -227,16 +231,18 @@ def find_phone_number(numbers: list[dict[str, Any]], *, display_phone_number: st
     if phone_number_id:
         phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
         matches = [n for n in numbers if str(n.get("id")) == phone_number_id]
-        wanted = f"phone_number_id {phone_number_id}"
+        not_found = _("No number with phone_number_id {wanted} in this WABA. Numbers found: {numbers}.")
+        wanted = phone_number_id
     elif display_phone_number:
         digits = validate.phone_number(display_phone_number, "display_phone_number").lstrip("+")
         matches = [n for n in numbers if "".join(c for c in str(n.get("display_phone_number", "")) if c.isdigit()) == digits]
-        wanted = f"display_phone_number {display_phone_number}"
+        not_found = _("No number with display_phone_number {wanted} in this WABA. Numbers found: {numbers}.")
+        wanted = display_phone_number
     else:
-        raise validate.ConfigError("give display_phone_number or phone_number_id to pick the number to onboard.")
+        raise validate.ConfigError(_("give display_phone_number or phone_number_id to pick the number to onboard."))
     if not matches:
-        shown = ", ".join(f"{n.get('display_phone_number')} ({n.get('id')})" for n in numbers) or "none"
-        raise validate.ConfigError(f"No number with {wanted} in this WABA. Numbers found: {shown}.")
+        shown = ", ".join(f"{n.get('display_phone_number')} ({n.get('id')})" for n in numbers) or _("none")
+        raise validate.ConfigError(not_found.format(wanted=wanted, numbers=shown))
     return matches[0]
 
 
@@ -246,7 +252,7 @@ def request_code(client: GraphClient, phone_number_id: str, *, code_method: str 
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     code_method = str(code_method).upper()
     if code_method not in ("SMS", "VOICE"):
-        raise validate.ConfigError("code_method must be SMS or VOICE.")
+        raise validate.ConfigError(_("code_method must be SMS or VOICE."))
     # A JSON body, as the spec's request schema and required Content-Type header describe (the
     # query string works on live Graph too, but arrives without the Content-Type the spec requires).
     return client.post(f"{phone_number_id}/request_code", json={"code_method": code_method, "language": language})
@@ -270,14 +276,15 @@ def register_phone_number(client: GraphClient, phone_number_id: str, *, pin_env:
     """
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     body: dict[str, Any] = {"messaging_product": "whatsapp",
-                            "pin": validate.pin(client.secret(pin_env, "two-step verification PIN"),
-                                                f"the PIN in {pin_env}")}
+                            "pin": validate.pin(client.secret(pin_env, N_("two-step verification PIN")),
+                                                _("the PIN in {env}").format(env=pin_env))}
     if data_localization_region:
         body["data_localization_region"] = validate.local_storage_region(data_localization_region)
     if backup_data or backup_password_env:
         if not (backup_data and backup_password_env):
-            raise validate.ConfigError("migration needs both backup_data (from the On-Premises backup) and backup_password_env.")
-        body["backup"] = {"data": str(backup_data), "password": client.secret(backup_password_env, "backup password")}
+            raise validate.ConfigError(_("migration needs both backup_data (from the On-Premises backup) and "
+                                        "backup_password_env."))
+        body["backup"] = {"data": str(backup_data), "password": client.secret(backup_password_env, N_("backup password"))}
     return client.post(f"{phone_number_id}/register", json=body)
 
 
@@ -289,7 +296,7 @@ def deregister_phone_number(client: GraphClient, phone_number_id: str) -> dict[s
 def set_two_step_pin(client: GraphClient, phone_number_id: str, *, pin_env: str) -> dict[str, Any]:
     """POST /{phone_number_id} {"pin"}: set or reset the two-step verification PIN."""
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
-    pin = validate.pin(client.secret(pin_env, "two-step verification PIN"), f"the PIN in {pin_env}")
+    pin = validate.pin(client.secret(pin_env, N_("two-step verification PIN")), _("the PIN in {env}").format(env=pin_env))
     return client.post(phone_number_id, json={"pin": pin})
 
 
@@ -301,7 +308,7 @@ def send_text(client: GraphClient, phone_number_id: str, to: str, body: str, *,
     to = validate.phone_number(to, "to")
     text = str(body or "")
     if not text.strip() or len(text) > 4096:
-        raise validate.ConfigError("the text body must be 1 to 4096 characters.")
+        raise validate.ConfigError(_("the text body must be 1 to 4096 characters."))
     return client.post(f"{phone_number_id}/messages", json={
         "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
         "text": {"preview_url": bool(preview_url), "body": text}})
@@ -313,7 +320,7 @@ def send_template(client: GraphClient, phone_number_id: str, to: str, *, name: s
     phone_number_id = validate.graph_id(phone_number_id, "phone_number_id")
     to = validate.phone_number(to, "to")
     if not name or not str(name).replace("_", "").isalnum():
-        raise validate.ConfigError("template name must be letters, digits and underscores, e.g. hello_world.")
+        raise validate.ConfigError(_("template name must be letters, digits and underscores, e.g. hello_world."))
     template: dict[str, Any] = {"name": name, "language": {"code": language}}
     if components:
         template["components"] = components
@@ -330,6 +337,9 @@ def message_id(send_response: dict[str, Any]) -> str:
 # ---- Solution Partner: the customer's WABA before registration ---------------------------
 CREDIT_CURRENCIES = ("USD", "EUR", "INR", "IDR", "GBP", "AUD")  # what a shared credit line can bill in
 HEALTH_ENTITY_ORDER = ("PHONE_NUMBER", "WABA", "BUSINESS", "APP", "MESSAGE_TEMPLATE")
+# health_status errors about receiving calls over SIP (`can_receive_call_sip`), reported beside messaging on the
+# number and the app; they never block messages (Meta's health-status page, docs/meta-facts.md).
+CALLING_HEALTH_CODES = frozenset({138024, 138025})
 
 
 def list_credit_lines(client: GraphClient, business_id: str) -> list[dict[str, Any]]:
@@ -344,9 +354,29 @@ def share_credit_line(client: GraphClient, credit_line_id: str, *, waba_id: str,
     waba_id = validate.graph_id(waba_id, "waba_id")
     currency = str(waba_currency or "").strip().upper()
     if currency not in CREDIT_CURRENCIES:
-        raise validate.ConfigError(f"waba_currency must be one of {', '.join(CREDIT_CURRENCIES)}, not {waba_currency!r}.")
+        raise validate.ConfigError(_("waba_currency must be one of {currencies}, not {value}.").format(
+            currencies=", ".join(CREDIT_CURRENCIES), value=repr(waba_currency)))
     return client.request("POST", f"{credit_line_id}/whatsapp_credit_sharing_and_attach",
                           params={"waba_currency": currency, "waba_id": waba_id}, idempotent=True)
+
+
+def credit_allocations(client: GraphClient, credit_line_id: str, *,
+                       receiving_business_id: str | None = None) -> list[dict[str, Any]]:
+    """GET /{credit_line_id}/owning_credit_allocation_configs: the line's active shares, each with the id of
+    the credential the receiving business pays with (`receiving_credential`), optionally for one business."""
+    credit_line_id = validate.graph_id(credit_line_id, "credit_line_id")
+    params: dict[str, Any] = {"fields": "id,receiving_credential,receiving_business"}
+    if receiving_business_id:
+        params["receiving_business_id"] = validate.graph_id(receiving_business_id, "receiving_business_id")
+    return list(client.paginate(f"{credit_line_id}/owning_credit_allocation_configs", **params))
+
+
+def receiving_credential(client: GraphClient, allocation_config_id: str) -> str:
+    """GET /{allocation_config_id}?fields=receiving_credential: the id of the credential a share created.
+    Meta's check that a line is attached: the client WABA's `primary_funding_id` is this id (not the line's)."""
+    allocation_config_id = validate.graph_id(allocation_config_id, "allocation_config_id")
+    answer = client.request("GET", allocation_config_id, params={"fields": "receiving_credential"})
+    return str((answer.get("receiving_credential") or {}).get("id") or "")
 
 
 def list_assigned_users(client: GraphClient, waba_id: str, *, business_id: str) -> list[dict[str, Any]]:
@@ -361,7 +391,7 @@ def assign_user(client: GraphClient, waba_id: str, *, user_id: str, tasks: Itera
     user_id = validate.graph_id(user_id, "user_id")
     tasks = [str(t).strip().upper() for t in tasks if str(t).strip()]
     if not tasks:
-        raise validate.ConfigError("tasks is empty: give MANAGE, or granular tasks such as MANAGE_TEMPLATES.")
+        raise validate.ConfigError(_("tasks is empty: give MANAGE, or granular tasks such as MANAGE_TEMPLATES."))
     return client.post(f"{waba_id}/assigned_users", data={"user": user_id, "tasks": json.dumps(tasks)})
 
 
@@ -384,10 +414,11 @@ def set_business_profile(client: GraphClient, phone_number_id: str, **profile: A
     allowed = {"about", "address", "description", "email", "websites", "vertical", "profile_picture_handle"}
     unknown = sorted(set(profile) - allowed)
     if unknown:
-        raise validate.ConfigError(f"not business profile fields: {', '.join(unknown)}; fields are {', '.join(sorted(allowed))}.")
+        raise validate.ConfigError(_("not business profile fields: {unknown}; fields are {fields}.").format(
+            unknown=", ".join(unknown), fields=", ".join(sorted(allowed))))
     body = {k: (list(v) if k == "websites" else v) for k, v in profile.items() if v not in (None, "", [], ())}
     if not body:
-        raise validate.ConfigError("nothing to set: give at least one business profile field.")
+        raise validate.ConfigError(_("nothing to set: give at least one business profile field."))
     return client.post(f"{phone_number_id}/whatsapp_business_profile", json={"messaging_product": "whatsapp", **body})
 
 
@@ -405,15 +436,16 @@ def create_message_template(client: GraphClient, waba_id: str, *, name: str, lan
     """POST /{waba_id}/message_templates: a template with one BODY (variables get sample values for review)."""
     waba_id = validate.graph_id(waba_id, "waba_id")
     if not re.fullmatch(r"[a-z0-9_]{1,512}", str(name or "")):
-        raise validate.ConfigError("template name must be lowercase letters, digits and underscores.")
+        raise validate.ConfigError(_("template name must be lowercase letters, digits and underscores."))
     if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", str(language or "")):
-        raise validate.ConfigError(f"template language {language!r} is not a language code such as en_US.")
+        raise validate.ConfigError(_("template language {language} is not a language code such as en_US.").format(
+            language=repr(language)))
     category = str(category).upper()
     if category not in ("UTILITY", "MARKETING", "AUTHENTICATION"):
-        raise validate.ConfigError("category must be UTILITY, MARKETING or AUTHENTICATION.")
+        raise validate.ConfigError(_("category must be UTILITY, MARKETING or AUTHENTICATION."))
     text = str(body or "")
     if not text.strip():
-        raise validate.ConfigError("the template body is empty.")
+        raise validate.ConfigError(_("the template body is empty."))
     component: dict[str, Any] = {"type": "BODY", "text": text}
     variables = sorted({int(n) for n in re.findall(r"{{\s*(\d+)\s*}}", text)})
     if variables:  # Meta reviews a template with variables only with sample values

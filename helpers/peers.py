@@ -26,6 +26,7 @@ import urllib.parse
 from typing import Callable
 
 from .errors import ConfigError
+from .i18n import _
 
 ENV_PEER = "PLAYBOOK_PEER"
 ENV_PEER_URL = "PLAYBOOK_PEER_URL"
@@ -80,21 +81,23 @@ def peer_for(graph_url: str) -> Peer:
         return PersonPeer()  # e.g. a lab kernel pointed at Meta: a person plays there
     peer = _factory(spec)(graph_url)
     if not isinstance(peer, Peer):
-        raise ConfigError(f"{ENV_PEER}={spec} returned {type(peer).__name__}, not a helpers.peers.Peer.")
+        raise ConfigError(_("{env}={spec} returned {returned}, not a helpers.peers.Peer.").format(
+            env=ENV_PEER, spec=spec, returned=type(peer).__name__))
     return peer
 
 
 def _factory(spec: str) -> Callable[[str], Peer]:
-    module_name, _, attribute = spec.partition(":")
+    module_name, _sep, attribute = spec.partition(":")
     try:
         if not module_name or not attribute:
             raise ValueError("expected module:callable")
         factory = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"{ENV_PEER}={spec} does not name a peer factory (module:callable): {exc}. "
-                          f"Unset {ENV_PEER} to have a person play the consumer and read the SMS.") from None
+        raise ConfigError(_("{env}={spec} does not name a peer factory (module:callable): {error}. "
+                            "Unset {env} to have a person play the consumer and read the SMS.").format(
+            env=ENV_PEER, spec=spec, error=exc)) from None
     if not callable(factory):
-        raise ConfigError(f"{ENV_PEER}={spec} is not callable.")
+        raise ConfigError(_("{env}={spec} is not callable.").format(env=ENV_PEER, spec=spec))
     return factory
 
 
@@ -110,5 +113,5 @@ def peer_env(factory: str, graph_url: str) -> dict[str, str]:
     parts = urllib.parse.urlsplit(graph_url)
     if parts.username or parts.password or parts.query or parts.fragment:
         # These variables are printed and inherited everywhere: a URL carrying credentials must not go in.
-        raise ConfigError(f"{ENV_PEER_URL} must be a plain URL without credentials or a query string.")
+        raise ConfigError(_("{env} must be a plain URL without credentials or a query string.").format(env=ENV_PEER_URL))
     return {ENV_PEER: factory, ENV_PEER_URL: graph_url.rstrip("/")}

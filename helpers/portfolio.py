@@ -7,8 +7,9 @@
   (every page), with each WABA's owner, funding (`primary_funding_id`) and `health_status`;
 - per WABA (a progress bar over them): its numbers (every page, with `health_status`), its
   subscribed apps and its message templates;
-- the partner's credit lines (`GET /{business}/extendedcredits`), to tell whether a client WABA
-  bills to one of them.
+- the partner's credit lines (`GET /{business}/extendedcredits`) and their shares
+  (`GET /{line}/owning_credit_allocation_configs`), to tell whether a client WABA bills to one of them:
+  its `primary_funding_id` is a share's receiving credential (Meta's "Managing credit lines").
 
 One row per number (a WABA without numbers is one row). A Graph error on one WABA is shown in that
 WABA's row, with its code; the other WABAs are still read. `write_profiles` turns the WABAs that no
@@ -28,9 +29,10 @@ from typing import Any, Iterable, TextIO
 import pandas as pd
 from tqdm import tqdm
 
-from . import tables, validate
+from . import operations as ops, tables, validate
 from .client import GraphClient
 from .errors import ConfigError, GraphAPIError, PlaybookError
+from .i18n import N_, _
 from .parameters import PARAMS, PROFILE_KEYS
 from .profiles import load_profile
 
@@ -52,6 +54,16 @@ COLUMNS = ["business", "business_id", "waba_id", "waba_name", "relation", "phone
            "possible_solution", "profile", "readiness", "problems"]
 
 READY, LIMITED, NOT_READY, BLOCKED, ERROR = "ready", "limited", "not ready", "blocked", "error"
+# The table and its CSV keep the verdicts and relations above as they are (in every language); where they are
+# shown (the styled table, the counts, the terminal) they are said in the current language.
+VERDICT_WORDS = {READY: N_("ready"), LIMITED: N_("limited"), NOT_READY: N_("not ready"), BLOCKED: N_("blocked"),
+                 ERROR: N_("error")}
+RELATION_WORDS = {"client": N_("client"), "owned": N_("owned")}
+
+
+def verdict_word(verdict: Any) -> str:
+    """A readiness verdict as people read it, in the current language (anything else as it is)."""
+    return _(VERDICT_WORDS[verdict]) if verdict in VERDICT_WORDS else _text(verdict)
 
 
 # ---- reading the portfolio ---------------------------------------------------------------------
@@ -72,15 +84,19 @@ def read_portfolio(client: GraphClient, business_id: str, *, app_id: str | None 
     if app_id is None:
         app_id = token_app_id(client)
     credit_lines = {str(line.get("id")) for line in client.paginate(f"{business_id}/extendedcredits", **limit)}
+    # A client WABA is funded by the receiving credential a share of the line created, not by the line's id.
+    credentials = {str((share.get("receiving_credential") or {}).get("id"))
+                   for line in sorted(credit_lines) for share in ops.credit_allocations(client, line)
+                   if (share.get("receiving_credential") or {}).get("id")}
     wabas: list[tuple[str, dict[str, Any]]] = []
     for relation, edge in RELATIONS:
         for waba in client.paginate(f"{business_id}/{edge}", fields=",".join(WABA_LIST_FIELDS), **limit):
             wabas.append((relation, waba))
     rows: list[dict[str, Any]] = []
-    bar = tqdm(wabas, unit="WABA", desc="portfolio", disable=not progress, file=progress_file or sys.stderr)
+    bar = tqdm(wabas, unit="WABA", desc=_("portfolio"), disable=not progress, file=progress_file or sys.stderr)
     for relation, waba in bar:
         bar.set_postfix_str(str(waba.get("name") or waba.get("id")))
-        rows.extend(_waba_rows(client, relation, waba, app_id=app_id, credit_lines=credit_lines, limit=limit,
+        rows.extend(_waba_rows(client, relation, waba, app_id=app_id, credentials=credentials, limit=limit,
                                profile=covered.get(str(waba.get("id")), "")))
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["templates_approved"] = table["templates_approved"].astype("Int64")  # a count, blank for an unread WABA
@@ -92,18 +108,18 @@ def check_page_size(page_size: Any) -> int | None:
     if page_size in (None, "", 0):
         return None
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ConfigError(f"page size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+        raise ConfigError(_("page size must be a whole number from 1 to {limit}.").format(limit=MAX_PAGE_SIZE))
     return page_size
 
 
 def token_app_id(client: GraphClient) -> str | None:
     """The app the token belongs to (GET /debug_token with the token itself)."""
-    secret = validate.secret_from_env(client.token_env, "access token")
+    secret = validate.secret_from_env(client.token_env, N_("access token"))
     data = client.request("GET", "debug_token", secret_params={"input_token": secret}).get("data") or {}
     return str(data["app_id"]) if data.get("app_id") else None
 
 
-def _waba_rows(client: GraphClient, relation: str, waba: dict[str, Any], *, app_id: str | None, credit_lines: set[str],
+def _waba_rows(client: GraphClient, relation: str, waba: dict[str, Any], *, app_id: str | None, credentials: set[str],
                limit: dict[str, int], profile: str) -> list[dict[str, Any]]:
     waba_id = str(waba.get("id"))
     owner = waba.get("owner_business_info") or {}
@@ -111,7 +127,7 @@ def _waba_rows(client: GraphClient, relation: str, waba: dict[str, Any], *, app_
             "waba_name": waba.get("name") or "", "relation": relation, "profile": profile}
     funding = str(waba.get("primary_funding_id") or "")
     # A client bills to the partner's credit line; an owned WABA may pay its own way (health says if it cannot).
-    attached = funding in credit_lines if funding or relation == "client" else None
+    attached = funding in credentials if funding or relation == "client" else None
     try:
         numbers = list(client.paginate(f"{waba_id}/phone_numbers", fields=",".join(NUMBER_FIELDS), **limit))
         apps = list(client.paginate(f"{waba_id}/subscribed_apps", **limit))
@@ -119,7 +135,7 @@ def _waba_rows(client: GraphClient, relation: str, waba: dict[str, Any], *, app_
     except GraphAPIError as exc:
         code = f"{exc.code}" + (f"/{exc.subcode}" if exc.subcode else "")
         return [{**base, "credit_line_attached": attached, "readiness": ERROR, "health_code": code,
-                 "problems": f"Graph error {code} reading the WABA: {exc.reason}",
+                 "problems": _("Graph error {code} reading the WABA: {reason}").format(code=code, reason=exc.reason),
                  "possible_solution": exc.remedy_for("shell")}]
     subscribed = any(str((a.get("whatsapp_business_api_data") or {}).get("id")) == str(app_id) for a in apps) \
         if app_id else bool(apps)
@@ -161,18 +177,21 @@ def _health_columns(health: dict[str, Any]) -> dict[str, Any]:
 
 
 def _judge(row: dict[str, Any], *, registered: bool | None) -> dict[str, Any]:
-    """The readiness verdict: blocked (Meta says it cannot send), not ready (a step is missing), limited, ready."""
+    """The readiness verdict: blocked (Meta says it cannot send), not ready (a step is missing), limited, ready.
+
+    The verdict is one of the constants above (as it is in every language); the problems are prose, in the
+    current language."""
     problems = []
     if registered is None:
-        problems.append("no phone number")
+        problems.append(_("no phone number"))
     elif not registered:
-        problems.append("number not registered")
+        problems.append(_("number not registered"))
     if not row.get("webhook_subscribed"):
-        problems.append("app not subscribed (webhooks)")
+        problems.append(_("app not subscribed (webhooks)"))
     if row.get("credit_line_attached") is False:
-        problems.append("no credit line attached")
+        problems.append(_("no credit line attached"))
     if not row.get("templates_approved"):
-        problems.append("no approved template")
+        problems.append(_("no approved template"))
     health = row.get("can_send_message")
     if health == "BLOCKED":
         verdict = BLOCKED
@@ -246,14 +265,27 @@ def _two_lines(first: Any, second: Any) -> str:
     return "\n".join(t for t in (_mark(first), _mark(second)) if t)
 
 
+# The shown table's columns (its headings, translated where they are shown; the code names them in English).
+_SHOWN_COLUMNS = [N_("business / WABA"), N_("relation"), N_("number"), N_("registered"), N_("quality"), N_("limit"),
+                  N_("name status"), N_("webhook"), N_("credit line"), N_("templates approved"), N_("can send"),
+                  N_("blocking entity"), N_("possible solution"), N_("profile"), N_("readiness")]
+
+
 def display_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as people read it: names over IDs in one cell, ✓/✗ for booleans, blanks for missing values."""
+    """The table as people read it: names over IDs in one cell, ✓/✗ for booleans, blanks for missing values,
+    headings and verdicts in the current language."""
+    view = _view(table)
+    return view.rename(columns={c: _(c) for c in view.columns})
+
+
+def _view(table: pd.DataFrame) -> pd.DataFrame:
+    """display_frame with its columns named in English (as style() and _CELL_CLASS name them)."""
     rows = []
     for r in table.to_dict("records"):
         r = {key: None if _text(value) == "" else value for key, value in r.items()}  # NaN, NA: nothing read
         rows.append({
             "business / WABA": _two_lines(r["business"], _two_lines(r["waba_name"], r["waba_id"])),
-            "relation": _mark(r["relation"]),
+            "relation": _(RELATION_WORDS[r["relation"]]) if r["relation"] in RELATION_WORDS else _mark(r["relation"]),
             "number": _two_lines(r["display_phone_number"], r["phone_number_id"]),
             # The status under the mark when it is not plain CONNECTED (FLAGGED, PENDING, ...).
             "registered": _two_lines(r["registered"], "" if r["status"] in ("CONNECTED", None) else r["status"]),
@@ -265,14 +297,12 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
             "templates approved": _two_lines(r["templates_approved"], r["templates_other"]),
             "can send": _mark(r["can_send_message"]),
             "blocking entity": _two_lines(_mark(r["blocking_entity"]).replace(" ", "\n"),
-                                          r["health_code"] and f"code {r['health_code']}"),
+                                          r["health_code"] and _("code {code}").format(code=r["health_code"])),
             "possible solution": _mark(r["possible_solution"]),
             "profile": Path(_mark(r["profile"])).name if _mark(r["profile"]) else "",
-            "readiness": _two_lines(r["readiness"], r["problems"]),
+            "readiness": _two_lines(verdict_word(r["readiness"]), r["problems"]),
         })
-    return pd.DataFrame(rows, columns=["business / WABA", "relation", "number", "registered", "quality", "limit",
-                                       "name status", "webhook", "credit line", "templates approved", "can send",
-                                       "blocking entity", "possible solution", "profile", "readiness"])
+    return pd.DataFrame(rows, columns=_SHOWN_COLUMNS)
 
 
 # Sentences wrap in a wide cell; IDs, numbers and states stay on their lines.
@@ -283,7 +313,7 @@ _CELL_CLASS = {"possible solution": "wide", "readiness": "wide", "number": "nowr
 
 def style(table: pd.DataFrame):
     """A Styler of display_frame(table): green/amber/red cells, no index (the notebook shows this)."""
-    view = display_frame(table)
+    view = _view(table)
 
     def flag(value: str) -> str:
         return f"background-color: {_GOOD}" if value == "✓" else f"background-color: {_BAD}" if value == "✗" else ""
@@ -291,27 +321,31 @@ def style(table: pd.DataFrame):
     def lookup(colours: dict[str, str]):
         return lambda value: f"background-color: {colours[value]}" if value in colours else ""
 
-    def verdict(value: str) -> str:
-        return lookup(_VERDICT_COLOURS)(value.split("\n", 1)[0])
+    def verdicts(column: pd.Series) -> list[str]:  # by the table's verdict, whatever the language shows
+        return [lookup(_VERDICT_COLOURS)(r) for r in readiness]
 
     def templates(value: str) -> str:
         count = value.split("\n", 1)[0]
         return "" if not count else f"background-color: {_GOOD if count != '0' else _BAD}"
 
     readiness = list(table["readiness"])
-    return (view.style
-            .map(lambda v: flag(v.split("\n", 1)[0]), subset=["registered"])
-            .map(flag, subset=["webhook", "credit line"])
-            .map(lookup(tables.QUALITY_COLOURS), subset=["quality"])
-            .map(lookup(tables.HEALTH_COLOURS), subset=["can send"])
-            .map(templates, subset=["templates approved"])
-            .map(verdict, subset=["readiness"])
-            .apply(lambda col: [f"background-color: {_BAD}" if r == ERROR else "" for r in readiness],
-                   subset=["business / WABA"], axis=0)
-            .set_td_classes(pd.DataFrame({c: [_CELL_CLASS.get(c, "")] * len(view) for c in view.columns},
-                                         index=view.index))
-            .format(html.escape)
-            .hide(axis="index"))
+    styler = (view.style
+              .map(lambda v: flag(v.split("\n", 1)[0]), subset=["registered"])
+              .map(flag, subset=["webhook", "credit line"])
+              .map(lookup(tables.QUALITY_COLOURS), subset=["quality"])
+              .map(lookup(tables.HEALTH_COLOURS), subset=["can send"])
+              .map(templates, subset=["templates approved"])
+              .apply(verdicts, subset=["readiness"], axis=0)
+              .apply(lambda col: [f"background-color: {_BAD}" if r == ERROR else "" for r in readiness],
+                     subset=["business / WABA"], axis=0)
+              .set_td_classes(pd.DataFrame({c: [_CELL_CLASS.get(c, "")] * len(view) for c in view.columns},
+                                           index=view.index))
+              .format(html.escape)
+              .hide(axis="index"))
+    headings = [_(c) for c in view.columns]
+    if headings != list(view.columns):  # in English the headings are the columns' own names
+        styler = styler.relabel_index(headings, axis=1)
+    return styler
 
 
 def caption(table: pd.DataFrame) -> str:
@@ -319,24 +353,30 @@ def caption(table: pd.DataFrame) -> str:
     ready = table.loc[table["readiness"] == READY, "waba_id"].nunique()
     clients = table.loc[table["relation"] == "client", "waba_id"].nunique()
     numbers = int(table["phone_number_id"].fillna("").astype(bool).sum())
-    return (f"Business {table.attrs.get('business_id', '')}: {wabas} WABAs ({clients} client, {wabas - clients} owned), "
-            f"{numbers} numbers. Ready to send: {int((table['readiness'] == READY).sum())} of {numbers} numbers, "
-            f"in {ready} of {wabas} WABAs.")
+    return _("Business {business_id}: {wabas} WABAs ({clients} client, {owned} owned), {numbers} numbers. Ready to "
+             "send: {ready_numbers} of {numbers} numbers, in {ready_wabas} of {wabas} WABAs.").format(
+        business_id=table.attrs.get("business_id", ""), wabas=wabas, clients=clients, owned=wabas - clients,
+        numbers=numbers, ready_numbers=int((table["readiness"] == READY).sum()), ready_wabas=ready)
 
 
 def to_html(table: pd.DataFrame) -> str:
     styler = style(table).set_caption(html.escape(caption(table)))
-    return (f"<!doctype html><meta charset='utf-8'><title>Partner portfolio</title>{_CSS}" + styler.to_html())
+    title = html.escape(_("Partner portfolio"))
+    return (f"<!doctype html><meta charset='utf-8'><title>{title}</title>{_CSS}" + styler.to_html())
 
 
 def counts(table: pd.DataFrame) -> pd.Series:
-    """Numbers (rows) per readiness verdict, in the order ready, limited, not ready, blocked, error."""
+    """Numbers (rows) per readiness verdict, in the order ready, limited, not ready, blocked, error (the verdicts
+    as the table holds them: `.rename(index=verdict_word)` says them in the current language)."""
     order = [READY, LIMITED, NOT_READY, BLOCKED, ERROR]
     return table["readiness"].value_counts().reindex(order, fill_value=0)
 
 
 def terminal(table: pd.DataFrame) -> str:
+    # The columns keep the CSV's names; the verdicts and relations are said in the current language.
     view = table[["business", "waba_id", "relation", "display_phone_number", "readiness", "problems"]].fillna("")
+    view["readiness"] = view["readiness"].map(verdict_word)
+    view["relation"] = view["relation"].map(lambda r: _(RELATION_WORDS[r]) if r in RELATION_WORDS else r)
     return caption(table) + "\n" + view.to_string(index=False, max_colwidth=70)
 
 
@@ -401,7 +441,8 @@ def write_profiles(table: pd.DataFrame, folder: str | Path, *, token_env: str,
         profile = {k: v for k, v in profile.items() if v not in (None, "")}
         unknown = set(profile) - PROFILE_KEYS
         if unknown:  # the registry decides what a profile may hold
-            raise ConfigError(f"starter profile keys {', '.join(sorted(unknown))} are not profile keys.")
+            raise ConfigError(_("starter profile keys {keys} are not profile keys.").format(
+                keys=", ".join(sorted(unknown))))
         header = (f"# Starter profile for {first['business'] or first['waba_name']} ({first['relation']} WABA of business "
                   f"{table.attrs.get('business_id')}), written from the partner's portfolio.\n"
                   f"# Secrets are environment variable NAMES: set {env_prefix}_PIN to the number's two-step PIN "
@@ -434,22 +475,22 @@ def notebook_view(*, business_id: str, graph_url: str, api_version: str, token_e
         lab_profile = load_profile(os.environ[ENV_FALLBACKS["profile"]])
         business_id = str(lab_profile.get("partner_business_id") or lab_profile.get("business_id") or "")
     if not str(business_id or "").strip():
-        raise ConfigError("business_id is empty: give the partner's business portfolio ID (digits).")
+        raise ConfigError(_("business_id is empty: give the partner's business portfolio ID (digits)."))
     business_id = validate.graph_id(business_id, "business_id")
     if not str(out_dir or "").strip():
-        raise ConfigError("out_dir is empty: name the folder for portfolio.csv and portfolio.html.")
+        raise ConfigError(_("out_dir is empty: name the folder for portfolio.csv and portfolio.html."))
     page_size = check_page_size(page_size)
     client = GraphClient(graph_url, api_version, token_env)
-    validate.secret_from_env(client.token_env, "access token")
+    validate.secret_from_env(client.token_env, N_("access token"))
     table = read_portfolio(client, business_id, page_size=page_size)
     csv_path, html_path = write_files(table, out_dir)
     profiles = write_profiles(table, profiles_dir, token_env=token_env) if profiles_dir else {"written": [], "skipped": []}
-    files = pd.DataFrame([("portfolio table (CSV)", str(csv_path)), ("portfolio table (HTML)", str(html_path))]
-                         + [("starter profile", str(p)) for p in profiles["written"]]
-                         + [("kept (covers its WABA already)", str(p)) for p in profiles["skipped"]],
-                         columns=["file", "path"])
-    return {"table": table, "styled": style(table).set_caption(html.escape(caption(table))), "counts": counts(table),
-            "files": files, "profiles": profiles}
+    files = pd.DataFrame([(_("portfolio table (CSV)"), str(csv_path)), (_("portfolio table (HTML)"), str(html_path))]
+                         + [(_("starter profile"), str(p)) for p in profiles["written"]]
+                         + [(_("kept (covers its WABA already)"), str(p)) for p in profiles["skipped"]],
+                         columns=[_("file"), _("path")])
+    return {"table": table, "styled": style(table).set_caption(html.escape(caption(table))),
+            "counts": counts(table).rename(index=verdict_word), "files": files, "profiles": profiles}
 
 
 # ---- the command ---------------------------------------------------------------------------------
@@ -480,10 +521,11 @@ def main(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     except PlaybookError as exc:  # the listing itself failed (token, business): nothing to show
-        print(f"error: {exc.reason}\n    What to do: {exc.remedy_for('shell')}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc.reason) + "\n    "
+              + _("What to do: {remedy}").format(remedy=exc.remedy_for("shell")), file=sys.stderr)
         return 1
 
 
@@ -494,7 +536,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # Every input first: nothing starts, nothing is asked of Graph, before they are right.
     if args.business_id is None and not args.sandbox:
-        raise ConfigError("--business-id is required (the partner's business portfolio ID), or use --sandbox.")
+        raise ConfigError(_("--business-id is required (the partner's business portfolio ID), or use --sandbox."))
     business_id = validate.graph_id(args.business_id or SEED_PARTNER_BUSINESS, "--business-id")
     check_page_size(args.page_size)
     validate.env_name(args.token_env, "--token-env")
@@ -502,7 +544,7 @@ def _run(args: argparse.Namespace) -> int:
     graph_url = validate.url(args.graph_url, "--graph-url")
     app_id = validate.graph_id(args.app_id, "--app-id") if args.app_id else None
     if args.sandbox_seed and not args.sandbox:
-        raise ConfigError("--sandbox-seed is the embedded sandbox's seed: add --sandbox.")
+        raise ConfigError(_("--sandbox-seed is the embedded sandbox's seed: add --sandbox."))
     with contextlib.ExitStack() as stack:
         if args.sandbox:
             from .sandbox import Sandbox
@@ -513,16 +555,16 @@ def _run(args: argparse.Namespace) -> int:
             # The sandbox's fake secrets, in this process only while it runs (as `helpers run --sandbox` hands them on).
             stack.enter_context(temporary_environ(sandbox.demo_env()))
         else:
-            validate.secret_from_env(args.token_env, "access token")
+            validate.secret_from_env(args.token_env, N_("access token"))
         client = GraphClient(graph_url, args.api_version, args.token_env)
         table = read_portfolio(client, business_id, app_id=app_id, page_size=args.page_size)
     csv_path, html_path = write_files(table, args.out)
     print(terminal(table))
-    print(f"\nportfolio: {html_path}  (and {csv_path.name})")
+    print("\n" + _("portfolio: {html}  (and {csv})").format(html=html_path, csv=csv_path.name))
     if args.write_profiles:
         result = write_profiles(table, args.write_profiles, token_env=args.token_env)
         for path in result["written"]:
-            print(f"wrote {path}")
+            print(_("wrote {path}").format(path=path))
         for path in result["skipped"]:
-            print(f"kept {path} (already covers its WABA or exists)")
+            print(_("kept {path} (already covers its WABA or exists)").format(path=path))
     return 0

@@ -87,6 +87,10 @@ _CATALOGUE: tuple[Remedy, ...] = (
     _r(133006, "Phone number re-verification needed", "The number must be verified before registering (code_verification_status is not VERIFIED, or it EXPIRED). Request a code (request_code, SMS or VOICE), enter it with verify_code, then register."),
     _r(133008, "Too Many two step verification PIN Guesses", "Too many wrong PINs for this number. Wait for the time given in the details before trying again, with the right PIN."),
     _r(133009, "Two step verification PIN Guessed Too Fast", "PIN attempts were too quick. Wait as the details say, then try once with the right PIN."),
+    # health_status error codes (13 go-live, the portfolio): what Meta's `errors[]` of an entity say.
+    _r(141006, "Payment method error", "health_status blocks the WABA: it has no valid payment method, so paid templates (business-initiated messages) fail with 131042. A Solution Partner's customer: share and attach the partner's credit line to the WABA (notebook 07b), then run 13 again; a business on its own: add a payment method in WhatsApp Manager > Payment settings."),
+    _r(138024, "SIP calling not enabled on the number", "health_status says the number cannot receive WhatsApp calls over SIP (can_receive_call_sip BLOCKED). Messaging is not affected, and the go-live check does not count it. Only if the customer takes WhatsApp Business calls over SIP: enable SIP on the number with POST /{PHONE_NUMBER_ID}/settings."),
+    _r(138025, "No SIP server configured for the app", "health_status says the app has no SIP server configured for this number (can_receive_call_sip BLOCKED). Messaging is not affected, and the go-live check does not count it. Only if the customer takes WhatsApp Business calls over SIP: configure the app's SIP server with POST /{PHONE_NUMBER_ID}/settings."),
     _r(133010, "Phone number Not Registered", "The number is not registered on the WhatsApp Business Platform. Register it (notebook 08) first."),
     _r(133015, "Phone number recently deleted", "The number was recently deleted and deletion has not finished. Wait about 5 minutes, then register."),
     _r(133016, "Account register deregister rate limit exceeded", "Too many register/deregister calls for this number (10 in a moving 72-hour window). Registration is blocked until the window clears; do not retry in a loop."),
@@ -224,7 +228,8 @@ _ALIASES = {"AssertionError": "StepCheckFailed", "StepFailed": "StepCheckFailed"
 def own_remedy(kind: str | None, *, where: str = "shell", **names: str) -> OwnRemedy:
     """The catalogue entry for one of our own error kinds, with {env}/{version} filled in."""
     entry = _OWN_BY_KIND.get(_ALIASES.get(kind or "", kind or ""), _FALLBACK)
-    text = _(entry.lab if where == "lab" else entry.shell)
+    source = entry.lab if where == "lab" else entry.shell
+    text = _(source)
     filled = {"env": "THE_VARIABLE", "version": _("the current version"), **{k: v for k, v in names.items() if v}}
     return OwnRemedy(entry.kind, _(entry.title), text.format(**filled), text.format(**filled))
 

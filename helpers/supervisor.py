@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ._processes import pid_alive, send_signal, start_ticks
 from .errors import PlaybookError
+from .i18n import _
 
 TAG_ENV = "PLAYBOOK_SUPERVISOR_TAG"
 STOP_TIMEOUT = 10.0
@@ -188,8 +189,9 @@ def start(name: str, command: Sequence[str], *, log_path: str | os.PathLike, env
     deadline = time.monotonic() + timeout
     while True:
         if popen.poll() is not None:
-            raise SupervisorError(f"{name} exited with status {popen.returncode} while starting; "
-                                  f"its log ({log_path}) ends:\n{child.log_tail()}")
+            raise SupervisorError(_("{name} exited with status {status} while starting; "
+                                    "its log ({log}) ends:\n{tail}").format(name=name, status=popen.returncode,
+                                                                            log=log_path, tail=child.log_tail()))
         if ready():
             return child
         if cancel.is_set():
@@ -197,8 +199,9 @@ def start(name: str, command: Sequence[str], *, log_path: str | os.PathLike, env
             raise KeyboardInterrupt
         if time.monotonic() > deadline:
             child.stop()
-            raise SupervisorError(f"{name} was not ready within {timeout:g} s and was stopped; "
-                                  f"its log ({log_path}) ends:\n{child.log_tail()}")
+            raise SupervisorError(_("{name} was not ready within {seconds} s and was stopped; "
+                                    "its log ({log}) ends:\n{tail}").format(name=name, seconds=f"{timeout:g}",
+                                                                            log=log_path, tail=child.log_tail()))
         cancel.wait(0.1)
 
 

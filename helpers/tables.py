@@ -14,6 +14,8 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from .i18n import N_, _
+
 TRUE_MARK, FALSE_MARK = "✓", "✗"
 TRUE_COLOUR, FALSE_COLOUR = "#1e7e34", "#b00020"
 OK_BACKGROUND, WARN_BACKGROUND, BAD_BACKGROUND = "#d4edda", "#fff3cd", "#f8d7da"
@@ -28,6 +30,17 @@ _TIME_NAME = re.compile(r"^(timestamp|time|.*_at|.*_time|expires_on|data_access_
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}| ?UTC)?$")
 _CELL_CSS = [("text-align", "left"), ("vertical-align", "top"), ("white-space", "pre-wrap"),
              ("overflow-wrap", "break-word"), ("max-width", "48em"), ("padding", "0.3em 0.6em")]
+
+
+# A frame keeps its English column names (code and records read them); `show` translates them in the
+# header it draws, when the catalogue has them (a module marks its column names with N_() for that).
+# Tables whose columns are Meta's field names (phone numbers, templates, health) keep them: headers=False.
+HEADERS = (N_("field"), N_("value"), N_("check"))  # this module's own column names
+
+
+def header_text(label: Any, translate: bool = True) -> str:
+    """A column's name as its header shows it: in the reader's language, unless it is a Meta field name."""
+    return _(label) if translate and isinstance(label, str) else str(label)
 
 
 # ---- one display for every table ---------------------------------------------------------------
@@ -96,11 +109,12 @@ def _bool_colour(value: Any) -> str:
 
 
 def show(frame: pd.DataFrame, *, columns: Sequence[str] | None = None, backgrounds: dict[str, Any] | None = None,
-         caption: str | None = None):
+         caption: str | None = None, headers: bool = True):
     """The Styler every step table is shown with (see the module docstring for the rules).
 
     `columns`: which columns, in order (the rest are left out). `backgrounds`: column -> function of a
     cell value returning a CSS background colour or "" (06 colours its readiness flags this way).
+    `headers`: translate the column names in the header (False: they are Meta's field names, kept as they are).
     """
     if columns is not None:
         frame = frame[[c for c in columns if c in frame.columns]]
@@ -124,9 +138,9 @@ def show(frame: pd.DataFrame, *, columns: Sequence[str] | None = None, backgroun
             css[column] = [";".join(x for x in (old, f"background-color: {colour(v)}" if colour(v) else "") if x)
                            for old, v in zip(css[column], frame[column])]
     styler = (formatted.style.hide(axis="index").format(_html_text)
-              .format_index(lambda label: _html_text(str(label)), axis=1))
+              .format_index(lambda label: _html_text(header_text(label, headers)), axis=1))
     if len(frame):
-        styler = styler.apply(lambda _: css, axis=None)
+        styler = styler.apply(lambda _data: css, axis=None)
     styler = styler.set_table_styles([
         {"selector": "td", "props": _CELL_CSS},
         {"selector": "th", "props": [("text-align", "left"), ("vertical-align", "bottom"), ("padding", "0.3em 0.6em"),
@@ -196,21 +210,24 @@ def style_phone_numbers(table: pd.DataFrame, *, all_columns: bool = False):
             BAD_BACKGROUND if value is False or _is_numpy_bool(value) else "")
 
     return show(table, columns=columns, backgrounds={**{c: flag for c in _FLAGS},
-                                                     "quality": lambda q: QUALITY_COLOURS.get(q, "")})
+                                                     "quality": lambda q: QUALITY_COLOURS.get(q, "")}, headers=False)
 
 
 def token_report_table(report: dict[str, Any]) -> pd.DataFrame:
     """The token check as a two-column table (check, value) plus a verdict row."""
+    none = _("none")
     rows = [
-        ("valid", report["is_valid"]),
-        ("type", report["type"]),
-        ("app", f"{report.get('application') or ''} ({report.get('app_id')})"),
-        ("expires", report["expires"]),
-        ("scopes", ", ".join(report["scopes"]) or "none"),
-        ("missing scopes", ", ".join(report["missing_scopes"]) or "none"),
-        ("target WABAs", "all assets (no target list)" if report["target_ids"] is None else ", ".join(report["target_ids"]) or "none"),
-        ("WABA among targets", {None: "n/a", True: "yes", False: "NO"}[report["waba_in_targets"]]),
-        ("verdict", "usable for onboarding" if report["ok"] else "NOT usable: " + "; ".join(report["problems"])),
+        (_("valid"), report["is_valid"]),
+        (_("type"), report["type"]),
+        (_("app"), f"{report.get('application') or ''} ({report.get('app_id')})"),
+        (_("expires"), report["expires"]),
+        (_("scopes"), ", ".join(report["scopes"]) or none),
+        (_("missing scopes"), ", ".join(report["missing_scopes"]) or none),
+        (_("target WABAs"), _("all assets (no target list)") if report["target_ids"] is None
+         else ", ".join(report["target_ids"]) or none),
+        (_("WABA among targets"), {None: _("n/a"), True: _("yes"), False: _("NO")}[report["waba_in_targets"]]),
+        (_("verdict"), _("usable for onboarding") if report["ok"]
+         else _("NOT usable: {problems}").format(problems="; ".join(report["problems"]))),
     ]
     return pd.DataFrame(rows, columns=["check", "value"])
 
@@ -241,15 +258,16 @@ def error_block(error: dict[str, Any]) -> pd.DataFrame:
     code = error.get("code")
     if not is_missing(code) and code is not None:
         subcode = error.get("subcode")
-        code_text = format_value(code) + (f" (subcode {format_value(subcode)})" if not is_missing(subcode) else "")
+        code_text = (_("{code} (subcode {subcode})").format(code=format_value(code), subcode=format_value(subcode))
+                     if not is_missing(subcode) else format_value(code))
     else:
         code_text = None
     details = error.get("details")
     message = error.get("message")
-    rows = [("code", code_text), ("title", error.get("title") or (None if code_text else error.get("type"))),
-            ("what Meta said" if code_text else "what happened", message),
-            ("details", details if details and details != message else None),
-            ("what to do", error.get("remedy")), ("fbtrace_id", error.get("fbtrace_id"))]
+    rows = [(_("code"), code_text), (_("title"), error.get("title") or (None if code_text else error.get("type"))),
+            (_("what Meta said") if code_text else _("what happened"), message),
+            (_("details"), details if details and details != message else None),
+            (_("what to do"), error.get("remedy")), ("fbtrace_id", error.get("fbtrace_id"))]
     return pd.DataFrame([(k, v) for k, v in rows if not is_missing(v) and v != ""], columns=["field", "value"])
 
 
@@ -261,7 +279,7 @@ def failure_summary(error: dict[str, Any] | None) -> str:
         subcode = error.get("subcode")
         title = error.get("title") or error.get("message") or ""
         return f"(#{format_value(code)}" + (f"/{format_value(subcode)}" if not is_missing(subcode) else "") + f") {title}"
-    return str(error.get("message") or error.get("type") or "the step failed")
+    return str(error.get("message") or error.get("type") or _("the step failed"))
 
 
 def style_error(frame: pd.DataFrame):

@@ -306,8 +306,8 @@ DRILLS: dict[str, DrillSpec] = {spec.scenario: spec for spec in (
         "credit_line_not_shared", "10_send_test_message", N_(
         "131042 *Business eligibility payment issue*: the API accepted the template (HTTP 200, a message ID); the "
         "status webhook then said **failed**. The customer's WABA has no payment method: its Solution Partner never "
-        "shared and attached a credit line (step 07b). Free replies inside the 24-hour window still go out; paid "
-        "messages do not, and 13's health_status shows the WABA LIMITED."),
+        "shared and attached a credit line (step 07b). Replies inside the 24-hour window still go out (charged per "
+        "message since 2026-10-01); templates do not, and 13's health_status shows the WABA BLOCKED with 141006."),
         (MetaFix(N_("Attach the credit line"), N_("step 07b's two calls as the partner's system user: GET "
                  "/{PARTNER_BUSINESS_ID}/extendedcredits, then POST /{CREDIT_LINE_ID}/whatsapp_credit_sharing_and_attach"),
                  _attach_credit_line),),
@@ -528,7 +528,8 @@ class Drill:
                 rows.append(widgets.HBox([button, note]))
         self.fix_notes = widgets.HTML("")
         self.fix_notes.add_class("playbook-fix-notes")
-        self.fix_box = widgets.VBox([widgets.HTML(f"<b>{_html(_('Fix it'))}</b>"), self.fix_notes, *rows],
+        heading = _("Fix it")
+        self.fix_box = widgets.VBox([widgets.HTML(f"<b>{_html(heading)}</b>"), self.fix_notes, *rows],
                                     layout=widgets.Layout(display="none"))
         self.fix_box.add_class("playbook-fix-box")
         self.status = widgets.HTML("")

@@ -6,11 +6,12 @@ import datetime as dt
 from .i18n import _
 
 DEFAULT_API_VERSION = "v25.0"
-LATEST_KNOWN_VERSION = "v26.0"
+LATEST_KNOWN_VERSION = "v27.0"
 WARN_DAYS_BEFORE_EXPIRY = 90
 
 # version -> (released, available until; None = not announced)
 VERSIONS: dict[str, tuple[dt.date, dt.date | None]] = {
+    "v27.0": (dt.date(2026, 11, 4), None),
     "v26.0": (dt.date(2026, 7, 29), None),
     "v25.0": (dt.date(2026, 2, 18), dt.date(2028, 7, 29)),
     "v24.0": (dt.date(2025, 10, 8), dt.date(2028, 2, 18)),

@@ -18,6 +18,12 @@ def english_afterwards():
     i18n.set_language(None)
 
 
+def test_every_message_in_use_has_its_korean_entry():
+    # A string the user sees without Korean fails the build: `python -m helpers i18n update`, then translate it.
+    missing = catalogue.check("ko")["missing"]
+    assert not missing, f"{len(missing)} messages have no Korean entry, e.g. {missing[:3]}"
+
+
 def test_no_korean_entry_is_unused_and_none_loses_a_placeholder():
     problems = catalogue.check("ko")
     assert not problems["unused"], f"Korean entries nothing uses any more: {problems['unused'][:5]}"
@@ -102,3 +108,11 @@ def test_explain_refuses_what_is_not_a_code_and_says_what_to_type():
     result = _explain("99999999")
     assert result.returncode == 2 and "not in the playbook's catalogue" in result.stderr
     assert _explain("--all").stdout.count("\n") > 2 * len(remedies.catalogue()) - 1
+
+
+def test_a_wrong_language_in_the_environment_stops_the_command_line_plainly(tmp_path):
+    import os
+    result = subprocess.run([sys.executable, "-m", "helpers", "explain", "133005"], capture_output=True, text=True,
+                            env={**os.environ, "PLAYBOOK_LANGUAGE": "klingon"}, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "PLAYBOOK_LANGUAGE: 'klingon' is not a language of the playbook; use one of en (English), ko" in result.stderr

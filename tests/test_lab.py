@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.lab import (DEFAULT_PROFILE, ENV_APP_MODE, ENV_PROFILE, SESSION_MARKER, LabSession, session_processes,
-                         step_notebooks, training_context)
+from helpers.i18n import LANGUAGE_ENV, gettext
+from helpers.lab import (DEFAULT_PROFILE, ENV_APP_MODE, ENV_PROFILE, SESSION_MARKER, STEP_LABELS, TRANSLATION_SETTINGS,
+                         VOILA_WORDS, LabSession, localize_tree, session_processes, step_label, step_notebooks,
+                         training_context)
 from helpers.peers import ENV_PEER, ENV_PEER_URL
 from helpers.profiles import load_profile
 from helpers.sandbox import Sandbox
@@ -228,3 +230,98 @@ def test_text_for_jupyterlab_users_is_tagged_lab_only_so_the_voila_app_hides_it(
             if cell.cell_type == "markdown" and ("interactive=True" in cell.source or "`run_dir`" in cell.source
                                                  and cell.source.lstrip().startswith("## Verdict")):
                 assert "lab-only" in cell.metadata.get("tags", []), f"{path.name}: untagged: {cell.source[:60]!r}"
+
+
+# ---- in Korean ----------------------------------------------------------------------------------
+
+def test_korean_copies_of_the_notebooks_keep_their_code_and_their_relative_paths(tmp_path):
+    import nbformat
+
+    source = REPO_ROOT / "notebooks"
+    before = {path: path.read_bytes() for path in source.rglob("*.ipynb")}
+    root = tmp_path / "localized-ko"
+    served = localize_tree(source, root, "ko")
+    assert served == root / "notebooks"
+    copies = sorted(path.relative_to(served) for path in served.rglob("*.ipynb"))
+    assert copies == sorted(path.relative_to(source) for path in before)
+    assert Path("training/scenarios.ipynb") in copies
+    # The prose comes from the catalogue (this heading is translated); the code cells are the same.
+    original, copy = (nbformat.read(folder / "08_register.ipynb", as_version=4) for folder in (source, served))
+    assert copy.cells[0].source.splitlines()[0] == gettext("# 08 · Register the number (guide: Phase 4, step 5)", "ko")
+    assert copy.cells[0].source != original.cells[0].source
+    assert [c.source for c in copy.cells if c.cell_type == "code"] == [
+        c.source for c in original.cells if c.cell_type == "code"]
+    assert copy.metadata["playbook"]["language"] == "ko"
+    # ../customers/example.yaml resolves from the copies as from notebooks/.
+    assert (served / ".." / "customers" / "example.yaml").resolve() == (REPO_ROOT / "customers" / "example.yaml").resolve()
+    assert not (root / ".git").exists()  # hidden entries are not linked
+    # The repository's notebooks are untouched; a second start writes the copies afresh.
+    assert {path: path.read_bytes() for path in source.rglob("*.ipynb")} == before
+    (served / "stale.ipynb").write_text("{}")
+    localize_tree(source, root, "ko")
+    assert not (served / "stale.ipynb").exists()
+
+
+def test_a_korean_lab_serves_the_copies_with_korean_menus_and_kernels(tmp_path, monkeypatch):
+    monkeypatch.delenv(LANGUAGE_ENV, raising=False)
+    english = LabSession(app="lab", workdir=tmp_path / "en")
+    korean = LabSession(app="lab", workdir=tmp_path / "ko", language="ko_KR")
+    try:
+        assert english.language == "en" and english.served_dir == english.notebooks_dir  # as before
+        assert TRANSLATION_SETTINGS not in english.lab_settings()
+        assert LANGUAGE_ENV not in english.kernel_environment()
+        assert f"--ServerApp.root_dir={english.notebooks_dir}" in english._jupyterlab_command(8888)
+
+        assert korean.language == "ko"
+        assert korean.served_dir == tmp_path / "ko" / "localized-ko" / "notebooks"
+        assert korean.lab_settings()[TRANSLATION_SETTINGS] == {"locale": "ko_KR"}
+        assert korean.kernel_environment()[LANGUAGE_ENV] == "ko"
+        assert f"--ServerApp.root_dir={korean.served_dir}" in korean._jupyterlab_command(8888)
+        # PLAYBOOK_LANGUAGE=ko in the environment does the same as --language ko.
+        monkeypatch.setenv(LANGUAGE_ENV, "ko")
+        assert LabSession(app="lab", workdir=tmp_path / "env").served_dir.parent.name == "localized-ko"
+    finally:
+        english.stop()
+        korean.stop()
+
+
+def test_a_korean_voila_app_gets_its_words_and_html_lang(tmp_path, monkeypatch):
+    monkeypatch.delenv(LANGUAGE_ENV, raising=False)
+    english = LabSession(app="voila", workdir=tmp_path / "en", notebooks_dir=REPO_ROOT / "notebooks")
+    korean = LabSession(app="voila", workdir=tmp_path / "ko", notebooks_dir=REPO_ROOT / "notebooks", language="ko")
+    try:
+        command = english._voila_command(8866)
+        assert not [a for a in command if "language_code" in a]
+        assert json.loads(next(a for a in command if a.startswith("--VoilaConfiguration.resources=")).split("=", 1)[1]) \
+            == {"playbook_steps": step_notebooks(REPO_ROOT / "notebooks")}
+        command = korean._voila_command(8866)
+        assert str(korean.served_dir) in command and "--HTMLExporter.language_code=ko" in command
+        korean.app_environment()  # writes the home page's steps and words
+        steps = (tmp_path / "ko" / "jupyter" / "voila" / "templates" / "playbook" / "playbook_steps.j2").read_text()
+        assert '{%- set language = "ko" -%}' in steps and "{%- set words = " in steps
+    finally:
+        english.stop()
+        korean.stop()
+
+
+def test_every_word_of_the_voila_templates_and_every_step_label_is_in_the_catalogue():
+    import re
+
+    written = set()
+    for path in (REPO_ROOT / "voila" / "templates" / "playbook").iterdir():
+        template = re.sub(r"\{#.*?#\}", "", path.read_text(encoding="utf-8"), flags=re.S)  # not the comments
+        for _quote, text in re.findall(r"\bt(?:_html)?\((['\"])(.*?)\1\)", template):
+            written.add(text)
+    assert len(written) >= 8 and written <= set(VOILA_WORDS), written - set(VOILA_WORDS)
+    # The folder and page names the home page lists by name (t(content.name | capitalize)).
+    assert {"Training", "Scenarios"} <= set(VOILA_WORDS)
+    assert {step_label(path.name) for path in (REPO_ROOT / "notebooks").glob("[0-9][0-9]*.ipynb")} <= set(STEP_LABELS)
+
+
+def test_a_language_the_playbook_does_not_have_is_refused_before_anything_starts(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "helpers", "lab", "--language", "fr", "--no-browser",
+                             "--workdir", str(tmp_path / "work")], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "ko" in result.stderr and "fr" in result.stderr
+    assert not (tmp_path / "work").exists()

@@ -198,6 +198,25 @@ def test_a_wrong_pin_fails_08_with_133005_and_its_remedy(sandbox, runs_root):
     assert "133005" in shown and "Two step verification PIN Mismatch" in shown  # the error table in the notebook
 
 
+def test_in_korean_a_wrong_pin_fails_08_with_133005_its_korean_remedy_and_the_same_record(sandbox, runs_root):
+    from helpers import i18n
+    out_dir = runs_root / "bluefin-wrong-pin-ko"
+    values = {"profile": str(CUSTOMERS / "bluefin.yaml"), "graph_url": sandbox.url, "pin_env": "WRONG_PIN",
+              "phone_number_id": "400000000000011", "language": "ko"}
+    record, output, error = execute_step("08_register", out_dir, values)
+    assert error is not None and record["status"] == "failed" and record["error"]["code"] == 133005
+    assert set(record) == RECORD_KEYS  # the same keys as in English: either language resumes the other
+    try:
+        i18n.set_language("ko")
+        korean = lookup_remedy(133005).remedy
+    finally:
+        i18n.set_language(None)
+    assert re.search(r"[\uac00-\ud7a3]", korean) and record["error"]["remedy"] == korean
+    shown = output.read_text(encoding="utf-8")
+    assert "133005" in shown and "Two step verification PIN Mismatch" in shown  # Meta's words stay as Meta said them
+    assert korean.split(".")[0] in shown  # the remedy the engineer reads, in Korean (its first sentence)
+
+
 def test_papermill_cli_ends_with_the_one_line_reason_and_shows_no_helpers_frames(sandbox, runs_root):
     out_dir = runs_root / "bluefin-wrong-pin-cli"
     out_dir.mkdir()

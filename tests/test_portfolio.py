@@ -72,8 +72,9 @@ def test_the_seed_partners_whole_book_with_every_page_followed(sb, graph, tmp_pa
     assert "register" in unregistered["possible_solution"]
     no_credit = rows["400000000000071"]
     assert (no_credit["credit_line_attached"], no_credit["can_send_message"], no_credit["blocking_entity"],
-            no_credit["readiness"]) == ("False", "LIMITED", "WABA 200000000000007", "not ready")
-    assert "no credit line attached" in no_credit["problems"] and "131042" in no_credit["possible_solution"]
+            no_credit["readiness"], no_credit["health_code"]) == ("False", "BLOCKED", "WABA 200000000000007", "blocked",
+                                                                  "141006")
+    assert "no credit line attached" in no_credit["problems"] and "payment method" in no_credit["possible_solution"]
     red = rows["400000000000081"]
     assert (red["quality"], red["status"], red["registered"], red["readiness"]) == ("RED", "FLAGGED", "True", "limited")
     assert "weekend_specials paused" in red["templates_other"] and "table_ready rejected" in red["templates_other"]

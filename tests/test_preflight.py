@@ -54,7 +54,7 @@ def _refused(result: subprocess.CompletedProcess, out: Path, graph) -> list[str]
      "error: pf: the access token in PF_TOKEN (named by token_env) must be one token without spaces or line breaks: "
      "export PF_TOKEN=... (the access token) before the run."),
     ({}, {"api_version": "v99.0"},
-     "error: pf: api_version v99.0 is not a version Meta has published (latest known v26.0); "
+     "error: pf: api_version v99.0 is not a version Meta has published (latest known v27.0); "
      "use v25.0."),
     ({}, {"api_version": "v19.0"},
      "error: pf: api_version v19.0 expired on 2026-05-21; Meta now serves such calls as the next-oldest usable "

@@ -33,18 +33,24 @@ def test_without_the_credit_line_paid_messages_fail_and_health_says_why(graph, s
     assert graph.set_app_callback(receiver.url("app")).status_code == 200
     assert graph.post(f"{CORAL_WABA}/subscribed_apps").status_code == 200
     health = graph.get(CORAL_LIVE_PHONE, params={"fields": "health_status"}).json()["health_status"]
-    assert health["can_send_message"] == "LIMITED"
+    assert health["can_send_message"] == "BLOCKED"  # as Meta's own example shows it: 141006 on the WABA
     (waba_entity,) = [e for e in health["entities"] if e["entity_type"] == "WABA"]
-    assert "payment method" in waba_entity["additional_info"][0]
+    assert waba_entity["can_send_message"] == "BLOCKED" and waba_entity["errors"][0]["error_code"] == 141006
+    assert "payment method" in waba_entity["errors"][0]["error_description"]
     sent = graph.send_template(CORAL_LIVE_PHONE)  # a utility template outside the window is paid
     assert sent.status_code == 200
     failed = wait_for(lambda: [p for p in receiver.posts_to("app") if b'"failed"' in p["body"]], what="a failed status")
     status = json.loads(failed[0]["body"])["entry"][0]["changes"][0]["value"]["statuses"][0]
     assert status["errors"][0]["code"] == 131042
 
-    assert attach(graph).json() == {"allocation_config_id": attach(graph).json()["allocation_config_id"],
-                                    "waba_id": CORAL_WABA}  # attaching again gives the same allocation
-    assert graph.get(CORAL_WABA, params={"fields": "primary_funding_id"}).json()["primary_funding_id"] == CREDIT_LINE
+    shared = attach(graph).json()
+    assert attach(graph).json() == shared == {"allocation_config_id": shared["allocation_config_id"],
+                                              "waba_id": CORAL_WABA}  # attaching again gives the same allocation
+    # Meta's "Verifying shared status": the allocation's receiving credential is the WABA's primary funding id.
+    funding = graph.get(CORAL_WABA, params={"fields": "primary_funding_id"}).json()["primary_funding_id"]
+    assert graph.get(shared["allocation_config_id"], params={"fields": "receiving_credential"}).json() == {
+        "receiving_credential": {"id": funding}, "id": shared["allocation_config_id"]}
+    assert funding != CREDIT_LINE
     assert graph.get(CORAL_LIVE_PHONE, params={"fields": "health_status"}).json()["health_status"][
         "can_send_message"] == "AVAILABLE"
     receiver.posts.clear()
@@ -72,6 +78,12 @@ def test_assigning_the_partners_system_user_to_the_customers_waba(graph):
     assert granular.status_code == 200
     assert error_of(graph.post(path, data={"user": PARTNER_USER, "tasks": "['ROOT']"}))["message"].startswith(
         "(#100) Param tasks must be one of {MANAGE")
+    for spec_only in ("FULL_CONTROL", "RECEIVE_INCOMING_MESSAGES"):  # in the spec's enum, in no Meta page
+        refused = error_of(graph.post(path, json={"user": PARTNER_USER, "tasks": [spec_only]}))["message"]
+        allowed = refused.split("{", 1)[1].split("}", 1)[0]
+        assert refused.startswith("(#100) Param tasks must be one of {") and spec_only not in allowed
+        assert refused.endswith(f'got "{spec_only}".')
+    assert graph.post(path, json={"user": PARTNER_USER, "tasks": ["VIEW_COST", "MESSAGING"]}).status_code == 200
     assert "not a system user" in error_of(graph.post(path, data={"user": "500000000000011", "tasks": "['MANAGE']"}))[
         "error_data"]["details"]  # Bluefin's system user: Coral's WABA is not shared with Bluefin
     assert error_of(graph.get(path))["message"] == "(#100) The parameter business is required."
@@ -134,19 +146,50 @@ def test_health_status_names_the_entity_at_fault_with_metas_code(graph):
     assert entity(unregistered, "PHONE_NUMBER")["errors"][0]["error_code"] == 133010
     assert entity(unregistered, "WABA")["can_send_message"] == "AVAILABLE"  # its credit line is attached
     no_credit = health(graph, "400000000000071")
-    assert no_credit["can_send_message"] == "LIMITED" and entity(no_credit, "PHONE_NUMBER")["can_send_message"] == "AVAILABLE"
-    assert "131042" in entity(no_credit, "WABA")["additional_info"][0]
+    assert no_credit["can_send_message"] == "BLOCKED" and entity(no_credit, "PHONE_NUMBER")["can_send_message"] == "AVAILABLE"
+    (payment,) = entity(no_credit, "WABA")["errors"]
+    assert payment["error_code"] == 141006 and payment["possible_solution"].startswith("There was an error with your payment")
     red = health(graph, "400000000000081")
     assert red["can_send_message"] == "LIMITED" and "RED" in entity(red, "PHONE_NUMBER")["additional_info"][0]
     restricted = health(graph, "400000000000093")
     assert restricted["can_send_message"] == "BLOCKED"
-    (error,) = entity(restricted, "PHONE_NUMBER")["errors"]
-    assert error["error_code"] == 131031 and error["possible_solution"]
-    assert health(graph, "200000000000007")["can_send_message"] == "LIMITED"  # on the WABA node too
+    error, sip = entity(restricted, "PHONE_NUMBER")["errors"]  # the messaging error first, then SIP's
+    assert error["error_code"] == 131031 and error["possible_solution"] and sip["error_code"] == 138024
+    assert health(graph, "200000000000007")["can_send_message"] == "BLOCKED"  # on the WABA node too
+
+
+def test_health_status_always_lists_waba_business_and_app_and_the_sip_state(graph):
+    """Meta's health-status page: WABA, BUSINESS and APP always; PHONE_NUMBER and APP carry can_receive_call_sip,
+    which the overall can_send_message does not count (no sandbox number has SIP configured)."""
+    for node in ("400000000000051", "200000000000005"):
+        status = health(graph, node)
+        kinds = [e["entity_type"] for e in status["entities"]]
+        assert kinds[-3:] == ["WABA", "BUSINESS", "APP"] and kinds[:-3] == (["PHONE_NUMBER"] if node.startswith("4") else [])
+        app = entity(status, "APP")
+        assert app["id"] == EXAMPLE_APP and app["can_receive_call_sip"] == "BLOCKED"
+        assert [e["error_code"] for e in app["errors"]] == [138025]
+        assert status["can_send_message"] == "AVAILABLE"  # SIP does not count in the overall messaging status
+    number = entity(health(graph, "400000000000051"), "PHONE_NUMBER")
+    assert number["can_send_message"] == "AVAILABLE" and number["can_receive_call_sip"] == "BLOCKED"
+    assert [e["error_code"] for e in number["errors"]] == [138024]
+
+
+def test_the_allocation_config_is_the_partners_to_read(graph):
+    seeded = graph.get("200000000000005", params={"fields": "primary_funding_id"}).json()["primary_funding_id"]
+    shared = attach(graph, currency="USD", waba="200000000000005").json()["allocation_config_id"]
+    config = graph.get(shared, params={"fields": "receiving_credential{id},receiving_business,request_status"}).json()
+    assert config["receiving_credential"] == {"id": seeded} and config["request_status"] == "ACTIVE"
+    assert config["receiving_business"]["id"] == graph.get("200000000000005", params={
+        "fields": "owner_business_info"}).json()["owner_business_info"]["id"]
+    assert graph.get(shared).json() == {"id": shared}
+    assert error_of(graph.get(shared, params={"fields": "credit_limit"}))["message"] == \
+        "(#100) Tried accessing nonexisting field (credit_limit) on node type (ExtendedCreditAllocationConfig)"
+    assert error_of(graph.get(shared, token="CORAL_TOKEN"))["error_subcode"] == 33  # the customer's token: not theirs
 
 
 def test_seeded_clients_carry_their_credit_line_subscription_and_template_states(graph):
-    assert graph.get("200000000000005", params={"fields": "primary_funding_id"}).json()["primary_funding_id"] == CREDIT_LINE
+    funding = graph.get("200000000000005", params={"fields": "primary_funding_id"}).json()["primary_funding_id"]
+    assert funding.isdigit() and funding != CREDIT_LINE  # the receiving credential, not the partner's line
     assert "primary_funding_id" not in graph.get("200000000000007", params={"fields": "primary_funding_id"}).json()
     apps = graph.get("200000000000005/subscribed_apps").json()["data"]
     assert [a["whatsapp_business_api_data"]["id"] for a in apps] == [EXAMPLE_APP]
@@ -160,3 +203,20 @@ def test_seeded_clients_carry_their_credit_line_subscription_and_template_states
     before = graph.get("200000000000005", params={"fields": "primary_funding_id"}).json()
     assert attach(graph, currency="USD", waba="200000000000005").status_code == 200
     assert graph.get("200000000000005", params={"fields": "primary_funding_id"}).json() == before
+
+
+def test_the_partner_finds_a_clients_allocation_config_from_its_credit_line(graph):
+    """Meta's revoke steps: GET /{credit_line_id}/owning_credit_allocation_configs?receiving_business_id=."""
+    client_business = graph.get("200000000000005", params={"fields": "owner_business_info"}).json()[
+        "owner_business_info"]["id"]
+    shared = attach(graph, currency="USD", waba="200000000000005").json()["allocation_config_id"]
+    page = graph.get(f"{CREDIT_LINE}/owning_credit_allocation_configs", params={
+        "receiving_business_id": client_business, "fields": "id,receiving_business,receiving_credential"}).json()
+    (row,) = page["data"]
+    assert row["id"] == shared and row["receiving_business"]["id"] == client_business
+    assert row["receiving_credential"]["id"] == graph.get("200000000000005", params={
+        "fields": "primary_funding_id"}).json()["primary_funding_id"]
+    everyone = graph.get(f"{CREDIT_LINE}/owning_credit_allocation_configs").json()["data"]
+    assert shared in [r["id"] for r in everyone] and all(set(r) == {"id"} for r in everyone)
+    assert error_of(graph.get(f"{CREDIT_LINE}/owning_credit_allocation_configs", token="CORAL_TOKEN"))[
+        "error_subcode"] == 33

@@ -118,7 +118,9 @@ def test_credit_line_not_shared_scenario(graph, sb, receiver):
     assert graph.set_app_callback(receiver.url()).status_code == 200
     assert graph.post(f"{EXAMPLE_WABA}/subscribed_apps").status_code == 200
     health = graph.get(DEMO_PHONE, params={"fields": "health_status"}).json()["health_status"]
-    assert health["can_send_message"] == "LIMITED"
+    assert health["can_send_message"] == "BLOCKED"
+    (waba,) = [e for e in health["entities"] if e["entity_type"] == "WABA"]
+    assert [e["error_code"] for e in waba["errors"]] == [141006]
     response = graph.send_template(DEMO_PHONE)
     assert response.status_code == info["expected_error"]["http_status"] == 200
     failed = wait_for(lambda: [p for p in receiver.posts if b'"failed"' in p["body"]], what="the failed status")

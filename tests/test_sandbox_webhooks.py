@@ -1,6 +1,7 @@
 """Webhooks the sandbox sends: shapes, the signature over the exact bytes, precedence, retries."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -57,13 +58,65 @@ def test_template_statuses_sent_delivered_read_with_pmp_pricing(graph, receiver)
     assert all(signature_ok(p["body"], p["headers"]["X-Hub-Signature-256"], graph.env["WHATSAPP_APP_SECRET"]) for p in posts)
 
 
-def test_text_inside_the_window_is_free_customer_service(graph, sb, receiver):
+def test_text_inside_the_window_is_charged_since_october_2026(graph, sb, receiver):
+    """Meta charges service messages from 2026-10-01 (pricing/non-template-messages): a text in the window
+    is billable, type regular, category service."""
     subscribe(graph, receiver)
     sb.control.consumer_message(LIVE_PHONE, CONSUMER, "hi")
     graph.send_text(LIVE_PHONE)
     posts = wait_for(lambda: len(receiver.posts) >= 4 and receiver.posts, what="message + three statuses")
     pricing = statuses_of(posts)[0]["pricing"]
-    assert pricing == {"billable": False, "pricing_model": "PMP", "type": "free_customer_service", "category": "service"}
+    assert pricing == {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "service"}
+
+
+def _back_to(sb, when: dt.datetime) -> None:
+    """Set the (in-process) sandbox clock back to `when`: the control API only moves it forward."""
+    clock = sb.service.clock
+    shift = clock.now() - when.timestamp()
+    if clock.frozen_at is not None:
+        clock.frozen_at -= shift
+    else:
+        clock.offset -= shift
+
+
+def test_before_october_2026_the_window_was_free_for_service_and_utility(graph, sb, receiver):
+    subscribe(graph, receiver)
+    _back_to(sb, dt.datetime(2026, 9, 15, 12, tzinfo=dt.timezone.utc))
+    sb.control.consumer_message(LIVE_PHONE, CONSUMER, "hi")
+    graph.send_text(LIVE_PHONE)
+    graph.send_template(LIVE_PHONE)
+    posts = wait_for(lambda: len(statuses_of(receiver.posts)) >= 6 and receiver.posts, what="two messages' statuses")
+    prices = {s["pricing"]["category"]: s["pricing"] for s in statuses_of(posts)}
+    assert prices == {c: {"billable": False, "pricing_model": "PMP", "type": "free_customer_service", "category": c}
+                      for c in ("service", "utility")}
+
+
+def test_a_utility_template_inside_the_window_is_charged_since_october_2026(graph, sb, receiver):
+    subscribe(graph, receiver)
+    sb.control.consumer_message(LIVE_PHONE, CONSUMER, "where is my order?")
+    graph.send_template(LIVE_PHONE)
+    posts = wait_for(lambda: len(statuses_of(receiver.posts)) >= 3 and receiver.posts, what="three statuses")
+    assert {json.dumps(s["pricing"], sort_keys=True) for s in statuses_of(posts)} == {json.dumps(
+        {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "utility"}, sort_keys=True)}
+
+
+def test_an_authentication_template_abroad_is_priced_authentication_international(graph, sb, receiver):
+    """Meta's authentication-international rates: a US business's authentication template to an Indian number."""
+    subscribe(graph, receiver)
+    assert graph.post(f"{EXAMPLE_WABA}/message_templates", json={
+        "name": "login_code", "language": "en_US", "category": "AUTHENTICATION",
+        "components": [{"type": "BODY", "text": "{{1}} is your verification code."}]}).status_code == 200
+    sb.control.advance_clock(61)
+    india = "+919812345678"
+    sb.control.consumer_message(LIVE_PHONE, india, "hi")
+    sb.control.consumer_message(LIVE_PHONE, CONSUMER, "hi")
+    for to in (india, CONSUMER):
+        assert graph.post(f"{LIVE_PHONE}/messages", json={
+            "messaging_product": "whatsapp", "to": to, "type": "template",
+            "template": {"name": "login_code", "language": {"code": "en_US"}}}).status_code == 200
+    posts = wait_for(lambda: len(statuses_of(receiver.posts)) >= 6 and receiver.posts, what="six statuses")
+    categories = {s["recipient_id"]: s["pricing"]["category"] for s in statuses_of(posts)}
+    assert categories == {"919812345678": "authentication_international", "16505550100": "authentication"}
 
 
 def test_text_outside_the_window_is_accepted_then_fails_131047(graph, sb, receiver):

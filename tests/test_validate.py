@@ -126,3 +126,27 @@ def test_missing_token_is_refused_before_the_network(scripted, monkeypatch):
     with pytest.raises(MissingSecretError, match="TEST_TOKEN"):
         ops.get_waba(client, "200000000000001")
     assert scripted.seen == []
+
+
+def test_the_version_table_is_current_to_v27():
+    """Meta's changelog: v27.0 released 2026-11-04, its expiry (and v26.0's) not announced yet."""
+    import datetime as dt
+
+    from helpers import versions
+    assert versions.LATEST_KNOWN_VERSION == "v27.0" and versions.VERSIONS["v27.0"] == (dt.date(2026, 11, 4), None)
+    assert versions.VERSIONS["v26.0"][1] is None
+    today = dt.date(2026, 12, 7)
+    assert versions.version_status("v27.0", today)["status"] == "current"
+    assert versions.version_status("v28.0", today)["status"] == "unknown"
+    soon = versions.version_status("v21.0", today)
+    assert soon["status"] == "expires soon" and soon["available_until"] == "2027-01-21" and "(45 days)" in soon["note"]
+    assert versions.version_status("v22.0", today)["status"] == "current"  # 2027-05-20: more than 90 days away
+    assert versions.version_status("v20.0", today)["status"] == "expired"
+
+
+def test_v27_is_accepted_and_v21_warned_within_90_days_of_its_expiry():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate.api_version("v27.0") == "v27.0"
+    with pytest.warns(ApiVersionWarning, match=r"v21\.0 expire[sd] on 2027-01-21"):
+        validate.api_version("v21.0")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..i18n import _
 from .base import Field, StepForm, check_secret, check_value
 from .phone_numbers import PhoneNumbersForm
 from .register import RegisterForm
@@ -22,7 +23,7 @@ def for_step(step, on_run: Callable[[Any], Any] | None = None) -> StepForm:
     if step.name in FORM_CLASSES:
         return FORM_CLASSES[step.name](step, on_run)
     action = on_run or getattr(steps, step.name.split("_", 1)[1])
-    return StepForm(step, STEP_FIELDS[step.name], action, title=f"{step.name} · {step.spec.title}")
+    return StepForm(step, STEP_FIELDS[step.name], action, title=f"{step.name} · {_(step.spec.title)}")
 
 
 __all__ = ["Field", "StepForm", "PhoneNumbersForm", "RegisterForm", "STEP_FIELDS", "for_step", "check_value",

@@ -20,6 +20,7 @@ import ipywidgets as widgets
 
 from .. import validate
 from ..errors import ConfigError
+from ..i18n import N_, _
 from ..parameters import env_name_of
 
 # A field whose value is refused gets a red border; a warning (not a refusal) reads amber. Injected with each form.
@@ -67,10 +68,11 @@ def check_value(field: Field, value: Any) -> str:
     if field.kind in ("bool", "choice", "secret", "pin"):
         return ""
     if field.kind == "number":
-        return "" if value is not None and value >= 0 else f"{field.label} must be a non-negative number."
+        return "" if value is not None and value >= 0 else _("{name} must be a non-negative number.").format(
+            name=_(field.label))
     text = "" if value is None else str(value).strip()
     if not text:
-        return f"{field.label} is required." if field.required else ""
+        return _("{label} is required.").format(label=_(field.label)) if field.required else ""
     if field.name not in PARAMS:
         return ""
     try:
@@ -86,9 +88,9 @@ def check_secret(field: Field, value: str) -> str:
         try:
             validate.pin(value, field.label)
         except ConfigError as exc:
-            return str(exc) + " Nothing was stored."
+            return _("{problem} Nothing was stored.").format(problem=exc)
     elif not value.strip():
-        return f"{field.label} is empty; nothing was stored."
+        return _("{label} is empty; nothing was stored.").format(label=_(field.label))
     return ""
 
 
@@ -96,7 +98,7 @@ class StepForm(widgets.VBox):
     """A step's form: fields from specs, live validation, secrets into the environment, Run + Output."""
 
     def __init__(self, step, fields: list[Field], on_run: Callable[[Any], Any] | None = None, *,
-                 title: str | None = None, run_label: str = "Run") -> None:
+                 title: str | None = None, run_label: str = N_("Run")) -> None:
         self.step = step
         self.fields = {f.name: f for f in fields}
         self.on_run = on_run
@@ -118,8 +120,8 @@ class StepForm(widgets.VBox):
             else:
                 widget.observe(lambda change, s=spec: self._validate_field(s), names="value")
                 self._validate_field(spec)
-        self.run_button = widgets.Button(description=run_label, button_style="primary", icon="play",
-                                         tooltip=f"run {step.name} with these values")
+        self.run_button = widgets.Button(description=_(run_label), button_style="primary", icon="play",
+                                         tooltip=_("run {step} with these values").format(step=step.name))
         self.run_button.add_class("playbook-run")
         self.run_button.on_click(lambda _button: self.run())
         self.summary = widgets.HTML(value="")
@@ -131,7 +133,7 @@ class StepForm(widgets.VBox):
         self.css.add_class("playbook-style")
         # In the app the page's header names the step; the form says what it is for, without the file name.
         app = not getattr(step, "acts_on_open", True)
-        heading = widgets.HTML(value=f"<b>{_escape(step.spec.title if app else (title or step.name))}</b>")
+        heading = widgets.HTML(value=f"<b>{_escape(_(step.spec.title) if app else (title or step.name))}</b>")
         self.notes = widgets.VBox([])  # warnings a form shows above its button (08's PIN warning)
         super().__init__([self.css, heading, *rows, self.notes, widgets.HBox([self.run_button, self.summary])])
         self.add_class("playbook-form")
@@ -143,23 +145,25 @@ class StepForm(widgets.VBox):
         style = {"description_width": "14em"}
         layout = widgets.Layout(width="44em")
         current = self.step.params.get(spec.name)
+        label = _(spec.label)  # marked N_() in the registry; translated here, where it is shown
         if spec.secret:
             env = env_name_of(self.step.params, spec.name)
-            widget = widgets.Password(value="", description=spec.label, placeholder=f"stored in ${env}, then cleared",
+            widget = widgets.Password(value="", description=label,
+                                      placeholder=_("stored in ${env}, then cleared").format(env=env),
                                       continuous_update=False, style=style, layout=layout)
         elif spec.kind == "choice":
             widget = widgets.Dropdown(options=list(spec.options), value=current if current in spec.options else spec.options[0],
-                                      description=spec.label, style=style, layout=layout)
+                                      description=label, style=style, layout=layout)
         elif spec.kind == "bool":
-            widget = widgets.Checkbox(value=bool(current), description=spec.label, style=style, indent=False)
+            widget = widgets.Checkbox(value=bool(current), description=label, style=style, indent=False)
         elif spec.kind == "number":
-            widget = widgets.FloatText(value=float(current or 0), description=spec.label, style=style, layout=layout)
+            widget = widgets.FloatText(value=float(current or 0), description=label, style=style, layout=layout)
         else:
             if isinstance(current, (list, tuple)):
                 value = ", ".join(map(str, current))
             else:
                 value = "" if current is None else str(current)
-            widget = widgets.Text(value=value, description=spec.label, placeholder=spec.placeholder,
+            widget = widgets.Text(value=value, description=label, placeholder=_(spec.placeholder),
                                   continuous_update=True, style=style, layout=layout)
         widget.add_class(spec.css)
         return widget
@@ -207,14 +211,15 @@ class StepForm(widgets.VBox):
         if problem:
             self._set_message(spec, problem, ok=False)
         else:
-            self._set_message(spec, f"stored in ${env} for this kernel (the field was cleared)", ok=True)
+            self._set_message(spec, _("stored in ${env} for this kernel (the field was cleared)").format(env=env),
+                              ok=True)
 
     def _show_secret_state(self, spec: Field) -> None:
         env = env_name_of(self.step.params, spec.name)
         if os.environ.get(env, "").strip():
-            self._set_message(spec, f"${env} is set", ok=True)
+            self._set_message(spec, _("${env} is set").format(env=env), ok=True)
         elif spec.required:
-            self._set_message(spec, f"${env} is not set: type the value here", ok=False)
+            self._set_message(spec, _("${env} is not set: type the value here").format(env=env), ok=False)
 
     def problems(self) -> list[str]:
         """Everything to fix before running (also shown next to each field)."""
@@ -223,12 +228,12 @@ class StepForm(widgets.VBox):
             if spec.secret:
                 env = env_name_of(self.step.params, spec.name)
                 if spec.required and not os.environ.get(env, "").strip():
-                    self._set_message(spec, f"${env} is not set: type the value here", ok=False)
-                    found.append(f"{spec.label}: ${env} is not set")
+                    self._set_message(spec, _("${env} is not set: type the value here").format(env=env), ok=False)
+                    found.append(_("{label}: ${env} is not set").format(label=_(spec.label), env=env))
                 continue
             problem = self._validate_field(spec)
             if problem:
-                found.append(f"{spec.label}: {problem}")
+                found.append(f"{_(spec.label)}: {problem}")
         return found
 
     def values(self) -> dict[str, Any]:
@@ -253,7 +258,7 @@ class StepForm(widgets.VBox):
         self.result, self.error = None, None
         problems = self.problems()
         if problems:
-            self._summary("Fix the fields marked in red first.", ERROR_COLOUR)
+            self._summary(_("Fix the fields marked in red first."), ERROR_COLOUR)
             return None
         try:
             self.step.update(**self.values())
@@ -265,9 +270,9 @@ class StepForm(widgets.VBox):
     def run_action(self, action: Callable[[Any], Any] | None) -> Any:
         """Run an action through the step into its result area (the summary follows from `_step_ran`)."""
         if action is None:
-            self._summary("Saved. Run the cells below.", OK_COLOUR)
+            self._summary(_("Saved. Run the cells below."), OK_COLOUR)
             return None
-        self._summary("Running…", "inherit")
+        self._summary(_("Running…"), "inherit")
         if not self.step.result_shown and self.output not in self.children:
             self.children = (*self.children, self.output)
         return self.step.run(action, from_form=True)
@@ -277,12 +282,15 @@ class StepForm(widgets.VBox):
         self.result, self.error = result, error
         if error is not None:
             from ..tables import failure_summary
-            self._summary("Failed: " + failure_summary(self.step.record.get("error")), ERROR_COLOUR)
+            self._summary(_("Failed: {summary}").format(summary=failure_summary(self.step.record.get("error"))),
+                          ERROR_COLOUR)
         else:
             verdict = result.get("verdict") if isinstance(result, dict) else None
             ok = result.get("ok", True) if isinstance(result, dict) else True
-            stale = " (run the Verdict cell again to record it)" if self.step.finish_tried and self.step.acts_on_open else ""
-            self._summary((verdict or "Done.") + stale, OK_COLOUR if ok else ERROR_COLOUR)
+            text = verdict or _("Done.")
+            if self.step.finish_tried and self.step.acts_on_open:
+                text = _("{verdict} (run the Verdict cell again to record it)").format(verdict=text)
+            self._summary(text, OK_COLOUR if ok else ERROR_COLOUR)
         self.show_result(result)
 
     def _summary(self, text: str, colour: str) -> None:

@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
+from ..i18n import _
 from ..parameters import field
 from .base import StepForm
 
@@ -17,12 +18,13 @@ class PhoneNumbersForm(StepForm):
     def __init__(self, step, on_run: Callable[[Any], Any] | None = None) -> None:
         if on_run is None:
             from ..steps import phone_numbers as on_run
-        super().__init__(step, FIELDS, on_run, title="06 · Phone numbers of the WABA")
-        self.all_columns = widgets.ToggleButton(value=bool(step.params.get("show_all_columns")), description="All columns",
-                                                icon="table", tooltip="show every column of the numbers table")
+        super().__init__(step, FIELDS, on_run, title=_("06 · Phone numbers of the WABA"))
+        self.all_columns = widgets.ToggleButton(value=bool(step.params.get("show_all_columns")),
+                                                description=_("All columns"), icon="table",
+                                                tooltip=_("show every column of the numbers table"))
         self.all_columns.add_class("playbook-all-columns")
         self.all_columns.observe(self._toggle_columns, names="value")
-        self.picker = widgets.Dropdown(options=[], description="Onboard", style={"description_width": "14em"},
+        self.picker = widgets.Dropdown(options=[], description=_("Onboard"), style={"description_width": "14em"},
                                        layout=widgets.Layout(width="44em", display="none"))
         self.picker.add_class("playbook-pick-number")
         self.picker.observe(self._picked, names="value")
@@ -53,4 +55,5 @@ class PhoneNumbersForm(StepForm):
         self.step.update(phone_number_id=phone_number_id)
         self.step.output(phone_number_id=phone_number_id)
         self.inputs["phone_number_id"].value = phone_number_id
-        self._summary(f"Picked phone number ID {phone_number_id}; run the cells below (or 08) next.", "inherit")
+        self._summary(_("Picked phone number ID {phone_number_id}; run the cells below (or 08) next.").format(
+            phone_number_id=phone_number_id), "inherit")

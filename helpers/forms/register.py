@@ -13,13 +13,14 @@ import ipywidgets as widgets
 
 from .. import validate
 from ..errors import ConfigError
+from ..i18n import N_, _
 from ..parameters import field
 from .base import ERROR_COLOUR, OK_COLOUR, StepForm, _escape
 
 FIELDS = [field(n) for n in ("phone_number_id", "waba_id", "display_phone_number")] + [
     field("pin_env", required=True)] + [field(n) for n in ("verification_code", "data_localization_region", "token_env")]
-PIN_WARNING = ("⚠️ Each wrong PIN counts: after repeated wrong guesses Meta locks the number's two-step "
-               "verification (133008) for hours. If nobody knows the PIN, do not guess: set a new one.")
+PIN_WARNING = N_("⚠️ Each wrong PIN counts: after repeated wrong guesses Meta locks the number's two-step "
+                 "verification (133008) for hours. If nobody knows the PIN, do not guess: set a new one.")
 PIN_MISMATCH = 133005
 
 
@@ -29,26 +30,28 @@ class RegisterForm(StepForm):
     def __init__(self, step, on_run: Callable[[Any], Any] | None = None) -> None:
         if on_run is None:
             from ..steps import register as on_run
-        super().__init__(step, FIELDS, on_run, title="08 · Register the phone number")
-        warning = widgets.HTML(value=f'<span class="playbook-warning">{_escape(PIN_WARNING)}</span>')
+        super().__init__(step, FIELDS, on_run, title=_("08 · Register the phone number"))
+        warning = widgets.HTML(value=f'<span class="playbook-warning">{_escape(_(PIN_WARNING))}</span>')
         warning.add_class("playbook-pin-warning")
         self.notes.children = (warning,)
-        self.new_pin = widgets.Password(value="", description="New PIN (6 digits)", continuous_update=False,
-                                        placeholder=f"stored in ${step.params.get('pin_env')}, then cleared",
+        self.new_pin = widgets.Password(value="", description=_("New PIN (6 digits)"), continuous_update=False,
+                                        placeholder=_("stored in ${env}, then cleared").format(
+                                            env=step.params.get("pin_env")),
                                         style={"description_width": "14em"}, layout=widgets.Layout(width="44em"))
         self.new_pin.add_class("playbook-new-pin")
         self.new_pin.observe(self._new_pin_typed, names="value")
         self.new_pin_message = widgets.HTML(value="")
         self.new_pin_message.add_class("playbook-validation")
         self.new_pin_message.add_class("playbook-validation-new-pin")
-        self.set_pin_button = widgets.Button(description="Set a new PIN", button_style="warning", icon="key",
-                                             tooltip="set the number's two-step PIN to this one, then register with it")
+        self.set_pin_button = widgets.Button(description=_("Set a new PIN"), button_style="warning", icon="key",
+                                             tooltip=_("set the number's two-step PIN to this one, then register "
+                                                       "with it"))
         self.set_pin_button.add_class("playbook-set-pin")
         self.set_pin_button.on_click(lambda _button: self.set_new_pin())
         self._new_pin_stored = False
         self.reset_pin = widgets.VBox([
-            widgets.HTML(value="<b>Set a new PIN</b>: the number's two-step PIN is not the one given. Type a new "
-                               "6-digit PIN; the button sets it on the number, then registers with it."),
+            widgets.HTML(value=_("<b>Set a new PIN</b>: the number's two-step PIN is not the one given. Type a new "
+                                 "6-digit PIN; the button sets it on the number, then registers with it.")),
             self.new_pin, self.new_pin_message, self.set_pin_button],
             layout=widgets.Layout(display="none"))
         self.reset_pin.add_class("playbook-reset-pin")
@@ -75,16 +78,16 @@ class RegisterForm(StepForm):
             return
         env = str(self.step.params.get("pin_env") or "")
         try:
-            validate.pin(value, "the new PIN")
+            validate.pin(value, N_("the new PIN"))
             env = validate.env_name(env, "pin_env")
         except ConfigError as exc:
             self._new_pin_stored = False
-            self._new_pin_note(str(exc) + " Nothing was stored.", ERROR_COLOUR)
+            self._new_pin_note(_("{problem} Nothing was stored.").format(problem=exc), ERROR_COLOUR)
         else:
             os.environ[env] = value.strip()
             self._new_pin_stored = True
-            self._new_pin_note(f"stored in ${env} for this kernel (the field was cleared); press Set a new PIN",
-                               OK_COLOUR)
+            self._new_pin_note(_("stored in ${env} for this kernel (the field was cleared); press Set a new "
+                                 "PIN").format(env=env), OK_COLOUR)
         self.new_pin.value = ""  # never keep a secret in the widget
 
     def _new_pin_note(self, text: str, colour: str) -> None:
@@ -93,7 +96,7 @@ class RegisterForm(StepForm):
     def set_new_pin(self) -> Any:
         """Set the typed PIN on the number (POST /{PHONE_NUMBER_ID} {"pin"}), then register with it."""
         if not self._new_pin_stored:
-            self._new_pin_note("Type the new 6-digit PIN first (then Enter).", ERROR_COLOUR)
+            self._new_pin_note(_("Type the new 6-digit PIN first (then Enter)."), ERROR_COLOUR)
             return None
         from ..steps import set_new_pin_and_register
         result = self.run_action(set_new_pin_and_register)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 import os
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 LANGUAGE_ENV = "PLAYBOOK_LANGUAGE"
 DEFAULT_LANGUAGE = "en"
@@ -48,6 +49,22 @@ def set_language(language: str | None) -> None:
     """Use `language` in this process from now on (None: back to PLAYBOOK_LANGUAGE)."""
     global _chosen
     _chosen = None if language is None else check_language(language, "language")
+
+
+@contextmanager
+def in_language(language: str | None) -> Iterator[None]:
+    """`language` as the current language inside the block, the one chosen before restored afterwards;
+    None (or empty) leaves the current one as it is."""
+    global _chosen
+    if not language:
+        yield
+        return
+    previous = _chosen
+    set_language(language)
+    try:
+        yield
+    finally:
+        _chosen = previous
 
 
 def current_language() -> str:

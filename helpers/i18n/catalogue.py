@@ -3,10 +3,11 @@
 Three sources, each read where it lives (nothing copied by hand):
 - Python: the literals of `_()` and `N_()` calls in helpers/ (Babel's Python extractor);
 - notebooks: each markdown block of notebooks/ and notebooks/training/;
-- data tables: the remedy catalogue (title and remedy of each code) and the runner's own remedies.
+- data tables: the remedy catalogue (title and remedy of each code), the runner's own remedies, and the
+  built-in training scenarios' title, description and what the trainee sees (helpers/sandbox/scenarios/).
 
 `python -m helpers i18n update` rewrites each .po with the entries sorted, translations kept and new
-entries left empty; `python -m helpers i18n check` (and tests/test_i18n.py) fails on an entry with no
+entries left empty; `i18n merge DRAFT.json ...` puts a translator's drafts ({english: translation}) into it; `python -m helpers i18n check` (and tests/test_i18n.py) fails on an entry with no
 translation and on a translation nothing uses any more.
 """
 from __future__ import annotations
@@ -19,11 +20,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import nbformat
+import yaml
 
 from . import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, catalogue_path, notebook_messages, translations
 
 HELPERS_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = HELPERS_DIR.parent / "notebooks"
+SCENARIOS_DIR = HELPERS_DIR / "sandbox" / "scenarios"
+SCENARIO_TEXTS = ("title", "description", "trainee_sees")  # what the training page shows of a built-in scenario
 KEYWORDS = {"_": None, "N_": None, "gettext": None}
 _PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*(?:![rsa])?(?::[^{}]*)?\}")
 
@@ -63,6 +67,11 @@ def data_messages() -> dict[str, list[str]]:
     for text in remedies.template_rejections():
         found[text].append("template rejections")
     found["the current version"].append("own remedies: ApiVersionExpired")
+    for path in sorted(SCENARIOS_DIR.glob("*.yaml")):  # the built-in drills' words, as the training page shows them
+        scenario = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key in SCENARIO_TEXTS:
+            if scenario.get(key):
+                found[str(scenario[key])].append(f"scenarios: {path.stem}.{key}")
     return found
 
 
@@ -114,9 +123,28 @@ def update(language: str) -> Path:
     return path
 
 
+def merge(language: str, drafts: dict[str, str]) -> list[str]:
+    """Put the translations of `drafts` ({english: translation}) into `language`'s .po, for the entries it
+    lists (run `update` first); returns the drafts' messages the .po does not list (nothing uses them)."""
+    from babel.messages.pofile import read_po, write_po
+
+    path = catalogue_path(language)
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language, domain=DOMAIN)
+    listed = {m.id for m in catalog if m.id}
+    for message in catalog:
+        if message.id and drafts.get(message.id):
+            message.string = drafts[message.id]
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=0, omit_header=False, sort_output=True, include_lineno=False)
+    return sorted(m for m in drafts if m not in listed)
+
+
 def add_parser(commands) -> None:
     parser = commands.add_parser("i18n", help="the translation catalogues: update them from the sources, or check them")
-    parser.add_argument("action", choices=("update", "check"))
+    parser.add_argument("action", choices=("update", "check", "merge"))
+    parser.add_argument("drafts", nargs="*", type=Path,
+                        help="merge: JSON files {english: translation} whose translations go into the .po")
     parser.add_argument("--language", default=None, help="one language (default: every language but English)")
     parser.add_argument("--extra", type=Path, help="check: a JSON file {english: translation} counted as translated")
     parser.add_argument("--only", help="check: only the messages used where this prefix says (helpers/steps/, "
@@ -131,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
     for language in languages:
         if args.action == "update":
             print(f"{update(language)}")
+        if args.action == "merge":
+            drafts: dict[str, str] = {}
+            for draft in args.drafts:
+                drafts.update(json.loads(draft.read_text(encoding="utf-8")))
+            for message in merge(language, drafts):
+                print(f"{language}: not in the .po (run update, or nothing uses it): {message[:100]!r}", file=sys.stderr)
         extra = json.loads(args.extra.read_text(encoding="utf-8")) if args.extra else None
         problems = check(language, extra=extra, only=args.only)
         if args.list:

@@ -27,6 +27,9 @@ from ..steps.local_receiver import stop_receivers_started_in
 from . import capacity, locks, summary
 from .customer import run_customer
 from .pool import KernelPool
+from ..i18n import LanguageError, _, check_language
+from ..i18n import in_language
+from .language import batch_language
 from .preflight import check_faults
 from .secrets_scan import scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
@@ -42,43 +45,50 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
               app_calls_per_hour: float = capacity.DEFAULT_APP_CALLS_PER_HOUR,
               resume: str | None = None, steps: str | None = None, timeout: float = DEFAULT_STEP_TIMEOUT,
               notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = True, sandbox_faults: float | str | None = None,
-              sandbox_faults_seed: int | str | None = None) -> dict[str, Any]:
+              sandbox_faults_seed: int | str | None = None, language: str | None = None) -> dict[str, Any]:
     """Validate everything, run every customer, write the summary. Nothing starts if an input is bad.
 
     `workers`: customers at once, or "auto" (capacity.auto_workers: the CPUs kept busy while calls
     wait, within memory). Customers start no faster than each app's `app_calls_per_hour` allows.
     `sandbox_faults`: with `sandbox`, the fraction of Graph answers the sandbox replaces by one of Meta's
     transient failures (seeded by `sandbox_faults_seed`); held answers outlast the kernels' client timeout.
+    `language` (en, ko): the playbook's words for every customer, over the profiles' `language`.
     Raises LockHeld (a ConfigError) when another run on this machine holds a customer's WABA or app.
     """
     if resume and not profile_paths:
         asked = json.loads((Path(resume) / "batch.json").read_text())
         profile_paths = asked["profiles"]
     if not profile_paths:
-        raise ConfigError("give at least one customer profile (e.g. customers/example.yaml).")
+        raise ConfigError(_("give at least one customer profile (e.g. customers/example.yaml)."))
     try:
         workers = capacity.parse_workers(workers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if timeout <= 0:
-        raise ConfigError("--timeout must be a positive number of seconds.")
+        raise ConfigError(_("--timeout must be a positive number of seconds."))
+    if language is not None:
+        try:
+            language = check_language(language, "--language")
+        except LanguageError as exc:
+            raise ConfigError(str(exc)) from None
     faults = check_faults(sandbox, sandbox_faults, sandbox_faults_seed)
     if faults:
         faults["faults_slow_s"] = FAULTS_SLOW_S
     if resume and not (Path(resume) / "batch.json").is_file():
-        raise ConfigError(f"--resume {resume}: not a batch folder (no batch.json).")
+        raise ConfigError(_("--resume {resume}: not a batch folder (no batch.json).").format(resume=resume))
     profiles = {str(Path(p).resolve()): load_profile(p) for p in profile_paths}
     slugs = [p["customer"] for p in profiles.values()]
     duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
     if duplicates:
-        raise ConfigError(f"two profiles share the customer name {', '.join(duplicates)}; each needs its own.")
+        raise ConfigError(_("two profiles share the customer name {names}; each needs its own.").format(
+            names=", ".join(duplicates)))
     chosen = [p.stem for p in select(discover(notebooks_dir), steps)]
     if workers == "auto":
         workers = capacity.auto_workers(len(profiles))
     try:
         budget = capacity.AppBudget(app_calls_per_hour, burst=workers)
     except ValueError as exc:
-        raise ConfigError(f"--app-calls-per-hour: {exc}") from None
+        raise ConfigError(_("--app-calls-per-hour: {problem}").format(problem=exc)) from None
 
     batch_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + pyrandom.token_hex(2)
     # One run per customer at a time on this machine (locks.py): taken before any folder is written or any
@@ -97,7 +107,7 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
             "resumed_from": str(resume) if resume else None, "timeout": timeout, "workers": workers,
             "sandbox_latency_ms": None if sandbox_latency_ms is None else str(sandbox_latency_ms),
             "sandbox_faults": faults["faults"] if faults else None,
-            "sandbox_faults_seed": faults["faults_seed"] if faults else None,
+            "sandbox_faults_seed": faults["faults_seed"] if faults else None, "language": language,
             "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
 
         secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
@@ -117,11 +127,14 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
                     # The sandbox holds a faulted answer FAULTS_SLOW_S; the client gives up sooner, as it would at Meta.
                     environ[GRAPH_TIMEOUT_ENV] = f"{FAULTS_CLIENT_TIMEOUT_S:g}"
                 secret_names |= frozenset(n for n in demo if not n.startswith("PLAYBOOK_"))
+            if language is not None:
+                overrides = {path: {**given, "language": language} for path, given in overrides.items()}
             jobs = {path: dict(batch_dir=str(batch_dir), steps=steps, overrides=overrides[path], timeout=timeout,
                                resume_dir=resume, notebooks_dir=str(notebooks_dir), environ=environ,
                                held_by=batch_id)
                     for path in profiles}
-            bar = tqdm(total=len(jobs), unit="customer", desc="onboarding", disable=not progress, file=sys.stderr)
+            bar = tqdm(total=len(jobs), unit=_("customer"), desc=_("onboarding"), disable=not progress,
+                       file=sys.stderr)
             pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                                           mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
             try:
@@ -135,7 +148,7 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
                     done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                     for future in done:
                         result = future.result()
-                        bar.set_postfix_str(f"{result['customer']}: {result['status']}")
+                        bar.set_postfix_str(f"{result['customer']}: {summary.status_word(result['status'])}")
                         bar.update()
             except KeyboardInterrupt:
                 interrupted = True
@@ -151,13 +164,16 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
                 bar.close()
         # Nothing the steps started outlives the batch (notebook 04's local receiver); the summary says so.
         notes = stop_receivers_started_in([batch_dir / slug for slug in slugs])
-        table = summary.write(batch_dir, summary.collect(batch_dir, slugs, chosen), chosen, notes=notes)
+        # The summary in the batch's language: --language, else the one all its customers speak.
+        with in_language(batch_language(profiles.values(), language)):
+            table = summary.write(batch_dir, summary.collect(batch_dir, slugs, chosen), chosen, notes=notes)
         # Every file of the batch folder (batch.json, summaries, receivers' stores, all customers) against
         # every secret of the batch: the folder is what users share.
         leaks = scan_tree(batch_dir, secret_values(environ, secret_names))
         for relpath, names in leaks.items():
-            print(f"error: {batch_dir / relpath} contained the value of {', '.join(names)}; the file was removed.",
-                  file=sys.stderr)
+            leak = _("{path} contained the value of {names}; the file was removed.").format(
+                path=batch_dir / relpath, names=", ".join(names))
+            print(_("error: {problem}").format(problem=leak), file=sys.stderr)
         return {"batch_dir": batch_dir, "table": table, "interrupted": interrupted, "leaks": leaks,
                 "passed": bool(len(table)) and bool((table["status"] == "passed").all()) and not leaks}
     finally:
@@ -259,7 +275,7 @@ def _on_port(make, port: int):
     except OSError:
         if not port:
             raise
-        print(f"warning: port {port} of the resumed batch is taken; using another. Webhooks set up by the "
-              "carried-over steps point at the old port: re-run step 04 (--steps 04-10) if 09 times out.",
-              file=sys.stderr)
+        print(_("warning: port {port} of the resumed batch is taken; using another. Webhooks set up by the "
+                "carried-over steps point at the old port: re-run step 04 (--steps 04-10) if 09 times out.").format(
+                    port=port), file=sys.stderr)
         return make(0).start()

@@ -14,6 +14,8 @@ import os
 import threading
 import time
 
+from ..i18n import _
+
 # Customers per CPU at Meta's pace: measured on 2 cores (bench/bench_latency.py), 3 per CPU left some waiting
 # visible at 150 ms (ratio 1.20) and 6 per CPU lost more to 12 kernels' start-up and contention than it hid.
 CUSTOMERS_PER_CPU = 4
@@ -50,11 +52,11 @@ def parse_workers(value: str | int) -> int | str:
     if isinstance(value, int) or str(value).strip().isdigit():
         number = int(value)
         if number < 1:
-            raise ValueError("--workers must be at least 1, or auto")
+            raise ValueError(_("--workers must be at least 1, or auto"))
         return number
     if str(value).strip().lower() == "auto":
         return "auto"
-    raise ValueError(f"--workers {value!r}: give a number of customers at once, or auto")
+    raise ValueError(_("--workers {value}: give a number of customers at once, or auto").format(value=repr(value)))
 
 
 class AppBudget:
@@ -67,7 +69,8 @@ class AppBudget:
     def __init__(self, calls_per_hour: float = DEFAULT_APP_CALLS_PER_HOUR, *, burst: int = 1,
                  clock=time.monotonic, sleep=time.sleep) -> None:
         if calls_per_hour < CALLS_PER_CUSTOMER:
-            raise ValueError(f"an app budget below {CALLS_PER_CUSTOMER} calls per hour cannot start one customer")
+            raise ValueError(_("an app budget below {calls} calls per hour cannot start one customer").format(
+                calls=CALLS_PER_CUSTOMER))
         self.rate = calls_per_hour / 3600.0
         self.capacity = float(max(1, burst) * CALLS_PER_CUSTOMER)
         self._clock, self._sleep = clock, sleep

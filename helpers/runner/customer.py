@@ -6,6 +6,8 @@ records. The batch CLI maps it over a process pool; Airflow or Dagster can map i
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import shutil
@@ -14,14 +16,17 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+import nbformat
 import papermill
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from ..i18n import DEFAULT_LANGUAGE, _, current_language, localize_notebook
 from ..profiles import ENV_KEYS, load_profile
 from ..remedies import remedy_text
 from . import locks, records
 from .kernel import ENGINE_NAME, CustomerKernel
+from ..i18n import in_language
 from .pool import KernelPool, default_pool, kernel_environment
 from .records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
@@ -74,57 +79,61 @@ def run_customer(
     fixed = {**(overrides or {}), "profile": str(profile_path), "interactive": False, "run_dir": str(out_dir.resolve())}
     values: dict[str, Any] = {**profile, **fixed}
 
-    results: list[dict[str, Any]] = []
-    kernel: CustomerKernel | None = None
-    # Taken just before the steps' try, so the finally always releases it; nothing above calls Graph.
-    lock = locks.customer_lock(profile, locks.graph_url_of(profile, overrides, environ),
-                               [p.stem for p in chosen], batch_id=Path(batch_dir).name, held_by=held_by)
-    resuming = resume_dir is not None
-    # Steps the resumed batch never had (added to the playbook since, or left out by its --steps) run
-    # without ending the carry-over: the passed steps after them are still carried.
-    earlier_steps = _batch_steps(resume_dir) if resuming else None
-    try:
-        for index, notebook in enumerate(chosen):
-            stem = notebook.stem
-            carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
-            new_step = carried is None and earlier_steps is not None and stem not in earlier_steps
-            resuming = carried is not None or (resuming and new_step)
-            if carried is not None:
-                values.update({**(carried.get("outputs") or {}), **fixed})
-                results.append(carried)
-                continue
-            # The kernel's start counts against the first step's budget, so a stuck start is a timeout.
-            step_started, started_at = time.monotonic(), records.now_iso()
-            if kernel is None:
-                try:
-                    kernel = pool.take(base_env, own_secrets, Path(notebooks_dir), timeout=timeout)
-                except Exception as exc:
-                    status = TIMEOUT if isinstance(exc, TimeoutError) else FAILED
-                    record = records.failure(stem, customer, status, "KernelStartError",
-                                             f"the step's kernel did not start: {exc}", started_at=started_at,
-                                             duration_s=round(time.monotonic() - step_started, 3))
-                    records.write(out_dir / f"{stem}.json", record)
-                    results += [record] + [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
+    # The runner's own messages (a timeout, a dead kernel, a leak) in the customer's language, as its steps' are.
+    with in_language(str(values.get("language") or "") or None):
+        results: list[dict[str, Any]] = []
+        kernel: CustomerKernel | None = None
+        # Taken just before the steps' try, so the finally always releases it; nothing above calls Graph.
+        lock = locks.customer_lock(profile, locks.graph_url_of(profile, overrides, environ),
+                                   [p.stem for p in chosen], batch_id=Path(batch_dir).name, held_by=held_by)
+        resuming = resume_dir is not None
+        # Steps the resumed batch never had (added to the playbook since, or left out by its --steps) run
+        # without ending the carry-over: the passed steps after them are still carried.
+        earlier_steps = _batch_steps(resume_dir) if resuming else None
+        try:
+            for index, notebook in enumerate(chosen):
+                stem = notebook.stem
+                carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
+                new_step = carried is None and earlier_steps is not None and stem not in earlier_steps
+                resuming = carried is not None or (resuming and new_step)
+                if carried is not None:
+                    values.update({**(carried.get("outputs") or {}), **fixed})
+                    results.append(carried)
+                    continue
+                # The kernel's start counts against the first step's budget, so a stuck start is a timeout.
+                step_started, started_at = time.monotonic(), records.now_iso()
+                if kernel is None:
+                    try:
+                        kernel = pool.take(base_env, own_secrets, Path(notebooks_dir), timeout=timeout)
+                    except Exception as exc:
+                        status = TIMEOUT if isinstance(exc, TimeoutError) else FAILED
+                        record = records.failure(stem, customer, status, "KernelStartError",
+                                                 _("the step's kernel did not start: {problem}").format(problem=exc),
+                                                 started_at=started_at,
+                                                 duration_s=round(time.monotonic() - step_started, 3))
+                        records.write(out_dir / f"{stem}.json", record)
+                        results += [record] + [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
+                        break
+                budget = timeout - (time.monotonic() - step_started)
+                record = _run_step(kernel, notebook, out_dir, values, timeout, customer, budget=budget)
+                record = _guard_secrets(record, out_dir, stem, secrets)
+                results.append(record)
+                if record["status"] != PASSED:
+                    results += [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
                     break
-            budget = timeout - (time.monotonic() - step_started)
-            record = _run_step(kernel, notebook, out_dir, values, timeout, customer, budget=budget)
-            record = _guard_secrets(record, out_dir, stem, secrets)
-            results.append(record)
-            if record["status"] != PASSED:
-                results += [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
-                break
-            values.update({**(record.get("outputs") or {}), **fixed})
-    finally:
-        if kernel is not None:
-            kernel.shutdown()
-        if lock is not None:
-            lock.release()
-    leaks = scan_tree(out_dir, secrets)
-    for relpath, names in leaks.items():  # last line of defence: nothing with a secret stays
-        results.append(records.failure(Path(relpath).stem, customer, FAILED, "SecretLeak",
-                                       f"{relpath} contained the value of {', '.join(names)}; the file was removed."))
-    status = PASSED if results and all(r["status"] == PASSED for r in results) else FAILED
-    return {"customer": customer, "profile": str(profile_path), "status": status, "records": results}
+                values.update({**(record.get("outputs") or {}), **fixed})
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
+            if lock is not None:
+                lock.release()
+        leaks = scan_tree(out_dir, secrets)
+        for relpath, names in leaks.items():  # last line of defence: nothing with a secret stays
+            results.append(records.failure(Path(relpath).stem, customer, FAILED, "SecretLeak",
+                                           _("{path} contained the value of {names}; the file was removed.").format(
+                                               path=relpath, names=", ".join(names))))
+        status = PASSED if results and all(r["status"] == PASSED for r in results) else FAILED
+        return {"customer": customer, "profile": str(profile_path), "status": status, "records": results}
 
 
 def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dict[str, Any], timeout: float,
@@ -145,25 +154,30 @@ def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dic
     timer = threading.Timer(max(timeout if budget is None else budget, 0.0), stop_step)
     timer.start()
     problem: tuple[str, str, str] | None = None
+    language = str(values.get("language") or "") or current_language()
     try:
         papermill.execute_notebook(
-            str(notebook), str(output_path), parameters=params, engine_name=ENGINE_NAME,
+            _notebook_in(notebook, language), str(output_path), parameters=params, engine_name=ENGINE_NAME,
             customer_kernel=kernel, progress_bar=False, store_widget_state=False,
             request_save_on_cell_execute=False,  # one write at the end, not one per cell
             execution_timeout=timeout, cwd=None, log_output=False,
         )
     except CellTimeoutError:
-        problem = (TIMEOUT, "CellTimeoutError", f"a cell ran longer than {timeout:g} s and was stopped")
+        problem = (TIMEOUT, "CellTimeoutError",
+                   _("a cell ran longer than {seconds} s and was stopped").format(seconds=f"{timeout:g}"))
     except DeadKernelError as exc:
         problem = (FAILED, "DeadKernelError",
-                   f"the kernel died while running the step ({kernel.exit_description()}): {exc}")
+                   _("the kernel died while running the step ({how}): {problem}").format(
+                       how=kernel.exit_description(), problem=exc))
     except papermill.PapermillExecutionError as exc:
-        problem = (FAILED, exc.ename, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+        problem = (FAILED, exc.ename, _("cell {number}: {error}: {message}").format(
+            number=exc.exec_count, error=exc.ename, message=exc.evalue))
     finally:
         timer.cancel()
     wall = round(time.monotonic() - started, 3)
     if fired.is_set() and problem:
-        problem = (TIMEOUT, "StepTimeout", f"the step ran longer than {timeout:g} s and was interrupted")
+        problem = (TIMEOUT, "StepTimeout",
+                   _("the step ran longer than {seconds} s and was interrupted").format(seconds=f"{timeout:g}"))
 
     record = records.read(record_path)
     if problem is not None and (record is None or record.get("status") == PASSED):
@@ -173,13 +187,26 @@ def _run_step(kernel: CustomerKernel, notebook: Path, out_dir: Path, values: dic
         record["status"] = TIMEOUT
     elif record is None:
         record = records.failure(stem, customer, FAILED, "MissingRecord",
-                                 "the notebook finished without writing its result record (run_dir not used?)",
+                                 _("the notebook finished without writing its result record (run_dir not used?)"),
                                  started_at=started_at, duration_s=wall)
     if record.get("error") and not record["error"].get("remedy"):  # the runner's own failures: what to do
         record["error"]["remedy"] = remedy_text(record["error"].get("type"), where="shell")
     record.update(wall_s=wall, notebook=output_path.name)
     records.write(record_path, record)
     return record
+
+
+@functools.lru_cache(maxsize=64)
+def _localized(notebook: Path, mtime_ns: int, language: str):
+    return localize_notebook(nbformat.read(str(notebook), as_version=4), language)
+
+
+def _notebook_in(notebook: Path, language: str):
+    """The notebook to execute: its path in English; in another language, a copy whose prose is translated
+    (read and translated once per notebook and language, however many customers run it)."""
+    if language == DEFAULT_LANGUAGE:
+        return str(notebook)
+    return copy.deepcopy(_localized(notebook, notebook.stat().st_mtime_ns, language))
 
 
 def _interrupt(kernel: CustomerKernel) -> None:
@@ -200,10 +227,10 @@ def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, secrets: di
             path.unlink()
     if not leaked:
         return record
-    where = "; ".join(f"{name} held {', '.join(v)}" for name, v in leaked.items())
+    where = "; ".join(_("{file} held {names}").format(file=name, names=", ".join(v)) for name, v in leaked.items())
     failed = records.failure(stem, record.get("customer", ""), FAILED, "SecretLeak",
-                             f"secret values found in the step's output ({where}); the files were removed. "
-                             "Print names of environment variables, never their values.",
+                             _("secret values found in the step's output ({where}); the files were removed. "
+                               "Print names of environment variables, never their values.").format(where=where),
                              started_at=record.get("started_at"), duration_s=record.get("duration_s"))
     records.write(out_dir / f"{stem}.json", failed)
     return failed

@@ -28,6 +28,7 @@ from typing import Any
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from .._processes import pid_alive
+from ..i18n import _
 
 # Warm-process environment: no thread pools that a fork would leave half-copied.
 _SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -73,13 +74,15 @@ UNKNOWN_STATUS = 255
 def describe_exit(returncode: int | None) -> str:
     """'exit code 3', 'killed by SIGKILL', or 'still running': for messages about a dead kernel."""
     if returncode is None:
-        return "still running"
+        return _("still running")
     if returncode < 0:
         try:
-            return f"killed by {signal.Signals(-returncode).name}"
+            return _("killed by {signal}").format(signal=signal.Signals(-returncode).name)
         except ValueError:
-            return f"killed by signal {-returncode}"
-    return "exit status unknown (its fork server is gone)" if returncode == UNKNOWN_STATUS else f"exit code {returncode}"
+            return _("killed by signal {number}").format(number=-returncode)
+    if returncode == UNKNOWN_STATUS:
+        return _("exit status unknown (its fork server is gone)")
+    return _("exit code {code}").format(code=returncode)
 
 
 class ForkServer:
@@ -126,7 +129,7 @@ class ForkServer:
         try:
             self.process.stdin.write((json.dumps(request) + "\n").encode())
         except (BrokenPipeError, OSError):
-            raise RuntimeError("the kernel fork server exited; see its messages above") from None
+            raise RuntimeError(_("the kernel fork server exited; see its messages above")) from None
         fd = self.process.stdout.fileno()
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
@@ -134,11 +137,12 @@ class ForkServer:
             if not ready:
                 # A server that does not answer is stuck: replace it rather than wait on it again.
                 self._kill()
-                raise TimeoutError(f"the kernel fork server did not answer within {timeout:g} s")
+                raise TimeoutError(_("the kernel fork server did not answer within {seconds} s").format(
+                    seconds=f"{timeout:g}"))
             chunk = os.read(fd, 65536)
             if not chunk:
                 self._kill()
-                raise RuntimeError("the kernel fork server exited; see its messages above")
+                raise RuntimeError(_("the kernel fork server exited; see its messages above"))
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)

@@ -22,6 +22,7 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
 
 from .._processes import kill_group
+from ..i18n import _
 from .forkserver import ForkProvisioner, ForkServer, describe_exit
 
 ENGINE_NAME = "playbook-shared-kernel"
@@ -83,7 +84,7 @@ class CustomerKernel:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not await self.km.is_alive():
-                raise RuntimeError("the kernel died while starting")
+                raise RuntimeError(_("the kernel died while starting"))
             msg_id = self.kc.kernel_info()
             try:
                 while True:
@@ -93,7 +94,7 @@ class CustomerKernel:
                         return
             except queue.Empty:
                 continue  # not subscribed yet, or still booting: ask again
-        raise TimeoutError(f"the kernel did not answer within {timeout:g} s")
+        raise TimeoutError(_("the kernel did not answer within {seconds} s").format(seconds=f"{timeout:g}"))
 
     def set_environment(self, values: dict[str, str]) -> None:
         """Add variables to the kernel's os.environ (a customer's secrets), silently: nothing is
@@ -103,7 +104,7 @@ class CustomerKernel:
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = run_sync(self.kc.get_shell_msg)(timeout=30)
         if reply["content"].get("status") != "ok":
-            raise RuntimeError("could not set the kernel's environment")
+            raise RuntimeError(_("could not set the kernel's environment"))
 
     @property
     def returncode(self) -> int | None:

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..i18n import _
 
 LOCK_DIR_ENV = "PLAYBOOK_LOCK_DIR"
 # Steps that set the app's callback (04) or rely on it reaching this run's receiver (09, 10).
@@ -100,14 +101,19 @@ class LockHeld(ConfigError):
 
     def __init__(self, holder: Holder, graph_url: str) -> None:
         self.holder = holder
-        what = ("this WABA" if holder.key.startswith("waba-")
-                else "this app's webhook callback (an app has one endpoint)")
-        who = (f"batch {holder.batch_id or '?'} (pid {holder.pid or '?'}: {holder.command or 'command unknown'}, "
-               f"since {holder.started_at or '?'})")
-        kill = f"`kill {holder.pid}`" if holder.pid else "stop it"
-        super().__init__(f"{holder.key} on {_host(graph_url)} is held by {who}: another run of {what} is in progress "
-                         f"on this machine. Wait for it to finish, or {kill} if it is stuck; then run again "
-                         f"(lock file {holder.path}).")
+        what = (_("this WABA") if holder.key.startswith("waba-")
+                else _("this app's webhook callback (an app has one endpoint)"))
+        who = _("batch {batch_id} (pid {pid}: {command}, since {started_at})").format(
+            batch_id=holder.batch_id or "?", pid=holder.pid or "?", command=holder.command or _("command unknown"),
+            started_at=holder.started_at or "?")
+        if holder.pid:
+            message = _("{key} on {host} is held by {holder}: another run of {what} is in progress on this machine. "
+                        "Wait for it to finish, or `kill {pid}` if it is stuck; then run again (lock file {path}).")
+        else:
+            message = _("{key} on {host} is held by {holder}: another run of {what} is in progress on this machine. "
+                        "Wait for it to finish, or stop it if it is stuck; then run again (lock file {path}).")
+        super().__init__(message.format(key=holder.key, host=_host(graph_url), holder=who, what=what, pid=holder.pid,
+                                        path=holder.path))
 
 
 def _host(graph_url: str) -> str:
@@ -185,7 +191,7 @@ def holder(key: str, graph_url: str, directory: Path | None = None) -> Holder | 
 
 
 def _read(path: Path, key: str) -> Holder:
-    for _ in range(_READ_TRIES):
+    for _attempt in range(_READ_TRIES):
         try:
             info = json.loads(path.read_text(encoding="utf-8") or "null")
         except (OSError, ValueError):
@@ -309,13 +315,14 @@ def callback_conflicts(profiles: Iterable[Mapping[str, Any]],
         customer = str(profile.get("customer"))
         chosen = {**profile, **(overrides.get("*") or {}), **(overrides.get(customer) or {})}
         # Each local receiver is a callback of its own.
-        callback = str(chosen.get("callback_url") or f"none (04 would start {customer}'s own local receiver)")
+        callback = str(chosen.get("callback_url")
+                       or _("none (04 would start {customer}'s own local receiver)").format(customer=customer))
         by_app.setdefault(str(profile["app_id"]), {}).setdefault(callback, []).append(customer)
     lines = []
     for app_id, callbacks in sorted(by_app.items()):
         if len(callbacks) > 1:
             named = "; ".join(f"{', '.join(sorted(c))}: {url}" for url, c in sorted(callbacks.items()))
-            lines.append(f"app {app_id} has one webhook callback, but its profiles name {len(callbacks)} ({named}): "
-                         "give them one callback_url (one receiver, e.g. in the run's conf overrides), or onboard "
-                         "them in separate runs.")
+            lines.append(_("app {app_id} has one webhook callback, but its profiles name {count} ({named}): "
+                           "give them one callback_url (one receiver, e.g. in the run's conf overrides), or onboard "
+                           "them in separate runs.").format(app_id=app_id, count=len(callbacks), named=named))
     return lines

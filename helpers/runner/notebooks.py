@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..i18n import _
 
 DEFAULT_STEP_TIMEOUT = 300.0  # seconds, per step (wall clock)
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -17,7 +18,7 @@ def discover(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     """The numbered step notebooks, in order."""
     steps = sorted(p for p in Path(notebooks_dir).glob("*.ipynb") if _STEP_FILE.match(p.name))
     if not steps:
-        raise ConfigError(f"no step notebooks (NN_name.ipynb) in {notebooks_dir}.")
+        raise ConfigError(_("no step notebooks (NN_name.ipynb) in {folder}.").format(folder=notebooks_dir))
     return steps
 
 
@@ -35,28 +36,31 @@ def select(steps: list[Path], spec: str | None) -> list[Path]:
     if spec is None:
         return steps
     if not spec.strip():  # `--steps ''` (an unset shell variable, say) must not mean "every step"
-        raise ConfigError("--steps is empty: name the steps to run (e.g. --steps 03,05-08), or leave --steps out "
-                          "to run every step.")
+        raise ConfigError(_("--steps is empty: name the steps to run (e.g. --steps 03,05-08), or leave --steps out "
+                            "to run every step."))
     numbers = {step_number(p): p for p in steps}
     wanted: set[str] = set()
     for part in spec.split(","):
         part = part.strip().lower()
         match = re.fullmatch(r"(\d{1,2}[a-z]?)(?:-(\d{1,2}[a-z]?))?", part)
         if not match:
-            raise ConfigError(f"--steps: '{part}' is not a step number or range; write e.g. 03,05-08 or 07a.")
+            raise ConfigError(_("--steps: '{part}' is not a step number or range; write e.g. 03,05-08 or 07a.").format(
+                part=part))
         low, high = (_normal(match[1]), _normal(match[2])) if match[2] else (_normal(match[1]), None)
         if high is None:
             if low not in numbers:
-                raise ConfigError(f"--steps: no step {low}; steps are {', '.join(p.stem for p in steps)}.")
+                raise ConfigError(_("--steps: no step {step}; steps are {steps}.").format(
+                    step=low, steps=", ".join(p.stem for p in steps)))
             wanted.add(low)
             continue
         # A range takes the inserted steps inside it: 05-08 includes 07a and 07b; 08 as the end takes 08 only.
         start, end = _order(low), _order(high)
         if end < start:
-            raise ConfigError(f"--steps: range '{part}' runs backwards.")
+            raise ConfigError(_("--steps: range '{part}' runs backwards.").format(part=part))
         for end_number in (low, high):
             if end_number not in numbers:
-                raise ConfigError(f"--steps: no step {end_number}; steps are {', '.join(p.stem for p in steps)}.")
+                raise ConfigError(_("--steps: no step {step}; steps are {steps}.").format(
+                    step=end_number, steps=", ".join(p.stem for p in steps)))
         wanted.update(n for n in numbers if start <= _order(n) <= end)
     return [p for p in steps if step_number(p) in wanted]
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from ..i18n import _
 from .forkserver import ForkServer
 from .kernel import CustomerKernel
 
@@ -78,7 +79,7 @@ class KernelPool:
             try:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no kernel started within {timeout:g} s")
+                    raise TimeoutError(_("no kernel started within {seconds} s").format(seconds=f"{timeout:g}"))
                 kernel = (kernel or CustomerKernel(base_env, cwd=cwd, server=server).launch(left))
                 kernel.connect(max(deadline - time.monotonic(), 0.1))
                 break

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Mapping
 
 from .. import parameters
 from ..errors import ConfigError
+from ..i18n import _
 from ..parameters import PARAMS, STEPS
 from ..profiles import load_profile
 from ..validate import ApiVersionWarning
@@ -57,10 +59,19 @@ class Preflight:
 
     def table(self) -> str:
         """Per-customer readiness, for --preflight-only."""
-        rows = [("customer", "ready", "problems")] + [
-            (r.customer, "yes" if r.ready else "no", "; ".join(r.problems) or "-") for r in self.customers]
-        widths = [max(len(row[i]) for row in rows) for i in range(2)]
-        return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}" for row in rows)
+        rows = [(_("customer"), _("ready"), _("problems"))] + [
+            (r.customer, _("yes") if r.ready else _("no"), "; ".join(r.problems) or "-") for r in self.customers]
+        widths = [max(_width(row[i]) for row in rows) for i in range(2)]
+        return "\n".join(f"{_pad(row[0], widths[0])}  {_pad(row[1], widths[1])}  {row[2]}" for row in rows)
+
+
+def _width(text: str) -> int:
+    """Columns `text` takes in a terminal: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _width(text), 0)
 
 
 def run(profile_paths: list[str], *, steps: str | None = None, sandbox: bool = False, sandbox_seed: str | None = None,
@@ -84,21 +95,22 @@ def run(profile_paths: list[str], *, steps: str | None = None, sandbox: bool = F
             if not profile_paths:
                 profile_paths = list(asked.get("profiles") or [])
         except (OSError, ValueError) as exc:
-            problems.append(f"--resume {resume}: cannot read {batch_json} ({_reason(exc)}); give a batch folder "
-                            "written by an earlier run, e.g. runs/20250101-120000-abcd.")
+            problems.append(_("--resume {resume}: cannot read {path} ({reason}); give a batch folder "
+                              "written by an earlier run, e.g. runs/20250101-120000-abcd.").format(
+                                  resume=resume, path=batch_json, reason=_reason(exc)))
 
     if sandbox_seed and not Path(sandbox_seed).is_file():
-        problems.append(f"--sandbox-seed {sandbox_seed}: no such file; give a seed YAML (docs/sandbox.md) or leave "
-                        "--sandbox-seed out for the built-in seed.")
+        problems.append(_("--sandbox-seed {seed}: no such file; give a seed YAML (docs/sandbox.md) or leave "
+                          "--sandbox-seed out for the built-in seed.").format(seed=sandbox_seed))
     elif sandbox_seed or sandbox:
         from ..sandbox.seed import Seed, SeedError
         try:
             environ.update(Seed(sandbox_seed).demo_env())  # the runner exports these for --sandbox
         except SeedError as exc:
-            problems.append(f"--sandbox-seed {sandbox_seed}: {exc}")
+            problems.append(_("--sandbox-seed {seed}: {problem}").format(seed=sandbox_seed, problem=exc))
 
     if not profile_paths:
-        problems.append("give at least one customer profile (e.g. customers/example.yaml).")
+        problems.append(_("give at least one customer profile (e.g. customers/example.yaml)."))
 
     customers: list[Readiness] = []
     seen: dict[str, str] = {}
@@ -106,8 +118,8 @@ def run(profile_paths: list[str], *, steps: str | None = None, sandbox: bool = F
         customers.append(_check_profile(path, chosen, environ, notes))
     for readiness in customers:
         if readiness.customer in seen:
-            readiness.problems.append(f"shares the customer name with {seen[readiness.customer]}; each profile needs "
-                                      "its own 'customer'.")
+            readiness.problems.append(_("shares the customer name with {other}; each profile needs "
+                                        "its own 'customer'.").format(other=seen[readiness.customer]))
         seen.setdefault(readiness.customer, readiness.path)
 
     # Another run of a customer's WABA or app on this machine (locks.py): refused now, before any call. An
@@ -123,7 +135,8 @@ def run(profile_paths: list[str], *, steps: str | None = None, sandbox: bool = F
                     readiness.problems.append(failure)
 
     for readiness in customers:
-        problems.extend(f"{readiness.customer}: {p}" for p in readiness.problems)
+        problems.extend(_("{customer}: {problem}").format(customer=readiness.customer, problem=p)
+                        for p in readiness.problems)
     return Preflight(customers, problems, list(dict.fromkeys(notes)))
 
 
@@ -135,8 +148,8 @@ def _check_profile(path: str, chosen: list[str], environ: Mapping[str, str], not
             profile = load_profile(path)
     except ConfigError as exc:
         message = str(exc)
-        readiness.problems.append(message[len(f"profile {path}: "):] if message.startswith(f"profile {path}: ")
-                                  else message)
+        prefix = _("profile {path}: {problem}").format(path=path, problem="")  # load_profile's, in its language
+        readiness.problems.append(message[len(prefix):] if message.startswith(prefix) else message)
         return readiness
     readiness.customer = str(profile["customer"])
     readiness.graph_url = str(profile.get("graph_url") or PARAMS["graph_url"].default)
@@ -145,9 +158,9 @@ def _check_profile(path: str, chosen: list[str], environ: Mapping[str, str], not
     version = str(profile.get("api_version") or PARAMS["api_version"].default)
     status = version_status(version)
     if status["status"] == "expired":
-        readiness.problems.append(f"api_version {status['note']}")
+        readiness.problems.append(_("api_version {note}").format(note=status["note"]))
     elif status["status"] == "expires soon":
-        notes.append(f"warning: api_version {status['note']}")
+        notes.append(_("warning: api_version {note}").format(note=status["note"]))
 
     needed: dict[str, None] = {}
     for step in chosen:
@@ -159,7 +172,7 @@ def _check_profile(path: str, chosen: list[str], environ: Mapping[str, str], not
         env = str(profile.get(param) or PARAMS[param].default)
         problem = parameters.secret_problem(param, env, environ)
         if problem:
-            readiness.problems.append(problem + _how_to_fix(param, env))
+            readiness.problems.append(_how_to_fix(problem, param, env))
     return readiness
 
 
@@ -169,9 +182,13 @@ def _used(param: str, chosen: list[str]) -> bool:
     return parameters.ALL in steps or any(step in steps for step in chosen)
 
 
-def _how_to_fix(param: str, env: str) -> str:
-    form = {"pin": "the number's 6-digit PIN"}.get(PARAMS[param].secret, f"the {PARAMS[param].what}")
-    return f": export {env}=... ({form}) before the run."
+def _how_to_fix(problem: str, param: str, env: str) -> str:
+    """The problem and what to run: the `export NAME=...` line is the same in every language."""
+    if PARAMS[param].secret == "pin":
+        form = _("the number's 6-digit PIN")
+    else:
+        form = _("the {what}").format(what=_(PARAMS[param].what))
+    return _("{problem}: export {env}=... ({form}) before the run.").format(problem=problem, env=env, form=form)
 
 
 def _probe(urls: set[str]) -> dict[str, str]:
@@ -183,8 +200,8 @@ def _probe(urls: set[str]) -> dict[str, str]:
         try:
             requests.get(url, timeout=PROBE_TIMEOUT_S, allow_redirects=False)
         except requests.RequestException as exc:
-            failures[url] = (f"graph_url {url} does not answer ({_reason(exc)}): check the URL and the network, "
-                             "or run against the sandbox with --sandbox.")
+            failures[url] = _("graph_url {url} does not answer ({reason}): check the URL and the network, "
+                              "or run against the sandbox with --sandbox.").format(url=url, reason=_reason(exc))
     return failures
 
 
@@ -192,11 +209,11 @@ def _reason(exc: BaseException) -> str:
     import requests
 
     if isinstance(exc, FileNotFoundError):
-        return "no such file"
+        return _("no such file")
     if isinstance(exc, requests.Timeout):
-        return f"no answer within {PROBE_TIMEOUT_S:g} s"
+        return _("no answer within {seconds} s").format(seconds=f"{PROBE_TIMEOUT_S:g}")
     if isinstance(exc, requests.ConnectionError):
-        return "connection refused or host unknown"
+        return _("connection refused or host unknown")
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return type(exc).__name__
@@ -207,28 +224,29 @@ def check_faults(sandbox: bool, rate: float | str | None, seed: int | str | None
     if rate is None and seed is None:
         return None
     if not sandbox:
-        raise ConfigError("--sandbox-faults injects faults into the embedded sandbox: add --sandbox.")
+        raise ConfigError(_("--sandbox-faults injects faults into the embedded sandbox: add --sandbox."))
     if rate is None:
-        raise ConfigError("--sandbox-faults-seed seeds --sandbox-faults: give --sandbox-faults RATE too.")
+        raise ConfigError(_("--sandbox-faults-seed seeds --sandbox-faults: give --sandbox-faults RATE too."))
     from ..sandbox.faults import FaultError, check_rate
 
     try:
         checked = check_rate(rate)
     except FaultError:
-        raise ConfigError(f"--sandbox-faults {rate!r}: give the fraction of Graph answers to fault, between 0 and 1 "
-                          "(below 1: 1 would fault every call), e.g. 0.05.") from None
+        raise ConfigError(_("--sandbox-faults {rate}: give the fraction of Graph answers to fault, between 0 and 1 "
+                            "(below 1: 1 would fault every call), e.g. 0.05.").format(rate=repr(rate))) from None
     try:
         number = int(seed) if seed is not None else 0
     except (TypeError, ValueError):
-        raise ConfigError(f"--sandbox-faults-seed {seed!r}: give a whole number, e.g. 7.") from None
+        raise ConfigError(_("--sandbox-faults-seed {seed}: give a whole number, e.g. 7.").format(seed=repr(seed))) from None
     return {"faults": checked, "faults_seed": number}
 
 
 def report(result: Preflight, stream: Any) -> None:
     for line in result.problems:
-        print(f"error: {line}", file=stream)
+        print(_("error: {problem}").format(problem=line), file=stream)
     for line in result.warnings:
         print(line, file=stream)
     if result.problems:
         n = len(result.problems)
-        print(f"preflight: {n} problem{'s' if n != 1 else ''}; nothing was started or written.", file=stream)
+        print(_("preflight: 1 problem; nothing was started or written.") if n == 1 else
+              _("preflight: {count} problems; nothing was started or written.").format(count=n), file=stream)

@@ -11,13 +11,27 @@ from typing import Any
 import pandas as pd
 
 from ..errors import graph_reason
+from ..i18n import DEFAULT_LANGUAGE, N_, _, current_language
 from ..remedies import remedy_text
 from . import records
+from ..i18n import in_language
 from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
 
 SKIPPED = "skipped"  # passed because the step does not apply to this customer (facts.skipped)
 _COLOURS = {PASSED: "#d4edda", FAILED: "#f8d7da", TIMEOUT: "#ffe5b4", NOT_RUN: "#eeeeee", SKIPPED: "#e2e3e5",
             "incomplete": "#eeeeee"}
+# The statuses as a person reads them (the records and summary.csv keep the English values).
+_STATUS_WORDS = {PASSED: N_("passed"), FAILED: N_("failed"), TIMEOUT: N_("timeout"), NOT_RUN: N_("not run"),
+                 SKIPPED: N_("skipped"), "incomplete": N_("incomplete")}
+# summary.csv's column keys, as the terminal table heads them.
+_COLUMN_LABELS = {"customer": N_("customer"), "status": N_("status"), "failed_step": N_("failed_step"),
+                  "error_code": N_("error_code"), "duration_s": N_("duration_s")}
+
+
+def status_word(status: Any) -> str:
+    """A status as displayed, in the current language ("passed" -> "통과"); an unknown one as it is."""
+    text = str(status)
+    return _(_STATUS_WORDS[text]) if text in _STATUS_WORDS else text
 
 
 def collect(batch_dir: Path, customers: list[str], steps: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -44,7 +58,7 @@ def reason(record: dict[str, Any]) -> str:
     if error.get("code") is not None:
         return graph_reason(error)
     text = " ".join(str(error.get("message") or "").split())  # one line, whatever the message held
-    return text or ("the step timed out" if record.get("status") == TIMEOUT else "")
+    return text or (_("the step timed out") if record.get("status") == TIMEOUT else "")
 
 
 def remedy(record: dict[str, Any]) -> str:
@@ -101,6 +115,7 @@ def write(batch_dir: Path, grid: dict[str, dict[str, dict[str, Any]]], steps: li
     """
     table = frame(grid, steps)
     table.attrs["notes"] = list(notes or [])
+    table.attrs["language"] = current_language()  # the terminal summary speaks the language the files do
     table.to_csv(Path(batch_dir) / "summary.csv", index=False)
     about = {**batch_facts(Path(batch_dir), grid), **(batch or {})}
     (Path(batch_dir) / "summary.html").write_text(_html(grid, steps, table, about), encoding="utf-8")
@@ -123,7 +138,8 @@ def _faults(about: dict[str, Any]) -> str:
     rate = about.get("sandbox_faults")
     if rate is None:
         return ""
-    return f"{float(rate):g} of Graph answers (seed {about.get('sandbox_faults_seed') or 0})"
+    return _("{rate} of Graph answers (seed {seed})").format(rate=f"{float(rate):g}",
+                                                             seed=about.get("sandbox_faults_seed") or 0)
 
 
 def _when(iso: str | None) -> str:
@@ -140,16 +156,17 @@ def _when(iso: str | None) -> str:
 
 def _seconds(record: dict[str, Any]) -> str:
     seconds = record.get("wall_s") or record.get("duration_s")
-    return f"{float(seconds):.1f} s" if seconds else ""
+    return _("{seconds} s").format(seconds=f"{float(seconds):.1f}") if seconds else ""
 
 
 def _cell_html(batch_dir: Path | None, customer: str, step: str, record: dict[str, Any]) -> str:
     status = display_status(record)
     notebook = record.get("notebook") or f"{step}.ipynb"
-    label = html.escape(status)
+    label = html.escape(status_word(status))
     if batch_dir is not None and status != NOT_RUN and (batch_dir / customer / notebook).is_file():
         href = urllib.parse.quote(f"{customer}/{notebook}")
-        label = f"<a href='{href}' title='the output notebook'>{label}</a>"
+        link_title = html.escape(_("the output notebook"), quote=True)
+        label = f"<a href='{href}' title='{link_title}'>{label}</a>"
     seconds = _seconds(record)
     parts = [f"<div class='head'>{label}" + (f" <span class='time'>{seconds}</span>" if seconds else "") + "</div>"]
     facts = record.get("facts") or {}
@@ -161,11 +178,13 @@ def _cell_html(batch_dir: Path | None, customer: str, step: str, record: dict[st
         parts.append("<div class='why'>" + (f"<b>{html.escape(code)}</b> " if code else "") + html.escape(why) + "</div>")
         what = remedy(record)
         if what:
-            parts.append(f"<div class='what'>What to do: {html.escape(what)}</div>")
+            to_do = _("What to do: {remedy}").format(remedy=what)
+            parts.append(f"<div class='what'>{html.escape(to_do)}</div>")
     else:  # a pass or a skip: its verdict one click away, so that every step's column fits the page
         text = (facts.get("reason") or facts.get("verdict")) if status == SKIPPED else facts.get("verdict")
         if text:
-            parts.append(f"<details class='verdict'><summary>{'why' if status == SKIPPED else 'verdict'}</summary>"
+            opener = _("why") if status == SKIPPED else _("verdict")
+            parts.append(f"<details class='verdict'><summary>{html.escape(opener)}</summary>"
                          f"{html.escape(str(text))}</details>")
     kind = "step failed" if status in (FAILED, TIMEOUT) else "step"  # a failure's remedy gets room to read
     return f"<td class='{kind}' style='background-color: {_COLOURS.get(status, '')}'>" + "".join(parts) + "</td>"
@@ -173,7 +192,7 @@ def _cell_html(batch_dir: Path | None, customer: str, step: str, record: dict[st
 
 def _step_header(step: str) -> str:
     # "08_register" -> "08" over "register"; names such as "07a_system_user" or "11_..." alike.
-    number, _, title = step.partition("_")
+    number, _sep, title = step.partition("_")
     if not title:
         return html.escape(step)
     return f"<span class='num'>{html.escape(number)}</span> {html.escape(title.replace('_', ' '))}"
@@ -209,39 +228,57 @@ def _html(grid, steps, table: pd.DataFrame, about: dict[str, Any] | None = None)
     about = about or {}
     batch_dir = Path(about["batch_dir"]) if about.get("batch_dir") else None
     target = str(about.get("target") or "")
-    where = "the sandbox" if about.get("sandbox") else ("Meta's Graph API" if "graph.facebook.com" in target else "")
-    facts = [("Batch", about.get("batch_id") or ""), ("Started", _when(about.get("started_at"))),
-             ("Target", target + (f" ({where})" if target and where else "")), ("Faults", _faults(about))]
-    header = "".join(f"<span><b>{name}:</b> {html.escape(str(value))}</span>" for name, value in facts if value)
-    head = ("<tr><th class='fixed'>customer</th>" + "".join(f"<th>{_step_header(s)}</th>" for s in steps)
-            + "<th class='fixed'>status</th><th class='fixed'>total</th></tr>")
+    where = _("the sandbox") if about.get("sandbox") else (_("Meta's Graph API") if "graph.facebook.com" in target
+                                                          else "")
+    facts = [(_("Batch"), about.get("batch_id") or ""), (_("Started"), _when(about.get("started_at"))),
+             (_("Target"), target + (f" ({where})" if target and where else "")), (_("Faults"), _faults(about))]
+    header = "".join(f"<span><b>{html.escape(name)}:</b> {html.escape(str(value))}</span>" for name, value in facts if value)
+    customer_head, status_head, total_head = (html.escape(_(word)) for word in (N_("customer"), N_("status"),
+                                                                                 N_("total")))
+    head = (f"<tr><th class='fixed'>{customer_head}</th>" + "".join(f"<th>{_step_header(s)}</th>" for s in steps)
+            + f"<th class='fixed'>{status_head}</th><th class='fixed'>{total_head}</th></tr>")
     rows = []
-    for (customer, by_step), (_, row) in zip(grid.items(), table.iterrows()):
+    for (customer, by_step), (_index, row) in zip(grid.items(), table.iterrows()):
         status = str(row["status"])
-        total = f"{float(row['duration_s']):.1f} s" if row["duration_s"] else ""
+        total = _("{seconds} s").format(seconds=f"{float(row['duration_s']):.1f}") if row["duration_s"] else ""
         rows.append(f"<tr><td class='customer'>{html.escape(customer)}</td>"
                     + "".join(_cell_html(batch_dir, customer, s, by_step[s]) for s in steps)
-                    + f"<td class='fixed' style='background-color: {_COLOURS.get(status, '')}'>{html.escape(status)}</td>"
+                    + f"<td class='fixed' style='background-color: {_COLOURS.get(status, '')}'>{html.escape(status_word(status))}</td>"
                     + f"<td class='fixed'>{total}</td></tr>")
-    caption = f"{(table['status'] == PASSED).sum()} of {len(table)} customers passed every step"
+    caption = _("{passed} of {total} customers passed every step").format(passed=(table["status"] == PASSED).sum(),
+                                                                           total=len(table))
     notes = "".join(f"<p class='notes'>{html.escape(note)}</p>" for note in table.attrs.get("notes", []))
-    title = "Onboarding batch summary"
-    return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{_CSS}"
+    title = _("Onboarding batch summary")
+    language = current_language()
+    opening = "<!doctype html>" + (f'<html lang="{language}">' if language != DEFAULT_LANGUAGE else "")
+    return (f"{opening}<meta charset='utf-8'><title>{html.escape(title)}</title>{_CSS}"
             f"<h1>{html.escape(title)}</h1><p class='about'>{header}</p>"
             f"<table><caption>{html.escape(caption)}</caption><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
             + notes)
 
 
 def terminal(table: pd.DataFrame) -> str:
-    """A compact table for the terminal, then for each failed customer why and what to do, whole."""
-    view = table[["customer", "status", "failed_step", "error_code", "duration_s"]]
-    lines = [view.to_string(index=False)]
+    """A compact table for the terminal, then for each failed customer why and what to do, whole;
+    in the language the summary files were written in (`table.attrs["language"]`), else the current one."""
+    with in_language(table.attrs.get("language")):
+        return _terminal(table)
+
+
+def _terminal(table: pd.DataFrame) -> str:
+    view = table[["customer", "status", "failed_step", "error_code", "duration_s"]].copy()
+    view["status"] = view["status"].map(status_word)
+    view.columns = [_(_COLUMN_LABELS[c]) for c in view.columns]
+    if current_language() == DEFAULT_LANGUAGE:
+        lines = [view.to_string(index=False)]
+    else:  # Hangul takes two columns of a terminal
+        with pd.option_context("display.unicode.east_asian_width", True):
+            lines = [view.to_string(index=False)]
     failed = table[table["failed_step"].fillna("") != ""]
     if len(failed):
         lines.append("")
     for row in failed.itertuples():
-        lines.append(f"{row.customer} {row.failed_step}: {row.error_message or row.status}")
+        lines.append(f"{row.customer} {row.failed_step}: {row.error_message or status_word(row.status)}")
         if row.remedy:
-            lines.append(f"    What to do: {row.remedy}")
+            lines.append("    " + _("What to do: {remedy}").format(remedy=row.remedy))
     lines += [""] + list(table.attrs.get("notes", [])) if table.attrs.get("notes") else []
     return "\n".join(lines)

@@ -25,7 +25,8 @@ WABA_DEFAULT_FIELDS = ("id", "name", "currency", "timezone_id", "message_templat
 PHONE_DEFAULT_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating",
                         "platform_type", "throughput", "webhook_configuration", "id")
 NODE_TYPES = {"waba": spec_model.WABA, "phone": spec_model.PHONE_NUMBER, "business": spec_model.BUSINESS,
-              "app": "Application", "credit_line": "ExtendedCredit"}
+              "app": "Application", "credit_line": "ExtendedCredit",
+              "allocation_config": partner.ALLOCATION_CONFIG_NODE}
 SPEC_NODES = ("waba", "phone", "business")   # the kinds whose fields and edges come from the spec
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -94,6 +95,8 @@ class GraphAPI:
             return "business"
         if partner.credit_line_owner(self.state, object_id) is not None:
             return "credit_line"
+        if partner.allocation_waba(self.state, object_id) is not None:
+            return "allocation_config"
         return None
 
     def _only(self, call: Call, methods, name: str, handler: Callable[[Call], dict]) -> dict:
@@ -233,6 +236,41 @@ class GraphAPI:
     def share_credit_line(self, call: Call, token: Token, credit_line_id: str) -> dict:
         return partner.share_and_attach(self.state, token, credit_line_id, call.params)
 
+    def get_allocation_config(self, call: Call, token: Token, allocation_config_id: str) -> dict:
+        """GET /{allocation_config_id}?fields=receiving_credential,receiving_business,request_status."""
+        getters = partner.allocation_config(self.state, token, allocation_config_id)
+        names = _field_names(call.params.get("fields")) if call.params.get("fields") else ["id"]
+        result = {}
+        for name in names:
+            if name not in getters:
+                raise err.nonexisting_field(name, NODE_TYPES["allocation_config"])
+            result[name] = getters[name]()
+        result.setdefault("id", allocation_config_id)
+        return result
+
+    def list_allocation_configs(self, call: Call, token: Token, credit_line_id: str) -> dict:
+        """GET /{credit_line_id}/owning_credit_allocation_configs?receiving_business_id=&fields=id,receiving_business:
+        the line's active shares (Meta's revoke steps read it to find a client's allocation config)."""
+        owner = partner.credit_line_owner(self.state, credit_line_id)
+        if owner is None or token.type == "APP" or token.business_id != owner.id:
+            raise err.unsupported_request(call.method, credit_line_id)
+        receiving = call.params.get("receiving_business_id")
+        names = _field_names(call.params.get("fields")) if call.params.get("fields") else ["id"]
+        rows = []
+        for waba in sorted(self.state.wabas.values(), key=lambda w: w.id):
+            allocation = waba.credit_allocation or {}
+            if allocation.get("credit_line_id") != credit_line_id or (receiving and str(receiving) != waba.business_id):
+                continue
+            getters = partner.allocation_config(self.state, token, allocation["allocation_config_id"])
+            row = {}
+            for name in names:
+                if name not in getters:
+                    raise err.nonexisting_field(name, NODE_TYPES["allocation_config"])
+                row[name] = getters[name]()
+            row.setdefault("id", allocation["allocation_config_id"])
+            rows.append(row)
+        return paginate(call, rows, f"{credit_line_id}/owning_credit_allocation_configs")
+
     def get_assigned_users(self, call: Call, token: Token, waba_id: str) -> dict:
         waba = self._waba(call, token, waba_id)
         return paginate(call, partner.assigned_users(self.state, waba, call.params), f"{waba.id}/assigned_users")
@@ -293,6 +331,8 @@ ROUTES: dict[tuple[str, str | None], dict[str, Callable]] = {
     ("business", "owned_whatsapp_business_accounts"): {"GET": GraphAPI.list_owned_wabas},
     ("business", "client_whatsapp_business_accounts"): {"GET": GraphAPI.list_client_wabas},
     ("credit_line", "whatsapp_credit_sharing_and_attach"): {"POST": GraphAPI.share_credit_line},
+    ("credit_line", "owning_credit_allocation_configs"): {"GET": GraphAPI.list_allocation_configs},
+    ("allocation_config", None): {"GET": GraphAPI.get_allocation_config},
     ("phone", None): {"GET": GraphAPI.get_phone, "POST": GraphAPI.update_phone},
     ("phone", "request_code"): {"POST": GraphAPI.request_code},
     ("phone", "verify_code"): {"POST": GraphAPI.verify_code},
@@ -398,7 +438,7 @@ def _page_url(call: Call, edge: str, limit: int, **cursor: str) -> str:
     query: dict[str, Any] = {}
     if call.token_in_query and call.token:
         query["access_token"] = call.token  # Graph repeats a query-string token; a header token stays out
-    for name in ("fields", "business", "name", "status", "filtering"):  # the page's own selection carries over
+    for name in ("fields", "business", "name", "status", "filtering", "receiving_business_id"):  # the page's own selection carries over
         if call.params.get(name) not in (None, ""):
             query[name] = call.params[name]
     query["limit"] = limit

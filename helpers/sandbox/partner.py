@@ -73,12 +73,60 @@ def share_and_attach(state: SandboxState, token: Token, credit_line_id: str, par
 
 
 def attach_credit_line(waba: Waba, credit_line_id: str, currency: str) -> None:
-    """The WABA now bills to the credit line; attaching the same line again keeps its allocation."""
+    """The WABA now bills to the credit line; attaching the same line again keeps its allocation.
+
+    As at Meta ("Managing credit lines"), sharing creates an allocation config whose receiving
+    credential (the credit the client's business received) is what funds the WABA: the WABA's
+    primary_funding_id is that credential's id, not the partner's credit line id.
+    """
     if waba.credit_allocation is None or waba.credit_allocation["credit_line_id"] != credit_line_id:
         digest = hashlib.sha256(f"{credit_line_id}:{waba.id}".encode()).hexdigest()
         waba.credit_allocation = {"allocation_config_id": str(580000000000000 + int(digest[:12], 16) % 10**14),
                                   "credit_line_id": credit_line_id, "currency": currency}
+    waba.credit_allocation.setdefault("receiving_credential_id",
+                                      receiving_credential_id(credit_line_id, waba.business_id))
     waba.payment_method = "CREDIT_LINE"
+
+
+def receiving_credential_id(credit_line_id: str, receiving_business_id: str) -> str:
+    """The credential the client's business receives from the partner's credit line (one per line and business)."""
+    digest = hashlib.sha256(f"credential:{credit_line_id}:{receiving_business_id}".encode()).hexdigest()
+    return str(620000000000000 + int(digest[:12], 16) % 10**14)
+
+
+def primary_funding_id(waba: Waba) -> str | None:
+    """GET /{waba_id}?fields=primary_funding_id: the receiving credential of the attached credit line."""
+    allocation = waba.credit_allocation
+    if not allocation:
+        return None
+    return allocation.get("receiving_credential_id") or receiving_credential_id(allocation["credit_line_id"],
+                                                                                waba.business_id)
+
+
+# ---- the allocation config a share created (GET /{allocation_config_id}) ----------------------
+
+ALLOCATION_CONFIG_NODE = "ExtendedCreditAllocationConfig"
+
+
+def allocation_waba(state: SandboxState, allocation_config_id: str) -> Waba | None:
+    for waba in state.wabas.values():
+        if (waba.credit_allocation or {}).get("allocation_config_id") == allocation_config_id:
+            return waba
+    return None
+
+
+def allocation_config(state: SandboxState, token: Token, allocation_config_id: str) -> dict[str, Any]:
+    """A getter per field of GET /{allocation_config_id} (the partner's system token): Meta's "Verifying
+    shared status" step 1 reads receiving_credential. Only the credit line's owner sees it; others get 100/33."""
+    waba = allocation_waba(state, allocation_config_id)
+    owner = credit_line_owner(state, waba.credit_allocation["credit_line_id"]) if waba else None
+    if waba is None or owner is None or token.type == "APP" or token.business_id != owner.id:
+        raise err.unsupported_request("GET", allocation_config_id)
+    receiving = state.businesses[waba.business_id]
+    return {"id": lambda: allocation_config_id,
+            "receiving_credential": lambda: {"id": primary_funding_id(waba)},
+            "receiving_business": lambda: {"name": receiving.name, "id": receiving.id},
+            "request_status": lambda: "ACTIVE"}
 
 
 # ---- system users assigned to a WABA ------------------------------------------------------------

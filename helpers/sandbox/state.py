@@ -7,6 +7,7 @@ loop thread, so nothing here locks.
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import hashlib
 import datetime as dt
@@ -45,6 +46,37 @@ LEGACY_LIMIT_TIER = {"TIER_250": "TIER_250", "TIER_2K": "TIER_1K", "TIER_10K": "
                      "TIER_UNLIMITED": "TIER_UNLIMITED"}
 UNIFIED_CERT_STATUS = {"APPROVED": "APPROVED", "AVAILABLE_WITHOUT_REVIEW": "APPROVED",
                        "PENDING_REVIEW": "NAME_PENDING_REVIEW", "DECLINED": "NAME_NOT_APPROVED"}
+# health_status of a WABA without a valid payment method, as Meta's own example shows it (the vendored spec's
+# GET /{Flow-ID} example; docs/meta-facts.md).
+PAYMENT_METHOD_ERROR = {"error_code": 141006,
+                        "error_description": "There is an error with the payment method. This will block business "
+                                             "initiated conversations.",
+                        "possible_solution": "There was an error with your payment method. Please add a new payment "
+                                             "method to the account."}
+# No number in the sandbox has SIP calling configured: Meta's "Example Blocked Response for receiving calls over
+# SIP" (support/health-status).
+_SIP_NOT_CONFIGURED = {
+    "PHONE_NUMBER": {"can_receive_call_sip": "BLOCKED", "errors": [{
+        "error_code": 138024, "error_description": "WhatsApp Business calling cannot use SIP because it is not enabled",
+        "possible_solution": "Configure SIP using {PHONE_NUMBER_ID}/settings API"}]},
+    "APP": {"can_receive_call_sip": "BLOCKED", "errors": [{
+        "error_code": 138025, "error_description": "This app cannot use SIP for WhatsApp Business calling because it "
+                                                   "has not configured a SIP server for this business phone number",
+        "possible_solution": "Configure SIP server using {PHONE_NUMBER_ID}/settings API"}]},
+}
+# Per-message pricing (status webhooks' `pricing`): Meta charges service messages and utility templates sent
+# inside an open customer service window from 2026-10-01 ("Upcoming pricing updates for Meta Business Agent,
+# service and utility messages", pricing/non-template-messages); before, both were free_customer_service.
+SERVICE_CHARGED_FROM = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc).timestamp()
+# Every pricing category a status can carry (Meta's status webhook reference); marketing_lite comes only from
+# the Marketing Messages API, which the sandbox does not serve.
+PRICING_CATEGORIES = ("authentication", "authentication_international", "marketing", "marketing_lite", "service",
+                      "utility")
+PRICING_TYPES = ("regular", "free_customer_service", "free_entry_point")
+# Markets with an authentication-international rate among the sandbox's countries (Meta's
+# pricing/authentication-international-rates): an authentication template to a number there from a business
+# portfolio in another country is priced authentication_international.
+AUTH_INTERNATIONAL_MARKETS = ("IN",)
 _COUNTRIES = (("44", "GB"), ("1", "US"), ("91", "IN"), ("52", "MX"), ("55", "BR"), ("49", "DE"), ("33", "FR"))
 
 
@@ -378,7 +410,8 @@ class SandboxState:
             "dcc_config": lambda: None,
             "is_enabled_for_insights": lambda: False,
             "health_status": lambda: self._health(waba, app_id=token.app_id),
-            "primary_funding_id": lambda: (waba.credit_allocation or {}).get("credit_line_id"),
+            # The receiving credential of the shared credit line, not the line itself (Meta's "Managing credit lines").
+            "primary_funding_id": lambda: _primary_funding_id(waba),
             # Edges asked for as fields come back as connections, as everywhere in the Graph API.
             "phone_numbers": lambda: {"data": [{"id": p.id, "display_phone_number": p.display_phone_number,
                                                 "verified_name": p.verified_name} for p in self.waba_phones(waba)]},
@@ -388,21 +421,21 @@ class SandboxState:
         }
 
     def _health(self, waba: Waba, *first: dict, app_id: str | None = None) -> dict:
-        """health_status: each entity (the number, if any, then its WABA, business and the caller's app), and the
-        worst of them."""
+        """health_status: each entity (the number, if any, then its WABA, business and the caller's app: the last
+        three always, as Meta's health-status page says), and the worst can_send_message of them (Meta's overall
+        status covers messaging only, not can_receive_call_sip)."""
+        app: dict[str, Any] = {"entity_type": "APP", "id": app_id or "", "can_send_message": "AVAILABLE",
+                               **copy.deepcopy(_SIP_NOT_CONFIGURED["APP"])}
         entities = [*first, self._waba_entity(waba),
-                    {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}]
-        if app_id and app_id in self.apps:
-            entities.append({"entity_type": "APP", "id": app_id, "can_send_message": "AVAILABLE"})
+                    {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"}, app]
         return {"can_send_message": _worst(e["can_send_message"] for e in entities), "entities": entities}
 
     def _waba_entity(self, waba: Waba) -> dict:
         entity: dict[str, Any] = {"entity_type": "WABA", "id": waba.id, "can_send_message": "AVAILABLE"}
         if waba.payment_method is None:
-            entity["can_send_message"] = "LIMITED"
-            entity["additional_info"] = ["The WhatsApp Business Account has no valid payment method: only free "
-                                         "messages can be sent (paid ones fail with 131042). Share and attach a credit "
-                                         "line, or add a payment method."]
+            # Meta's own health_status example (the spec's GET /{Flow-ID}): BLOCKED with 141006.
+            entity["can_send_message"] = "BLOCKED"
+            entity["errors"] = [dict(PAYMENT_METHOD_ERROR)]
         return entity
 
     def subscribed_apps(self, waba: Waba) -> dict:
@@ -509,6 +542,9 @@ class SandboxState:
             phone_entity["additional_info"] = ["The phone number's quality rating is low (RED): its messaging limit may be "
                                                "lowered. Check the templates' quality and the feedback consumers give in "
                                                "WhatsApp Manager > Insights."]
+        phone_entity["can_receive_call_sip"] = _SIP_NOT_CONFIGURED["PHONE_NUMBER"]["can_receive_call_sip"]
+        phone_entity["errors"] = [*phone_entity.get("errors", []),
+                                  *copy.deepcopy(_SIP_NOT_CONFIGURED["PHONE_NUMBER"]["errors"])]
         return self._health(waba, phone_entity, app_id=app_id)
 
     def set_pin(self, phone: PhoneNumber, pin: Any) -> dict:
@@ -714,14 +750,24 @@ class SandboxState:
         if template is None and not window_open:
             return [{"status": "failed", "error": (131047, "Message failed to send because more than 24 hours have "
                                                             "passed since the customer last replied to this number.")}]
-        category = template["category"].lower() if template else "service"
-        free = window_open and category in ("service", "utility")
-        if not free and self.wabas[phone.waba_id].payment_method is None:
+        pricing = self.pricing(phone, to, template, window_open)
+        if template is not None and pricing["billable"] and self.wabas[phone.waba_id].payment_method is None:
+            # 141006: no payment method "will block business initiated conversations" (a paid template); Meta
+            # documents no such failure for service messages, charged or not.
             return [{"status": "failed", "error": (131042, "Message failed to send because there were one or more "
                                                             "errors related to your payment method.")}]
-        pricing = {"billable": not free, "pricing_model": "PMP", "type": "free_customer_service" if free else "regular",
-                   "category": category}
         return [{"status": status, "pricing": pricing} for status in ("sent", "delivered", "read")]
+
+    def pricing(self, phone: PhoneNumber, to: str, template: dict | None, window_open: bool) -> dict:
+        """The `pricing` object of a delivered message's statuses under per-message pricing (PMP)."""
+        category = template["category"].lower() if template else "service"
+        business = self.businesses[self.wabas[phone.waba_id].business_id]
+        market = _country(to)[1]
+        if category == "authentication" and market in AUTH_INTERNATIONAL_MARKETS and business.country != market:
+            category = "authentication_international"
+        free = (window_open and category in ("service", "utility") and self.now() < SERVICE_CHARGED_FROM)
+        return {"billable": not free, "pricing_model": "PMP", "type": "free_customer_service" if free else "regular",
+                "category": category}
 
     def consumer_message(self, phone_id: str, sender: str, text: str | None = None, name: str | None = None,
                          kind: str = "text", content: dict | None = None) -> dict:
@@ -949,6 +995,11 @@ def _country(digits: str) -> tuple[str, str]:
         if digits.startswith(dial):
             return dial, country
     return digits[:2], "ZZ"
+
+
+def _primary_funding_id(waba: Waba) -> str | None:
+    from .partner import primary_funding_id  # partner.py builds on this module
+    return primary_funding_id(waba)
 
 
 def _worst(states) -> str:

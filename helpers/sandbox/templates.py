@@ -26,6 +26,14 @@ _NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 _PROMOTIONAL = re.compile(r"\b(sale|discount|offer|promo|deal|% off|buy now|limited time)\b", re.I)
 DEFAULT_FIELDS = ("name", "language", "status", "category", "components", "id")
+# A rejection's own words in message_template_status_update (Meta's webhook reference shows rejection_info
+# {reason, recommendation} on an INVALID_FORMAT rejection); worded for the sandbox's review rule.
+REJECTION_INFO = {
+    "INVALID_FORMAT": {"reason": "Your template's variables are not numbered in sequence: parameters must be {{1}}, "
+                                 "{{2}}, {{3}} and so on, without gaps or repeats out of order.",
+                       "recommendation": "Number the parameters from {{1}} in the order they appear, and give each "
+                                         "one descriptive text around it."},
+}
 
 
 def view(waba: Waba, template: dict) -> dict:
@@ -118,7 +126,11 @@ def due_reviews(state: SandboxState) -> list[tuple[Waba, dict[str, Any]]]:
                 template["status"] = status
                 if status == "REJECTED":
                     template["rejected_reason"] = reason
-                finished.append((waba, {"event": status, "message_template_id": int(template["id"]),
-                                        "message_template_name": template["name"],
-                                        "message_template_language": template["language"], "reason": reason}))
+                value = {"event": status, "message_template_id": int(template["id"]),
+                         "message_template_name": template["name"],
+                         "message_template_language": template["language"], "reason": reason,
+                         "message_template_category": template["category"]}
+                if reason in REJECTION_INFO:
+                    value["rejection_info"] = dict(REJECTION_INFO[reason])
+                finished.append((waba, value))
     return finished

@@ -45,9 +45,16 @@ def build(doc: dict[str, Any], source_bytes: bytes) -> dict[str, Any]:
         "phone_numbers_filtering": _filtering(paths["/{Version}/{WABA-ID}/phone_numbers"]["get"]),
         "webhook_fields": _webhook_fields(doc),
         "local_storage_regions": sorted(schemas["WhatsAppDataLocalizationRegion"]["enum"]),
-        "waba_permission_tasks": list(schemas["WhatsAppBusinessAccountPermissionTask"]["enum"]),
+        "waba_permission_tasks": _narrowed(schemas, "WhatsAppBusinessAccountPermissionTask"),
     }
     return index
+
+
+def _narrowed(schemas: dict, name: str) -> list[str]:
+    """The schema's enum without the values live_meta.yaml says live Meta refuses (a `narrows` entry)."""
+    from . import live_meta  # the package's loader of live_meta.yaml
+    refused = {str(v) for d in live_meta() if d.get("narrows") == SCHEMAS + name for v in d["refuses"]}
+    return [v for v in schemas[name]["enum"] if v not in refused]
 
 
 def _node(spec: dict, schemas: dict, paths: dict) -> dict:
@@ -120,6 +127,9 @@ def differences_table(differences: list[dict]) -> str:
     for diff in differences:
         if "node" in diff:
             where, says = f"`{diff['field']}` on {diff['node']}", "(no such field in the node's schemas)"
+        elif "narrows" in diff:
+            where = f"`{diff['narrows'].removeprefix(SCHEMAS)}`"
+            says = "also lists " + ", ".join(f"`{v}`" for v in diff["refuses"])
         elif "where" in diff:
             places = diff["where"] if isinstance(diff["where"], list) else [diff["where"]]
             names = sorted({p.removeprefix(SCHEMAS) for p in places})

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import operations as ops, plan as planning, tables, validate
 from ..errors import ConfigError, WebhookStatusFailed
+from ..i18n import N_, _
 from ..parameters import PARAMS
 from ..remedies import lookup as lookup_remedy, remedy_text
 from ..versions import DEFAULT_API_VERSION, version_status
@@ -105,7 +106,7 @@ def step_action(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, 
 def plan(step: Step) -> dict[str, Any]:
     """Phase 1: the decision table, the recommendation and this customer's steps (no network)."""
     p = step.params
-    with step.action("decide new or migrate; check throughput, compliance, features"):
+    with step.action(N_("decide new or migrate; check throughput, compliance, features")):
         decisions = planning.decision_table(
             onboarding=p["onboarding"], expected_peak_mps=p["expected_peak_mps"], compliance=p["compliance"],
             features=p["features"], data_localization_region=p["data_localization_region"],
@@ -144,11 +145,11 @@ def _token_report(step: Step) -> dict[str, Any]:
 def assets(step: Step) -> dict[str, Any]:
     """Phase 2: what the API can show (token's app and type, the WABA, its numbers) and a checklist for the rest."""
     (waba_id,) = step.require("waba_id")
-    with step.action("debug the token"):
+    with step.action(N_("debug the token")):
         report = _token_report(step)
-    with step.action("read the WABA"):
+    with step.action(N_("read the WABA")):
         waba = ops.get_waba(step.client, waba_id, fields=WABA_ASSET_FIELDS)
-    with step.action("list the WABA's phone numbers"):
+    with step.action(N_("list the WABA's phone numbers")):
         numbers = tables.phone_numbers_table(ops.list_phone_numbers(step.client, waba_id, fields=NUMBER_FIELDS))
     p = step.params
     app_found = report.get("app_id")
@@ -158,30 +159,42 @@ def assets(step: Step) -> dict[str, Any]:
         numbers[numbers["display_phone_number"].map(_digits) == _digits(p["display_phone_number"])]
         if p.get("display_phone_number") else numbers.iloc[0:0])
     has_both_scopes = not report["missing_scopes"]
-    checklist = pd.DataFrame([
-        ("Business Manager ID saved", "parameters + API",
-         "yes" if p.get("business_id") and (not business_found or business_found == p["business_id"])
-         else f"NO: the WABA belongs to {business_found}" if p.get("business_id")
-         else "no: save it (business_id)", p.get("business_id") or business_found),
-        ("WhatsApp Business Account", "API", "yes", f"{waba.get('name')} ({waba_id})"),
-        ("Meta app of type Business", "by hand", "confirm", f"app {app_found} ({report.get('application')}): "
-         "App Dashboard > Settings > Basic shows the type, display name and contact email"),
-        ("App Review: advanced access to whatsapp_business_management and whatsapp_business_messaging",
-         "API (scopes) + by hand", "granted to this token" if has_both_scopes else "NO",
-         "advanced access is shown in App Dashboard > App Review > Permissions and Features"),
-        ("one webhook endpoint per app", "fact", "info", "one app may serve many customers and WABAs"),
-        ("an admin system user (use it in production)", "API + by hand",
-         "token is a system user" if report["type"] == "SYSTEM_USER" else "NO: token type " + str(report["type"]),
-         "Business settings > Users > System users"),
-        ("an employee system user", "by hand", "confirm", "Business settings > Users > System users"),
-        ("business phone number in the WABA", "API",
-         "yes" if len(picked) else ("no" if p.get("display_phone_number") else "pick it in 06"),
-         ", ".join(picked["display_phone_number"].astype(str)) or f"{len(numbers)} numbers in the WABA"),
-        ("number on one platform at a time (test with a test number first)", "fact", "info",
-         "Cloud API or On-Premises, never both"),
-        ("consumer phone number for the tests", "parameters", "yes" if p.get("consumer_number") else "no: set consumer_number",
-         p.get("consumer_number") or ""),
-    ], columns=["asset", "checked_by", "status", "detail"])
+    picked_numbers = ", ".join(picked["display_phone_number"].astype(str))
+    # Each cell as (English, the reader's language): the facts keep the English (their keys are the assets),
+    # the table shown is in the reader's language.
+    rows = [
+        (_both(N_("Business Manager ID saved")), _both(N_("parameters + API")),
+         _both(N_("yes")) if p.get("business_id") and (not business_found or business_found == p["business_id"])
+         else _both(N_("NO: the WABA belongs to {business_id}"), business_id=business_found) if p.get("business_id")
+         else _both(N_("no: save it (business_id)")), _same(p.get("business_id") or business_found)),
+        (_both(N_("WhatsApp Business Account")), _same("API"), _both(N_("yes")), _same(f"{waba.get('name')} ({waba_id})")),
+        (_both(N_("Meta app of type Business")), _both(N_("by hand")), _both(N_("confirm")),
+         _both(N_("app {app_id} ({application}): App Dashboard > Settings > Basic shows the type, display name and "
+                  "contact email"), app_id=app_found, application=report.get("application"))),
+        (_both(N_("App Review: advanced access to whatsapp_business_management and whatsapp_business_messaging")),
+         _both(N_("API (scopes) + by hand")), _both(N_("granted to this token")) if has_both_scopes else _both(N_("NO")),
+         _both(N_("advanced access is shown in App Dashboard > App Review > Permissions and Features"))),
+        (_both(N_("one webhook endpoint per app")), _both(N_("fact")), _both(N_("info")),
+         _both(N_("one app may serve many customers and WABAs"))),
+        (_both(N_("an admin system user (use it in production)")), _both(N_("API + by hand")),
+         _both(N_("token is a system user")) if report["type"] == "SYSTEM_USER"
+         else _both(N_("NO: token type {token_type}"), token_type=str(report["type"])),
+         _both(N_("Business settings > Users > System users"))),
+        (_both(N_("an employee system user")), _both(N_("by hand")), _both(N_("confirm")),
+         _both(N_("Business settings > Users > System users"))),
+        (_both(N_("business phone number in the WABA")), _same("API"),
+         _both(N_("yes")) if len(picked) else (_both(N_("no")) if p.get("display_phone_number")
+                                               else _both(N_("pick it in 06"))),
+         _same(picked_numbers) if picked_numbers else _both(N_("{count} numbers in the WABA"), count=len(numbers))),
+        (_both(N_("number on one platform at a time (test with a test number first)")), _both(N_("fact")),
+         _both(N_("info")), _both(N_("Cloud API or On-Premises, never both"))),
+        (_both(N_("consumer phone number for the tests")), _both(N_("parameters")),
+         _both(N_("yes")) if p.get("consumer_number") else _both(N_("no: set consumer_number")),
+         _same(p.get("consumer_number") or "")),
+    ]
+    # The column keys stay English (code and records index them); N_ lists them for a translated header.
+    columns = [N_("asset"), N_("checked_by"), N_("status"), N_("detail")]
+    checklist = pd.DataFrame([[cell[0] for cell in row] for row in rows], columns=columns)
     step.fact(token_type=report["type"], token_valid=report["is_valid"], app_id=app_found, business_id=business_found or None,
               application=report.get("application"), waba_name=waba.get("name"), phone_numbers=len(numbers),
               number_found=bool(len(picked)) if p.get("display_phone_number") or p.get("phone_number_id") else None,
@@ -194,11 +207,15 @@ def assets(step: Step) -> dict[str, Any]:
     if len(picked):
         step.output(phone_number_id=str(picked["phone_number_id"].iloc[0]))
     waba_table = pd.DataFrame([(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in waba.items()],
-                              columns=["field", "value"])
+                              columns=[N_("field"), N_("value")])
     ok = report["is_valid"] and str(waba.get("id")) == waba_id
-    to_confirm = checklist.loc[checklist["status"] == "confirm", "asset"].tolist()
-    verdict = (f"token valid and WABA {waba.get('name')} readable; confirm by hand: {', '.join(to_confirm)}" if ok
-               else "NOT ready: " + ("; ".join(report["problems"]) or "the WABA could not be read"))
+    shown = pd.DataFrame([[cell[1] for cell in row] for row in rows], columns=columns)
+    to_confirm = shown.loc[checklist["status"] == "confirm", "asset"].tolist()
+    verdict = (_("token valid and WABA {waba_name} readable; confirm by hand: {assets}").format(
+                   waba_name=waba.get("name"), assets=", ".join(to_confirm)) if ok
+               else _("NOT ready: {problems}").format(
+                   problems="; ".join(report["problems"]) or _("the WABA could not be read")))
+    checklist = shown
     return {"token": tables.token_report_table(report), "waba": waba_table, "numbers": numbers,
             "checklist": checklist, "ok": ok, "verdict": verdict, "report": report}
 
@@ -207,24 +224,37 @@ def _digits(value: Any) -> str:
     return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
+def _both(message: str, **values: Any) -> tuple[str, str]:
+    """A message marked with N_(): (in English, in the reader's language), with its placeholders filled."""
+    if not values:
+        return message, _(message)
+    return message.format(**values), _(message).format(**values)
+
+
+def _same(value: Any) -> tuple[Any, Any]:
+    """A value that is not words of the playbook (an ID, a name): the same in every language."""
+    return value, value
+
+
 # ---- 02 terms ------------------------------------------------------------------------------------
 @step_action
 def terms(step: Step) -> dict[str, Any]:
     """Phase 3: where to accept the Terms of Service, and whether a register attempt already failed on them."""
     table = pd.DataFrame([
-        ("what", "the WhatsApp Business Platform Terms of Service"),
-        ("where", "WhatsApp Manager: the banner at the top (also reachable from Business settings)"),
-        ("who", "the developer (the partner) accepts them; a partner's customers need not"),
-        ("what fails until then", "the register call (08_register, guide step 5): POST /{PHONE_NUMBER_ID}/register"),
-        ("how it shows", "a Graph error whose message or details mention the Terms of Service "
-                         "(the sandbox answers (#200) Permissions error with that detail)"),
-        ("what to do", "accept the Terms in WhatsApp Manager, then run 08_register again"),
-    ], columns=["item", "answer"])
+        (_("what"), _("the WhatsApp Business Platform Terms of Service")),
+        (_("where"), _("WhatsApp Manager: the banner at the top (also reachable from Business settings)")),
+        (_("who"), _("the developer (the partner) accepts them; a partner's customers need not")),
+        (_("what fails until then"),
+         _("the register call (08_register, guide step 5): POST /{PHONE_NUMBER_ID}/register")),
+        (_("how it shows"), _("a Graph error whose message or details mention the Terms of Service "
+                              "(the sandbox answers (#200) Permissions error with that detail)")),
+        (_("what to do"), _("accept the Terms in WhatsApp Manager, then run 08_register again")),
+    ], columns=[N_("item"), N_("answer")])
     seen = earlier_terms_failure(step)
     step.fact(terms_failure_seen=seen is not None, terms_failure=seen)
     return {"terms": table, "diagnosis": seen, "ok": True,
-            "verdict": "accept the Terms in WhatsApp Manager before 08_register"
-                       + ("; a register attempt already failed on them" if seen else "")}
+            "verdict": _("accept the Terms in WhatsApp Manager before 08_register; a register attempt already "
+                         "failed on them") if seen else _("accept the Terms in WhatsApp Manager before 08_register")}
 
 
 def earlier_terms_failure(step: Step) -> dict[str, Any] | None:
@@ -247,11 +277,12 @@ def earlier_terms_failure(step: Step) -> dict[str, Any] | None:
 def versions_table(api_version: str) -> pd.DataFrame:
     """The chosen API version against the guide's v19.0 (expired) and the default."""
     rows = []
-    for label, version in (("this run", api_version), ("the guide's examples", GUIDE_API_VERSION),
-                           ("the playbook's default", DEFAULT_API_VERSION)):
+    for label, version in ((N_("this run"), api_version), (N_("the guide's examples"), GUIDE_API_VERSION),
+                           (N_("the playbook's default"), DEFAULT_API_VERSION)):
         status = version_status(version)
-        rows.append((label, version, status["status"], status["available_until"], status["note"]))
-    return pd.DataFrame(rows, columns=["which", "version", "status", "available_until", "note"]).drop_duplicates("version")
+        rows.append((_(label), version, status["status"], status["available_until"], status["note"]))
+    columns = [N_("which"), N_("version"), N_("status"), N_("available_until"), N_("note")]
+    return pd.DataFrame(rows, columns=columns).drop_duplicates("version")
 
 
 @step_action
@@ -260,12 +291,12 @@ def access_token(step: Step) -> dict[str, Any]:
     p = step.params
     exchanged = None
     if p.get("signup_code"):
-        with step.action("exchange the Embedded Signup code"):
+        with step.action(N_("exchange the Embedded Signup code")):
             (app_id,) = step.require("app_id")
             exchanged = ops.exchange_signup_code(step.client, app_id=app_id, app_secret_env=p["app_secret_env"],
                                                  code=p["signup_code"], store_in_env=p["token_env"])
         step.params["signup_code"] = ""  # single-use: never reuse it
-    with step.action("debug the token"):
+    with step.action(N_("debug the token")):
         report = _token_report(step)
     version = version_status(p["api_version"])
     step.fact(is_valid=report["is_valid"], type=report["type"], app_id=report["app_id"],
@@ -278,11 +309,14 @@ def access_token(step: Step) -> dict[str, Any]:
     if not p.get("waba_id") and report["target_ids"] and len(report["target_ids"]) == 1:
         step.output(waba_id=report["target_ids"][0])  # Embedded Signup: the customer's WABA
     ok = report["ok"] and version["status"] != "expired"
-    verdict = ("usable for onboarding" if report["ok"] else "NOT usable: " + "; ".join(report["problems"]))
+    problems = "; ".join(report["problems"])
+    verdict = (_("usable for onboarding") if report["ok"] else _("NOT usable: {problems}").format(problems=problems))
     if version["status"] == "expired":
         # The token may be fine, but the step is not: say so first, and what to set instead.
-        verdict = (f"NOT usable: API version {p['api_version']} has expired (the token itself is usable)"
-                   if report["ok"] else f"{verdict}; API version {p['api_version']} has expired")
+        verdict = (_("NOT usable: API version {version} has expired (the token itself is usable)").format(
+                       version=p["api_version"]) if report["ok"]
+                   else _("NOT usable: {problems}; API version {version} has expired").format(
+                       problems=problems, version=p["api_version"]))
         step.check_remedy = remedy_text("ApiVersionExpired", where=step.where, version=DEFAULT_API_VERSION)
     problem = _token_problem(report)
     if problem and not step.check_remedy:
@@ -299,7 +333,8 @@ def _token_problem(report: Mapping[str, Any]) -> dict[str, Any] | None:
     code, subcode = error.get("code"), error.get("subcode")
     entry = lookup_remedy(int(code), int(subcode) if subcode else None)
     return {"code": code, "subcode": subcode, "title": entry.title if entry else None,
-            "message": error.get("message"), "remedy": entry.remedy if entry else "Fix what the message says about the token, then run this step again."}
+            "message": error.get("message"), "remedy": entry.remedy if entry
+            else _("Fix what the message says about the token, then run this step again.")}
 
 
 # ---- 04 webhooks ------------------------------------------------------------------------------
@@ -316,12 +351,12 @@ def webhooks(step: Step) -> dict[str, Any]:
     if warnings:
         step.fact(callback_warnings=warnings)
     if not callback_url:
-        with step.action("check the callback URL"):
+        with step.action(N_("check the callback URL")):
             if not step.peer.local_callbacks:
-                raise ConfigError("callback_url is empty. Meta needs an internet-facing HTTPS endpoint: give its URL "
-                                  "(a local receiver is only started for a Graph API on this machine that is named "
-                                  "as the peer, such as the sandbox: see docs/sandbox.md).")
-        with step.action("start the local webhook receiver"):
+                raise ConfigError(_("callback_url is empty. Meta needs an internet-facing HTTPS endpoint: give its "
+                                    "URL (a local receiver is only started for a Graph API on this machine that is "
+                                    "named as the peer, such as the sandbox: see docs/sandbox.md)."))
+        with step.action(N_("start the local webhook receiver")):
             receiver = ensure_local_receiver(webhook_db_path(step), verify_token_env=p["verify_token_env"],
                                              app_secret_env=p["app_secret_env"])
         callback_url = receiver["callback_url"]
@@ -330,19 +365,19 @@ def webhooks(step: Step) -> dict[str, Any]:
         step.output(callback_url=callback_url, webhook_db=str(Path(p["webhook_db"]).resolve()))
     else:
         step.output(callback_url=callback_url)
-    with step.action("check the endpoint as Meta would"):
+    with step.action(N_("check the endpoint as Meta would")):
         checks = check_endpoint(callback_url, verify_token_env=p["verify_token_env"],
                                 app_secret_env=p["app_secret_env"], timeout=10.0)
     passed = bool(checks["passed"].all())
     subscription = pd.DataFrame()
     if passed:
-        with step.action("save the callback as the app's webhook (messages)"):
+        with step.action(N_("save the callback as the app's webhook (messages)")):
             # Idempotent at Meta, yet not re-sent blind: after a lost answer the subscription read back decides.
-            guarded_write(step, f"app_callback:{app_id}", "save the app's callback URL", keep=("callback_url",),
+            guarded_write(step, f"app_callback:{app_id}", N_("save the app's callback URL"), keep=("callback_url",),
                           write=lambda: _once(step, ops.set_app_webhook, app_id=app_id, app_secret_env=p["app_secret_env"],
                                               callback_url=callback_url, verify_token_env=p["verify_token_env"]),
                           read_back=lambda: _callback_saved(step, app_id, callback_url))
-        with step.action("read the app's webhook subscription"):
+        with step.action(N_("read the app's webhook subscription")):
             subscription = subscriptions_table(ops.get_app_webhook(step.client, app_id=app_id,
                                                                    app_secret_env=p["app_secret_env"]))
     saved = bool(len(subscription)) and callback_url in set(subscription["callback_url"])
@@ -350,9 +385,10 @@ def webhooks(step: Step) -> dict[str, Any]:
               receiver_reused=bool(receiver and receiver["reused"]),
               checks_passed=int(checks["passed"].sum()), checks_total=int(len(checks)),
               failed_checks=checks.loc[~checks["passed"], "check"].tolist(), subscription_saved=saved)
-    verdict = (f"callback {callback_url} passes every check and is the app's webhook for messages" if passed and saved
-               else "the endpoint failed: " + ", ".join(checks.loc[~checks["passed"], "check"]) if not passed
-               else "the app's subscription does not show the callback")
+    verdict = (_("callback {callback_url} passes every check and is the app's webhook for messages").format(
+                   callback_url=callback_url) if passed and saved
+               else _("the endpoint failed: {checks}").format(checks=", ".join(checks.loc[~checks["passed"], "check"]))
+               if not passed else _("the app's subscription does not show the callback"))
     return {"warnings": warnings, "checks": checks, "subscription": subscription, "ok": passed and saved,
             "verdict": verdict, "receiver": receiver}
 
@@ -368,7 +404,7 @@ def _callback_saved(step: Step, app_id: str, callback_url: str) -> dict[str, Any
     return next((dict(s) for s in subscriptions if s.get("callback_url") == callback_url), None)
 
 
-META_CALLBACK_RULE = "Meta requires HTTPS with a valid certificate on a public host"
+META_CALLBACK_RULE = N_("Meta requires HTTPS with a valid certificate on a public host")  # shown with _()
 
 
 def callback_warnings(step: Step, callback_url: str) -> list[str]:
@@ -380,7 +416,8 @@ def callback_warnings(step: Step, callback_url: str) -> list[str]:
     host = (parts.hostname or "").lower().rstrip(".")
     found = []
     if parts.scheme.lower() == "http":
-        found.append(f"{callback_url} is http://: {META_CALLBACK_RULE}; Meta will not deliver to it.")
+        found.append(_("{callback_url} is http://: {rule}; Meta will not deliver to it.").format(
+            callback_url=callback_url, rule=_(META_CALLBACK_RULE)))
     unreachable = host in ("localhost", "") or host.endswith((".localhost", ".local", ".internal"))
     if not unreachable:
         try:
@@ -390,8 +427,9 @@ def callback_warnings(step: Step, callback_url: str) -> list[str]:
         unreachable = address is not None and (address.is_loopback or address.is_private or address.is_link_local
                                                or address.is_unspecified or address.is_reserved)
     if unreachable:
-        found.append(f"{host or callback_url} cannot be reached from Meta (loopback, a private range or a local "
-                     f"name): {META_CALLBACK_RULE}, e.g. a reverse proxy or tunnel in front of the receiver.")
+        found.append(_("{host} cannot be reached from Meta (loopback, a private range or a local name): {rule}, "
+                       "e.g. a reverse proxy or tunnel in front of the receiver.").format(
+            host=host or callback_url, rule=_(META_CALLBACK_RULE)))
     return found
 
 
@@ -411,24 +449,24 @@ def subscribe_waba(step: Step) -> dict[str, Any]:
     """Step 3: POST /{waba_id}/subscribed_apps unless already subscribed, then GET to confirm."""
     (waba_id,) = step.require("waba_id")
     app_id = step.params.get("app_id")
-    with step.action("read the WABA's subscribed apps"):
+    with step.action(N_("read the WABA's subscribed apps")):
         before = ops.list_subscribed_apps(step.client, waba_id)
     already = ops.app_in(before, app_id) if app_id else bool(before)
     if not already:
-        with step.action("subscribe the app to the WABA"):
-            answer = guarded_write(step, f"subscribed_apps:{waba_id}", "subscribe the app to the WABA", keep=(),
+        with step.action(N_("subscribe the app to the WABA")):
+            answer = guarded_write(step, f"subscribed_apps:{waba_id}", N_("subscribe the app to the WABA"), keep=(),
                                    write=lambda: _once(step, ops.subscribe_app, waba_id),
                                    read_back=lambda: _subscribed(step, waba_id, app_id)).value
             if answer.get("success") is not True:
-                raise ConfigError(f"subscribed_apps answered {answer!r} instead of success")
-    with step.action("confirm with GET subscribed_apps"):
+                raise ConfigError(_("subscribed_apps answered {answer} instead of success").format(answer=repr(answer)))
+    with step.action(N_("confirm with GET subscribed_apps")):
         after = ops.list_subscribed_apps(step.client, waba_id)
     confirmed = ops.app_in(after, app_id) if app_id else bool(after)
     table = tables.subscribed_apps_table(after)
     step.fact(already_subscribed=already, subscribed=confirmed, subscribed_apps=table["app_id"].tolist())
     return {"apps": table, "ok": confirmed, "already": already,
-            "verdict": ("app already subscribed (nothing to do)" if already else "app subscribed")
-            if confirmed else f"app {app_id or ''} is not among the WABA's subscribed apps"}
+            "verdict": (_("app already subscribed (nothing to do)") if already else _("app subscribed"))
+            if confirmed else _("app {app_id} is not among the WABA's subscribed apps").format(app_id=app_id or "")}
 
 
 def _subscribed(step: Step, waba_id: str, app_id: str | None) -> dict[str, Any] | None:
@@ -441,13 +479,13 @@ def _subscribed(step: Step, waba_id: str, app_id: str | None) -> dict[str, Any] 
 def phone_numbers(step: Step) -> dict[str, Any]:
     """Step 4: every number of the WABA (all pages) with readiness; picks the one to onboard."""
     (waba_id,) = step.require("waba_id")
-    with step.action("list the phone numbers (every page)"):
+    with step.action(N_("list the phone numbers (every page)")):
         numbers = ops.list_phone_numbers(step.client, waba_id, fields=NUMBER_FIELDS)
     table = tables.phone_numbers_table(numbers)
     picked = None
     p = step.params
     if p.get("phone_number_id") or p.get("display_phone_number"):
-        with step.action("pick the number to onboard"):
+        with step.action(N_("pick the number to onboard")):
             picked = ops.find_phone_number(numbers, display_phone_number=p.get("display_phone_number", ""),
                                            phone_number_id=p.get("phone_number_id", ""))
         row = table[table["phone_number_id"] == str(picked["id"])].iloc[0]
@@ -459,18 +497,21 @@ def phone_numbers(step: Step) -> dict[str, Any]:
     step.fact(phone_numbers=len(table), ready_to_register=int(table["ready_to_register"].sum()),
               connected=int(table["connected"].sum()))
     return {"numbers": table, "picked": picked, "ok": picked is not None,
-            "verdict": (f"number {picked.get('display_phone_number')} has ID {picked['id']}: {_next_for(picked)}"
-                        if picked else "no number picked: set display_phone_number or phone_number_id")}
+            "verdict": (_("number {display_phone_number} has ID {phone_number_id}: {next_step}").format(
+                            display_phone_number=picked.get("display_phone_number"), phone_number_id=picked["id"],
+                            next_step=_(_next_for(picked)))
+                        if picked else _("no number picked: set display_phone_number or phone_number_id"))}
 
 
 def _next_for(number: Mapping[str, Any]) -> str:
+    """What the number needs next, in English (the record's next_step); shown with _()."""
     if number.get("platform_type") == "ON_PREMISE":
-        return "on the On-Premises API: migrate it (07_migration, legacy) before registering"
+        return N_("on the On-Premises API: migrate it (07_migration, legacy) before registering")
     if number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API":
-        return "already registered on Cloud API (08 will confirm)"
+        return N_("already registered on Cloud API (08 will confirm)")
     if number.get("code_verification_status") != "VERIFIED":
-        return "needs verification: 08 requests and verifies a code, then registers"
-    return "ready: 08 registers it"
+        return N_("needs verification: 08 requests and verifies a code, then registers")
+    return N_("ready: 08 registers it")
 
 
 # ---- 07 migration (legacy) ---------------------------------------------------------------------
@@ -479,31 +520,32 @@ def migration(step: Step) -> dict[str, Any]:
     """Step 4 exception (legacy since the On-Premises sunset on 2025-10-23): register with the backup."""
     p = step.params
     if p["onboarding"] != "migrate":
-        step.fact(skipped=True, reason=f"onboarding is '{p['onboarding']}': migration applies only to numbers coming "
-                                       "from the On-Premises API")
-        return {"ok": True, "skipped": True, "verdict": "not applicable: skipped (onboarding is not 'migrate')"}
-    with step.action("check the PIN and the backup"):
+        step.fact(skipped=True, reason=_("onboarding is '{onboarding}': migration applies only to numbers coming "
+                                         "from the On-Premises API").format(onboarding=p["onboarding"]))
+        return {"ok": True, "skipped": True, "verdict": _("not applicable: skipped (onboarding is not 'migrate')")}
+    with step.action(N_("check the PIN and the backup")):
         _secrets_first(step, "pin_env", "backup_password_env")
         step.require("backup_data")
-    with step.action("read the number"):
+    with step.action(N_("read the number")):
         number = resolve_phone_number(step)
     before = _status_of(number)
     already = number.get("platform_type") == "CLOUD_API" and number.get("status") == "CONNECTED"
     if not already:
-        with step.action("register with the On-Premises backup"):
+        with step.action(N_("register with the On-Premises backup")):
             if number.get("platform_type") != "ON_PREMISE":
-                raise ConfigError(f"number {number['id']} is on {number.get('platform_type')}, not ON_PREMISE: "
-                                  "there is nothing to migrate; register it with 08_register.")
+                raise ConfigError(_("number {phone_number_id} is on {platform_type}, not ON_PREMISE: there is "
+                                    "nothing to migrate; register it with 08_register.").format(
+                    phone_number_id=number["id"], platform_type=number.get("platform_type")))
             ops.register_phone_number(step.client, str(number["id"]), pin_env=p["pin_env"],
                                       backup_data=step.require("backup_data")[0],
                                       backup_password_env=p["backup_password_env"])
-    with step.action("confirm the number is on Cloud API"):
+    with step.action(N_("confirm the number is on Cloud API")):
         after = ops.get_phone_number(step.client, str(number["id"]), fields=NUMBER_FIELDS)
     ok = after.get("platform_type") == "CLOUD_API"
     step.fact(skipped=False, already_migrated=already, before=before, after=_status_of(after))
     return {"ok": ok, "skipped": False, "numbers": tables.phone_numbers_table([after]),
-            "verdict": ("already on Cloud API (nothing to do)" if already else "migrated to Cloud API")
-            if ok else f"still on {after.get('platform_type')}"}
+            "verdict": (_("already on Cloud API (nothing to do)") if already else _("migrated to Cloud API"))
+            if ok else _("still on {platform_type}").format(platform_type=after.get("platform_type"))}
 
 
 def _secrets_first(step: Step, *env_params: str) -> None:
@@ -512,7 +554,7 @@ def _secrets_first(step: Step, *env_params: str) -> None:
         entry, env = PARAMS[param], step.params[param]
         value = validate.secret_from_env(env, entry.what)
         if entry.secret == "pin":
-            validate.pin(value, f"the PIN in {env}")
+            validate.pin(value, _("the PIN in {env}").format(env=env))
 
 
 # ---- 08 register -------------------------------------------------------------------------------
@@ -524,11 +566,11 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
     (a form), else `step.peer` (an emulator's "SMS"); against Meta the person enters it.
     """
     p = step.params
-    with step.action("check the PIN"):
+    with step.action(N_("check the PIN")):
         # Before any Graph call: a bad PIN found after request_code would have spent an SMS
         # and the number's code-request limit (the code and the region are checked at Step.start).
         _secrets_first(step, "pin_env")
-    with step.action("read the number"):
+    with step.action(N_("read the number")):
         number = resolve_phone_number(step)
     phone_id = str(number["id"])
     before = _status_of(number)
@@ -537,40 +579,43 @@ def register(step: Step, *, code_source: Callable[[str], str] | None = None) -> 
     already = number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API"
     verified_now = False
     if not already and number.get("platform_type") == "ON_PREMISE":
-        with step.action("check the platform"):
-            raise ConfigError(f"number {phone_id} is registered on the On-Premises API: migrate it with 07_migration "
-                              "(onboarding: migrate) instead of registering it here.")
+        with step.action(N_("check the platform")):
+            raise ConfigError(_("number {phone_number_id} is registered on the On-Premises API: migrate it with "
+                                "07_migration (onboarding: migrate) instead of registering it here.").format(
+                phone_number_id=phone_id))
     if not already and number.get("code_verification_status") != "VERIFIED":
         code = p.get("verification_code")
-        with step.action("request a verification code (SMS)"):
+        with step.action(N_("request a verification code (SMS)")):
             if not code:
                 ops.request_code(step.client, phone_id, code_method="SMS", language="en_US")
-        with step.action("verify the code"):
+        with step.action(N_("verify the code")):
             if not code and code_source is not None:
                 code = code_source(phone_id)
             if not code:
                 code = step.peer.verification_code(phone_id)
             if not code:
-                raise ConfigError(f"number {phone_id} needs verifying: a code was sent by SMS to "
-                                  f"{number.get('display_phone_number')}. Enter it in the form's 'Code from the SMS' "
-                                  "field (or as the verification_code parameter) and run again.")
+                raise ConfigError(_("number {phone_number_id} needs verifying: a code was sent by SMS to "
+                                    "{display_phone_number}. Enter it in the form's 'Code from the SMS' field (or as "
+                                    "the verification_code parameter) and run again.").format(
+                    phone_number_id=phone_id, display_phone_number=number.get("display_phone_number")))
             ops.verify_code(step.client, phone_id, code)
             verified_now = True
             step.params["verification_code"] = ""  # single-use
     if not already:
-        with step.action("register with the two-step verification PIN"):
+        with step.action(N_("register with the two-step verification PIN")):
             _register_once(step, phone_id)
-    with step.action("confirm with GET"):
+    with step.action(N_("confirm with GET")):
         after = ops.get_phone_number(step.client, phone_id, fields=NUMBER_FIELDS)
     ok = after.get("status") == "CONNECTED" and after.get("platform_type") == "CLOUD_API"
     journal = journal_for(step)
     step.fact(already_registered=already, verified_now=verified_now, before=before, after=_status_of(after),
               registered=ok, data_localization_region=p.get("data_localization_region") or None,
               register_calls=int(journal.data["counts"].get(register_count_name(phone_id)) or 0))
-    verdict = (("already registered (nothing to do)" if already else "registered") +
-               f": status {after.get('status')}, platform {after.get('platform_type')}, "
-               f"two-step PIN {'on' if after.get('is_pin_enabled') else 'off'}") if ok else (
-        f"not registered: status {after.get('status')}, platform {after.get('platform_type')}")
+    where = {"status": after.get("status"), "platform_type": after.get("platform_type"),
+             "pin": _("two-step PIN on") if after.get("is_pin_enabled") else _("two-step PIN off")}
+    verdict = (_("already registered (nothing to do): status {status}, platform {platform_type}, {pin}") if already
+               else _("registered: status {status}, platform {platform_type}, {pin}")).format(**where) if ok else (
+        _("not registered: status {status}, platform {platform_type}").format(**where))
     return {"numbers": tables.phone_numbers_table([after]), "ok": ok, "verdict": verdict, "already": already}
 
 
@@ -586,21 +631,21 @@ def _register_once(step: Step, phone_id: str) -> None:
             return ops.register_phone_number(step.client, phone_id, pin_env=step.params["pin_env"],
                                              data_localization_region=step.params.get("data_localization_region") or None)
     try:
-        guarded_write(step, f"register:{phone_id}", "register the number", keep=("status", "platform_type"),
+        guarded_write(step, f"register:{phone_id}", N_("register the number"), keep=("status", "platform_type"),
                       write=write, read_back=connected, before_write=register_budget(phone_id), retry_throttled=True)
     except RegisterBudgetSpent as exc:
-        raise fail(step, exc, "register with the two-step verification PIN", "Register budget spent") from None
+        raise fail(step, exc, N_("register with the two-step verification PIN"), _("Register budget spent")) from None
 
 
 @step_action
 def set_new_pin_and_register(step: Step) -> dict[str, Any]:
     """After a PIN mismatch (133005): set the number's two-step PIN to the one in pin_env
     (POST /{PHONE_NUMBER_ID} {"pin"}), then register with it."""
-    with step.action("check the new PIN"):
+    with step.action(N_("check the new PIN")):
         _secrets_first(step, "pin_env")
-    with step.action("read the number"):
+    with step.action(N_("read the number")):
         number = resolve_phone_number(step)
-    with step.action("set a new two-step verification PIN"):
+    with step.action(N_("set a new two-step verification PIN")):
         ops.set_two_step_pin(step.client, str(number["id"]), pin_env=step.params["pin_env"])
     step.fact(pin_reset=True)
     return register(step)
@@ -614,14 +659,16 @@ def _coexistence(step: Step, number: Mapping[str, Any]) -> dict[str, Any]:
     connected = number.get("status") == "CONNECTED" and number.get("platform_type") == "CLOUD_API"
     step.fact(coexistence=True, already_registered=connected, registered=connected, register_skipped=True,
               before=_status_of(number), throughput_mps=COEXISTENCE_MPS)
-    why = ("it is shared with the WhatsApp Business app (is_on_biz_app: true, onboarded through Embedded Signup's "
-           "coexistence flow): registering it again would end coexistence")
-    verdict = (f"coexistence number: not registered again, {why}; connected on Cloud API at "
-               f"{COEXISTENCE_MPS} messages/s" if connected else
-               f"coexistence number not connected (status {number.get('status')}): finish Embedded Signup's "
-               f"coexistence flow in the WhatsApp Business app; it is not registered here because {why}")
+    why = _("it is shared with the WhatsApp Business app (is_on_biz_app: true, onboarded through Embedded Signup's "
+            "coexistence flow): registering it again would end coexistence")
+    verdict = (_("coexistence number: not registered again, {why}; connected on Cloud API at "
+                 "{mps} messages/s").format(why=why, mps=COEXISTENCE_MPS) if connected else
+               _("coexistence number not connected (status {status}): finish Embedded Signup's coexistence flow in "
+                 "the WhatsApp Business app; it is not registered here because {why}").format(
+                   status=number.get("status"), why=why))
     return {"numbers": tables.phone_numbers_table([dict(number)]), "ok": connected, "verdict": verdict,
-            "already": connected, "coexistence": True, "warnings": [f"Coexistence number: {why}."]}
+            "already": connected, "coexistence": True,
+            "warnings": [_("Coexistence number: {why}.").format(why=why)]}
 
 
 # ---- 09 receive a message -----------------------------------------------------------------------
@@ -632,17 +679,17 @@ def receive_message(step: Step, *, text: str = CONSUMER_TEST_TEXT) -> dict[str, 
 
     p = step.params
     (consumer,) = step.require("consumer_number")
-    with step.action("find the business number"):
+    with step.action(N_("find the business number")):
         phone_id = phone_number_id(step)
     db = webhook_db_path(step)
     store = WebhookStore(db)
     since = time.time() - 1.0
-    with step.action("the consumer sends a message"):
+    with step.action(N_("the consumer sends a message")):
         simulated = step.peer.consumer_writes(phone_id, consumer, text)
     if not simulated:
-        _markdown(f"**Now send a WhatsApp message from {consumer} to the business number** "
-                  f"(waiting up to {p['wait_seconds']:g} s).")
-    with step.action("wait for the message in the webhook store"):
+        _markdown(_("**Now send a WhatsApp message from {consumer} to the business number** "
+                    "(waiting up to {seconds} s).").format(consumer=consumer, seconds=f"{p['wait_seconds']:g}"))
+    with step.action(N_("wait for the message in the webhook store")):
         message = store.wait_for_message(from_number=consumer, phone_number_id=phone_id,
                                          timeout=p["wait_seconds"], since=since)
     sent_at = _epoch(message.get("timestamp"))
@@ -652,11 +699,12 @@ def receive_message(step: Step, *, text: str = CONSUMER_TEST_TEXT) -> dict[str, 
     step.fact(message_id=message.get("id"), type=message.get("type"), text=message.get("text"),
               sent_at=_iso(sent_at), window_ends_at=_iso(window_ends), simulated=simulated, webhook_db=str(db))
     step.output(window_ends_at=_iso(window_ends))
-    table = pd.DataFrame([(k, v) for k, v in shown.items()] + [("24-hour window ends", _iso(window_ends))],
-                         columns=["field", "value"])
+    table = pd.DataFrame([(k, v) for k, v in shown.items()] + [(_("24-hour window ends"), _iso(window_ends))],
+                         columns=[N_("field"), N_("value")])
     return {"message": table, "ok": True, "window_ends_at": _iso(window_ends),
-            "verdict": f"received {message.get('type')} {message.get('text')!r} from {message.get('from')}; "
-                       f"the customer service window is open until {_iso(window_ends)}"}
+            "verdict": _("received {type} {text} from {sender}; the customer service window is open until "
+                         "{window_ends}").format(type=message.get("type"), text=repr(message.get("text")),
+                                                 sender=message.get("from"), window_ends=_iso(window_ends))}
 
 
 # ---- 10 send a test message ---------------------------------------------------------------------
@@ -679,7 +727,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
 
     p = step.params
     (consumer,) = step.require("consumer_number")
-    with step.action("find the business number"):
+    with step.action(N_("find the business number")):
         phone_id = phone_number_id(step)
     store = WebhookStore(webhook_db_path(step))
     is_open, ends = window_open(step, store, phone_id, consumer)
@@ -693,7 +741,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
             answer = ops.send_template(step.client, phone_id, consumer, name=p["template_name"],
                                        language=p["template_language"])
         return {"wamid": ops.message_id(answer), "kind": kind}
-    with step.action("send the test message"):
+    with step.action(N_("send the test message")):
         # Never a second test message: one the journal (or the webhook store) shows sent is followed instead.
         sent = guarded_write(step, key, f"send the test {kind} message", keep=("wamid", "kind"), write=send,
                              read_back=lambda: message_sent_since(step, store, key, phone_id, consumer),
@@ -703,7 +751,7 @@ def send_test_message(step: Step) -> dict[str, Any]:
     step.output(message_id=wamid)
     sent_clock = time.time()
     final = None
-    with step.action("follow the statuses in the webhook store"):
+    with step.action(N_("follow the statuses in the webhook store")):
         final = store.wait_for_status(wamid, "delivered", timeout=p["wait_seconds"])
         if final["status"] != "failed":
             with contextlib.suppress(TimeoutError):
@@ -719,16 +767,17 @@ def send_test_message(step: Step) -> dict[str, Any]:
         code = int(code) if code is not None and not pd.isna(code) else None
         entry = lookup_remedy(code)
         error = {"type": "StatusWebhook", "code": code, "title": entry.title if entry else None,
-                 "message": f"message {wamid} failed (status webhook)",
+                 "message": _("message {wamid} failed (status webhook)").format(wamid=wamid),
                  "details": final.get("errors"), "remedy": entry.remedy if entry else None}
         exc = WebhookStatusFailed(wamid, code, final.get("errors"))
         step._fail(exc, "follow the statuses in the webhook store", error=error)
         raise exc
     return {"timeline": timeline, "ok": final["status"] in ("delivered", "read", "played"), "message_id": wamid,
             "kind": kind,
-            "verdict": f"{kind} message {wamid} reached '{final['status']}' "
-                       f"({' → '.join(statuses)})" + ("" if is_open else "; sent as the template because the "
-                                                      "24-hour window was not open")}
+            "verdict": (_("{kind} message {wamid} reached '{status}' ({statuses})") if is_open else
+                        _("{kind} message {wamid} reached '{status}' ({statuses}); sent as the template because the "
+                          "24-hour window was not open")).format(kind=kind, wamid=wamid, status=final["status"],
+                                                                  statuses=" → ".join(statuses))}
 
 
 def status_timeline(store, wamid: str, sent_clock: float | None = None) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import pandas as pd
 
 from ..errors import GraphAPIError, MessageMayHaveBeenSentError, NetworkError, PlaybookError
+from ..i18n import _
 from ..runner import records
 
 if TYPE_CHECKING:  # the step module imports nothing from here
@@ -222,7 +223,8 @@ def guarded_write(step: "Step", key: str, what: str, *, write: Callable[[], Any]
             outcome.value, outcome.adopted = found, True
             return _noted(step, outcome, "adopted after an earlier unknown outcome")
         if not rewrite and not (resend_after_silence and int(entry.get("attempts") or 0) < WRITE_ATTEMPTS):
-            raise (unknown(entry) if unknown else NetworkError(f"{what}: an earlier attempt's outcome is unknown"))
+            raise (unknown(entry) if unknown else NetworkError(
+                _("{what}: an earlier attempt's outcome is unknown").format(what=_(what))))
         if not rewrite:
             outcome.notes.append("an earlier attempt's outcome was unknown and nothing of it arrived: written once more")
     while True:
@@ -298,10 +300,11 @@ def register_budget(phone_id: str, *, budget: int = REGISTER_BUDGET) -> Callable
         spent = journal.calls_within(register_count_name(phone_id), REGISTER_WINDOW_S)
         if spent >= budget:
             raise RegisterBudgetSpent(
-                f"number {phone_id}: {spent} register calls in the last 72 hours are in this step's journal; "
-                f"Meta allows {budget} per number in 72 hours, so no more are spent.",
-                "Wait until the oldest register call in the journal is 72 hours old (the register_calls times in "
-                f"journal/08_register.json), check the number's status and PIN first, then run again.")
+                _("number {phone_number_id}: {spent} register calls in the last 72 hours are in this step's journal; "
+                  "Meta allows {budget} per number in 72 hours, so no more are spent.").format(
+                    phone_number_id=phone_id, spent=spent, budget=budget),
+                _("Wait until the oldest register call in the journal is 72 hours old (the register_calls times in "
+                  "journal/08_register.json), check the number's status and PIN first, then run again."))
         journal.count(register_count_name(phone_id))
     return check
 
@@ -341,13 +344,16 @@ def message_sent_since(step: "Step", store, key: str, phone_id: str, consumer: s
 def send_outcome_unknown(step: "Step", store, phone_id: str, consumer: str) -> WriteOutcomeUnknown:
     wait = min(float(step.params["wait_seconds"]), SEND_STATUS_GRACE_S)
     exc = WriteOutcomeUnknown(
-        f"the test message from {phone_id} to {consumer} may have been sent: its answer was lost, and no status "
-        f"of a message to {consumer} reached the webhook store ({store.path}) within {wait:g} s, "
-        f"{WRITE_ATTEMPTS} times. It was not sent again, so the consumer never gets more than two.",
-        f"Look at the consumer's phone ({consumer}): if the test message arrived, run again (the step then "
-        f"follows it once its statuses reach the store); if not, check 04_webhooks and 05_subscribe_waba, delete "
-        f"journal/{step.name}.json in the run folder (the journal that says a send may have happened) and run again.")
-    return fail(step, exc, "send the test message", "Send outcome unknown")  # type: ignore[return-value]
+        _("the test message from {phone_number_id} to {consumer} may have been sent: its answer was lost, and no "
+          "status of a message to {consumer} reached the webhook store ({store}) within {seconds} s, {attempts} "
+          "times. It was not sent again, so the consumer never gets more than two.").format(
+            phone_number_id=phone_id, consumer=consumer, store=store.path, seconds=f"{wait:g}",
+            attempts=WRITE_ATTEMPTS),
+        _("Look at the consumer's phone ({consumer}): if the test message arrived, run again (the step then "
+          "follows it once its statuses reach the store); if not, check 04_webhooks and 05_subscribe_waba, delete "
+          "journal/{step}.json in the run folder (the journal that says a send may have happened) and run "
+          "again.").format(consumer=consumer, step=step.name))
+    return fail(step, exc, "send the test message", _("Send outcome unknown"))  # type: ignore[return-value]
 
 
 def _digits(value: Any) -> str:

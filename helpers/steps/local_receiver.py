@@ -17,6 +17,7 @@ import requests
 
 from .. import supervisor, validate
 from .._processes import free_port
+from ..i18n import N_, _
 from .step import ROOT, Step
 
 LOCAL_RUNS = ROOT / "runs" / "local"
@@ -59,8 +60,8 @@ def ensure_local_receiver(db_path: str | Path, *, verify_token_env: str, app_sec
     db_path = Path(db_path).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     given = dict(secrets or {})
-    verify_token = given.get(verify_token_env) or validate.secret_from_env(verify_token_env, "webhook verify token")
-    app_secret = given.get(app_secret_env) or validate.secret_from_env(app_secret_env, "app secret")
+    verify_token = given.get(verify_token_env) or validate.secret_from_env(verify_token_env, N_("webhook verify token"))
+    app_secret = given.get(app_secret_env) or validate.secret_from_env(app_secret_env, N_("app secret"))
     if in_process:
         return _in_process(db_path, verify_token_env, app_secret_env, verify_token, app_secret)
     state_path = _receiver_state_path(db_path)
@@ -83,7 +84,8 @@ def ensure_local_receiver(db_path: str | Path, *, verify_token_env: str, app_sec
                                  ready=lambda: _handshake_ok(callback_url, verify_token, timeout=1.0),
                                  timeout=startup_timeout, append_log=True)
     except supervisor.SupervisorError as exc:
-        raise supervisor.SupervisorError(f"the local webhook receiver did not start on port {port}: {exc}") from None
+        raise supervisor.SupervisorError(_("the local webhook receiver did not start on port {port}: {error}").format(
+            port=port, error=exc)) from None
     state = {**child.state(), "port": port, "callback_url": callback_url, "webhook_db": str(db_path),
              "log": str(log_path)}
     state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
@@ -166,8 +168,10 @@ def stop_receivers_started_in(run_dirs: list[Path]) -> list[str]:
                 continue
             who = f"{record.get('customer') or Path(run_dir).name} ({path.stem})"
             if facts.get("receiver_reused") or record.get("carried_over_from"):
-                notes.append(f"left running: the webhook receiver for {who}, pid {state['pid']}, was started "
-                             f"before this batch; stop it with: python -m helpers webhooks stop --db {db}")
+                notes.append(_("left running: the webhook receiver for {who}, pid {pid}, was started before this "
+                               "batch; stop it with: python -m helpers webhooks stop --db {db}").format(
+                    who=who, pid=state["pid"], db=db))
             elif stop_local_receiver(db):
-                notes.append(f"stopped the webhook receiver that {who} started (pid {state['pid']})")
+                notes.append(_("stopped the webhook receiver that {who} started (pid {pid})").format(
+                    who=who, pid=state["pid"]))
     return notes

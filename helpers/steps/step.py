@@ -31,7 +31,7 @@ from .. import tables
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, MissingSecretError, PlaybookError, StepFailed, graph_reason
 from ..remedies import own_remedy, remedy_text
-from ..i18n import _, set_language
+from ..i18n import N_, _, set_language
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
@@ -110,9 +110,13 @@ def terms_not_accepted(error: Any) -> bool:
     return bool(re.search(r"terms of service|terms and conditions", text, re.I))
 
 
-TERMS_REMEDY = ("The business has not accepted the WhatsApp Business Platform Terms of Service. The developer "
-                "accepts them in WhatsApp Manager (the banner at the top; Business settings shows it too); a "
-                "partner's customers need not. Then run 08_register again. See 02_terms.")
+TERMS_REMEDY = N_("The business has not accepted the WhatsApp Business Platform Terms of Service. The developer "
+                  "accepts them in WhatsApp Manager (the banner at the top; Business settings shows it too); a "
+                  "partner's customers need not. Then run 08_register again. See 02_terms.")  # shown with _()
+
+# Where a parameter's value came from (Step.sources), as the parameters table says it.
+SOURCE_WORDS = (N_("given"), N_("default"), N_("profile"), N_("earlier step"), N_("env"), N_("form"))
+PARAMETER_COLUMNS = (N_("parameter"), N_("value"), N_("from"))  # the table's headers, translated by tables.show
 
 
 # ---- the Step --------------------------------------------------------------------------------
@@ -176,7 +180,7 @@ class Step:
         try:
             step._fill_and_validate()
         except ConfigError as exc:
-            step._fail(exc, "check the parameters")
+            step._fail(exc, _("check the parameters"))
             raise
         # The kernel speaks the step's language from here on (empty: PLAYBOOK_LANGUAGE, else English).
         set_language(step.params.get("language") or None)
@@ -186,12 +190,12 @@ class Step:
             try:
                 step.check_ready()
             except ConfigError as exc:
-                step._fail(exc, "check the parameters")
+                step._fail(exc, _("check the parameters"))
                 raise
         else:
             missing = step.missing()
             if missing:
-                _markdown("**To fill in the form below:** " + "; ".join(missing))
+                _markdown(_("**To fill in the form below:** {missing}").format(missing="; ".join(missing)))
         return step
 
     def _fill_and_validate(self) -> None:
@@ -239,10 +243,12 @@ class Step:
         problems = []
         for name in (self.spec.required if self.spec.applies(self.params) else ()):
             if parameters.is_empty(self.params.get(name)):
-                problems.append(f"{name} is empty ({PARAMS[name].help})")
+                problems.append(_("{name} is empty ({help})").format(name=name, help=PARAMS[name].help))
         for group in self.spec.one_of:
             if not any(all(not parameters.is_empty(self.params.get(n)) for n in option.split("+")) for option in group):
-                problems.append(" or ".join(option.replace("+", " and ") for option in group) + " must be given")
+                choices = _joined((_joined(option.split("+"), N_("{first} and {second}")) for option in group),
+                                  N_("{first} or {second}"))
+                problems.append(_("{choices} must be given").format(choices=choices))
         for env_param in (self.spec.secrets if self.spec.applies(self.params) else ()):
             if env_param == "token_env" and self.params.get("signup_code"):
                 continue  # the code exchange puts the token there
@@ -251,7 +257,7 @@ class Step:
                 problems.append(problem)
         if self.params.get("signup_code"):
             if parameters.is_empty(self.params.get("app_id")):
-                problems.append("app_id is empty (needed to exchange signup_code)")
+                problems.append(_("app_id is empty (needed to exchange signup_code)"))
             problem = parameters.secret_problem("app_secret_env", str(self.params.get("app_secret_env")), os.environ)
             if problem:
                 problems.append(problem)
@@ -261,18 +267,28 @@ class Step:
         """ConfigError listing everything missing for this step (before any network call)."""
         problems = self.missing()
         if problems:
-            exc = ConfigError(f"{self.name} cannot run: " + "; ".join(problems) + ".")
+            exc = ConfigError(_("{step} cannot run: {problems}.").format(step=self.name, problems="; ".join(problems)))
             # Unset variables get the advice for setting them (export ..., or the form's field).
-            exc.env_names = [m.group(1) for m in (re.match(r"environment variable (\S+) ", p) for p in problems) if m]
+            exc.env_names = self._unset_env_names()
             exc.only_env = len(exc.env_names) == len(problems)
             raise exc
+
+    def _unset_env_names(self) -> list[str]:
+        """The unset variables among the secrets `missing` names (in its order), whatever language it speaks."""
+        params = [p for p in (self.spec.secrets if self.spec.applies(self.params) else ())
+                  if not (p == "token_env" and self.params.get("signup_code"))]
+        if self.params.get("signup_code"):
+            params.append("app_secret_env")
+        names = [str(self.params.get(p)) for p in params]
+        return [n for n in names if not str(os.environ.get(n, "")).strip()]
 
     def require(self, *names: str) -> list[Any]:
         """The values of these parameters; ConfigError naming the empty ones."""
         empty = [n for n in names if parameters.is_empty(self.params.get(n))]
         if empty:
-            raise ConfigError(", ".join(empty) + (" is" if len(empty) == 1 else " are") + " empty: set "
-                              + ("it" if len(empty) == 1 else "them") + " in the form, the profile or the parameters.")
+            message = (_("{names} is empty: set it in the form, the profile or the parameters.") if len(empty) == 1
+                       else _("{names} are empty: set them in the form, the profile or the parameters."))
+            raise ConfigError(message.format(names=", ".join(empty)))
         return [self.params[n] for n in names]
 
     def update(self, **values: Any) -> None:
@@ -376,21 +392,22 @@ class Step:
         verdict = verdict or ""
         self.finish_tried = True
         if self.record["status"] == "failed":
-            earlier = StepFailed(f"{self.name} failed earlier: {(self.record['error'] or {}).get('message')}")
+            earlier = StepFailed(_("{step} failed earlier: {message}").format(
+                step=self.name, message=(self.record["error"] or {}).get("message")))
             earlier._playbook_recorded = True  # type: ignore[attr-defined]
             earlier._playbook_earlier = True  # type: ignore[attr-defined]  # its block is already shown above
             raise earlier
         if not ok:
-            exc = StepFailed(verdict or f"{self.name} did not succeed")
-            self._fail(exc, "final check", error={"type": "StepCheckFailed", "message": verdict,
-                                                  **({"remedy": self.check_remedy} if self.check_remedy else {})})
+            exc = StepFailed(verdict or _("{step} did not succeed").format(step=self.name))
+            self._fail(exc, _("final check"), error={"type": "StepCheckFailed", "message": verdict,
+                                                     **({"remedy": self.check_remedy} if self.check_remedy else {})})
             raise exc
         self.record["status"] = "passed"
         self._close()
         if verdict:
             self.fact(verdict=verdict)
         self.write()
-        _markdown(f"### ✅ {self.name}: passed\n{verdict}")
+        _markdown("### ✅ " + _("{step}: passed").format(step=self.name) + f"\n{verdict}")
         if not self.ran:  # a step that used `run` showed its calls below its result
             self.show_graph_calls()
         return self.record
@@ -419,7 +436,7 @@ class Step:
         except Exception as exc:
             error = exc
             if not getattr(exc, "_playbook_recorded", False):
-                self._fail(exc, "the step")
+                self._fail(exc, _("the step"))
         finally:
             self._in_run = False
         self.last_result, self.last_error, self.ran = result, error, True
@@ -478,7 +495,7 @@ class Step:
         if isinstance(exc, GraphAPIError):
             error = exc.to_record()
             if terms_not_accepted(exc):
-                error["remedy"] = TERMS_REMEDY
+                error["remedy"] = _(TERMS_REMEDY)
                 self.fact(terms_of_service_not_accepted=True)
         elif error is None:
             error = {"type": type(exc).__name__, "message": getattr(exc, "reason", None) or str(exc)}
@@ -522,12 +539,13 @@ class Step:
         reason = graph_reason(error) if error.get("code") is not None else (
             error.get("message") or getattr(exc, "reason", None) or str(exc))
         remedy = error.get("remedy") or _remedy_for(exc, error, self.where)
-        lines = [f"{self.name} failed at: {error.get('action') or 'the step'}",
-                 f"  why:         {reason}",
-                 f"  what to do:  {remedy}"]
+        action = _(error.get("action") or N_("the step"))
+        lines = [_("{step} failed at: {action}").format(step=self.name, action=action),
+                 "  " + _("why:         {reason}").format(reason=reason),
+                 "  " + _("what to do:  {remedy}").format(remedy=remedy)]
         if error.get("fbtrace_id"):
             lines.append(f"  fbtrace_id:  {error['fbtrace_id']}")
-        lines.append(f"{self.name} failed: {reason}")
+        lines.append(_("{step} failed: {reason}").format(step=self.name, reason=reason))
         return lines
 
     @property
@@ -560,19 +578,25 @@ class Step:
         for key, value in self.params.items():
             if key in SECRET_ENV_PARAMS:
                 name = env_name_of(self.params, key)
-                shown = (f"{value or f'(empty: {name})'} "
-                         f"({'set' if name and os.environ.get(name, '').strip() else 'NOT set'})")
+                value = value or _("(empty: {name})").format(name=name)
+                shown = (_("{value} (set)") if name and os.environ.get(name, "").strip()
+                         else _("{value} (NOT set)")).format(value=value)
             else:
                 shown = value if not isinstance(value, list) else ", ".join(map(str, value))
-            rows.append((key, shown, self.sources.get(key, "")))
+            rows.append((key, shown, _(self.sources.get(key, ""))))  # SOURCE_WORDS
         return pd.DataFrame(rows, columns=["parameter", "value", "from"])
 
     def show_parameters(self) -> None:
         if not self.acts_on_open:
             return  # the Voila app's page has its own header, and the form shows the same values
         peer = self._peer_name()
-        _markdown(f"**{self.name}** ({self.spec.guide_part}: {self.spec.title}) for customer **{self.customer}**"
-                  + (f" — against the **{peer}**" if peer != "person" else ""))
+        where = {"step": self.name, "part": _(self.spec.guide_part), "title": _(self.spec.title),
+                 "customer": self.customer}
+        if peer != "person":
+            _markdown(_("**{step}** ({part}: {title}) for customer **{customer}** — against the **{peer}**").format(
+                **where, peer=peer))
+        else:
+            _markdown(_("**{step}** ({part}: {title}) for customer **{customer}**").format(**where))
         _display(tables.show(self.parameters_table()))
 
     def _peer_name(self) -> str:
@@ -593,6 +617,14 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return list(a) == list(b)
     return a == b
+
+
+def _joined(items: Any, pattern: str) -> str:
+    """Items joined two by two with `pattern` ("{first} or {second}", marked N_()), in the current language."""
+    joined: str | None = None
+    for item in items:
+        joined = item if joined is None else _(pattern).format(first=joined, second=item)
+    return joined or ""
 
 
 def _remedy_for(exc: BaseException | None, error: Mapping[str, Any], where: str) -> str:
@@ -625,7 +657,7 @@ def _install_failure_display(step: "Step") -> None:
         if current is None:
             return [f"{etype.__name__}: {getattr(value, 'reason', value)}"]
         if not getattr(value, "_playbook_recorded", False) and current.record["status"] == "running":
-            current._fail(value, "the step")  # raised outside step.action (e.g. step.require): record it now
+            current._fail(value, _("the step"))  # raised outside step.action (e.g. step.require): record it now
         lines = current.failure_block(value)
         if getattr(value, "_playbook_earlier", False):
             lines = lines[-1:]  # the verdict cell after a failed action: its block is shown above

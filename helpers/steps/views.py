@@ -12,29 +12,35 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from .. import tables
+from ..i18n import N_, _
 
-# Headings for the tables steps return, by their key in the result.
+# Headings for the tables steps return, by their key in the result (marked N_(), shown with _()).
 TITLES = {
-    "decisions": "Decision table", "throughput": "Throughput", "compliance": "Compliance", "features": "Features",
-    "steps": "This customer's steps", "checklist": "Checklist", "token": "The token", "waba": "The WABA",
-    "numbers": "Phone numbers", "terms": "Terms of Service", "versions": "API versions",
-    "checks": "The endpoint, checked as Meta would", "subscription": "The app's webhook subscription",
-    "apps": "The WABA's subscribed apps", "message": "The consumer's message", "timeline": "Status timeline",
-    "users": "Users assigned to the WABA", "lines": "The partner's credit lines", "profile": "Business profile",
-    "templates": "Message templates", "health": "Health status of every entity",
+    "decisions": N_("Decision table"), "throughput": N_("Throughput"), "compliance": N_("Compliance"),
+    "features": N_("Features"), "steps": N_("This customer's steps"), "checklist": N_("Checklist"),
+    "token": N_("The token"), "waba": N_("The WABA"), "numbers": N_("Phone numbers"), "terms": N_("Terms of Service"),
+    "versions": N_("API versions"), "checks": N_("The endpoint, checked as Meta would"),
+    "subscription": N_("The app's webhook subscription"), "apps": N_("The WABA's subscribed apps"),
+    "message": N_("The consumer's message"), "timeline": N_("Status timeline"),
+    "users": N_("Users assigned to the WABA"), "lines": N_("The partner's credit lines"),
+    "profile": N_("Business profile"), "templates": N_("Message templates"),
+    "health": N_("Health status of every entity"),
 }
-# What the Run button does, for the line a page shows before it is pressed (by the action's name).
+# What the Run button does, for the line a page shows before it is pressed (by the action's name; marked N_()).
 RUN_HINTS = {
-    "plan": "build the plan", "assets": "check the assets", "terms": "check the Terms of Service",
-    "access_token": "check the access token", "webhooks": "check and save the webhook",
-    "subscribe_waba": "subscribe the app to the WABA", "phone_numbers": "list the phone numbers",
-    "migration": "migrate the number", "register": "register the number",
-    "set_new_pin_and_register": "set a new PIN and register the number",
-    "receive_message": "receive the consumer's message", "send_test_message": "send the test message",
-    "system_user": "assign the partner's system user to the WABA", "credit_line": "share and attach the credit line",
-    "business_profile": "set the business profile", "templates": "list and create the first template",
-    "go_live": "read the go-live health status",
+    "plan": N_("build the plan"), "assets": N_("check the assets"), "terms": N_("check the Terms of Service"),
+    "access_token": N_("check the access token"), "webhooks": N_("check and save the webhook"),
+    "subscribe_waba": N_("subscribe the app to the WABA"), "phone_numbers": N_("list the phone numbers"),
+    "migration": N_("migrate the number"), "register": N_("register the number"),
+    "set_new_pin_and_register": N_("set a new PIN and register the number"),
+    "receive_message": N_("receive the consumer's message"), "send_test_message": N_("send the test message"),
+    "system_user": N_("assign the partner's system user to the WABA"),
+    "credit_line": N_("share and attach the credit line"),
+    "business_profile": N_("set the business profile"), "templates": N_("list and create the first template"),
+    "go_live": N_("read the go-live health status"),
 }
+# The plan's tables (helpers.plan): their fixed words (verdicts, yes/no) are translated where shown.
+PLAN_KEYS = ("decisions", "throughput", "compliance", "features", "steps")
 
 
 def _styled(key: str, value: pd.DataFrame, step) -> Any:
@@ -44,6 +50,9 @@ def _styled(key: str, value: pd.DataFrame, step) -> Any:
     if key in ("templates", "health"):
         from . import partner_actions
         return partner_actions.style_templates(value) if key == "templates" else partner_actions.style_health(value)
+    if key in PLAN_KEYS:
+        from .. import plan
+        return tables.show(plan.localized(value))
     return tables.show(value)
 
 
@@ -61,8 +70,8 @@ def _line(mark: str, text: Any) -> Any:
 
 def run_hint(action: Callable[..., Any]) -> list[Any]:
     """The one line a page shows instead of acting on open."""
-    what = getattr(action, "run_hint", None) or RUN_HINTS.get(getattr(action, "__name__", ""), "run this step")
-    return [_markdown(f"Press Run in the form above to {what}.")]
+    what = getattr(action, "run_hint", None) or RUN_HINTS.get(getattr(action, "__name__", ""), N_("run this step"))
+    return [_markdown(_("Press Run in the form above to {what}.").format(what=_(what)))]
 
 
 _CALLS_CSS = ("<style>.playbook-calls{border-collapse:collapse;font-size:12px;margin:4px 0}"
@@ -84,12 +93,14 @@ def graph_calls_html(calls: list[Mapping[str, Any]]) -> str:
         f"{' (' + cell(c['error_code']) + ')' if c.get('error_code') else ''}</td>"
         f"<td>{cell(c.get('ms'))}</td><td>{cell(c.get('fbtrace_id'))}</td></tr>" for c in calls)
     curls = "\n".join(escape(str(c.get("curl") or "")) for c in calls)
-    count = f"{len(calls)} Graph call" + ("" if len(calls) == 1 else "s")
-    return (f"{_CALLS_CSS}<div class='playbook-graph-calls'><b>{count}</b>"
-            "<table class='playbook-calls'><thead><tr><th>method</th><th>path</th><th>status</th><th>ms</th>"
+    count = (_("1 Graph call") if len(calls) == 1 else _("{count} Graph calls").format(count=len(calls)))
+    summary = _("The same calls as curl (secrets as $VARIABLE: export them first)")
+    method, path, status = (escape(_("method")), escape(_("path")), escape(_("status")))
+    return (f"{_CALLS_CSS}<div class='playbook-graph-calls'><b>{escape(count)}</b>"
+            f"<table class='playbook-calls'><thead><tr><th>{method}</th><th>{path}</th>"
+            f"<th>{status}</th><th>ms</th>"
             f"<th>fbtrace_id</th></tr></thead><tbody>{rows}</tbody></table>"
-            "<details class='playbook-curl'><summary>The same calls as curl (secrets as $VARIABLE: export them "
-            f"first)</summary><pre>{curls}</pre></details></div>")
+            f"<details class='playbook-curl'><summary>{escape(summary)}</summary><pre>{curls}</pre></details></div>")
 
 
 def calls_view(step) -> list[Any]:
@@ -123,7 +134,8 @@ def _result_objects(step) -> list[Any]:
         elif isinstance(value, pd.DataFrame):
             if value.empty:
                 continue
-            shown.append(_markdown(f"#### {TITLES.get(key, key.replace('_', ' ').capitalize())}"))
+            title = _(TITLES[key]) if key in TITLES else key.replace("_", " ").capitalize()
+            shown.append(_markdown(f"#### {title}"))
             shown.append(_styled(key, value, step))
         elif type(value).__name__ == "Styler":
             shown.append(value)
@@ -133,21 +145,22 @@ def _result_objects(step) -> list[Any]:
 def error_view(step) -> list[Any]:
     """The failure, as the remedy catalogue reads: which action, then code, title, what to do, fbtrace_id."""
     error = step.record.get("error") or {}
-    shown = [_markdown(f"### ❌ {step.name}: {error.get('action') or 'the step'} failed")]
+    action = _(error.get("action") or N_("the step"))
+    shown = [_markdown("### ❌ " + _("{step}: {action} failed").format(step=step.name, action=action))]
     for warning in step.record["facts"].get("callback_warnings") or []:
         shown.append(_line("⚠️", warning))
     shown.append(tables.style_error(tables.error_block(error)))
     for heading, table in getattr(step, "failure_tables", []):
-        shown.extend([_markdown(f"#### {heading}"), table])
+        shown.extend([_markdown(f"#### {_(heading)}"), table])
     if error.get("code") == 133005:
-        shown.append(_markdown("Each wrong PIN counts towards a lock (133008). If nobody knows the PIN, use "
-                               "**Set a new PIN** in the form instead of guessing."))
+        shown.append(_markdown(_("Each wrong PIN counts towards a lock (133008). If nobody knows the PIN, use "
+                                 "**Set a new PIN** in the form instead of guessing.")))
     return shown
 
 
 def _terms_diagnosis(diagnosis: Any) -> list[Any]:
     if diagnosis:
         from .step import TERMS_REMEDY
-        return [_markdown("**A register attempt failed because the Terms are not accepted.** " + TERMS_REMEDY),
+        return [_markdown(_("**A register attempt failed because the Terms are not accepted.**") + " " + _(TERMS_REMEDY)),
                 tables.style_error(tables.error_block(diagnosis))]
-    return [_markdown("No register attempt in `run_dir` failed on the Terms of Service.")]
+    return [_markdown(_("No register attempt in `run_dir` failed on the Terms of Service."))]

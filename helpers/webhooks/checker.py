@@ -26,6 +26,7 @@ from typing import Callable
 import pandas as pd
 import requests
 
+from ..i18n import N_, _
 from ..validate import secret_from_env, url as valid_url
 from . import payloads
 from .signature import HEADER, sign
@@ -34,11 +35,13 @@ BUDGET_MS = 1000.0
 MEDIAN_TARGET_MS = 250.0
 COLUMNS = ["check", "passed", "detail", "fix", "latency_ms"]
 
-FIX_REJECT_GET = ("Answer 200 with the challenge only when hub.mode is 'subscribe' and hub.verify_token equals "
-                  "your token; otherwise answer 403.")
-FIX_REJECT_POST = ("Compute HMAC-SHA256 of the raw request body with the app secret, compare it in constant time "
-                   "with the X-Hub-Signature-256 header (after 'sha256='), and answer 401/403 without processing "
-                   "the body when it is missing or differs.")
+# The rows' check, detail and fix are prose for people (the table a step shows): in the current language.
+# The columns' names and `passed` stay as they are.
+FIX_REJECT_GET = N_("Answer 200 with the challenge only when hub.mode is 'subscribe' and hub.verify_token equals "
+                    "your token; otherwise answer 403.")
+FIX_REJECT_POST = N_("Compute HMAC-SHA256 of the raw request body with the app secret, compare it in constant time "
+                     "with the X-Hub-Signature-256 header (after 'sha256='), and answer 401/403 without processing "
+                     "the body when it is missing or differs.")
 
 
 class _Probe(logging.Filter):
@@ -82,17 +85,18 @@ class _Probe(logging.Filter):
         except requests.exceptions.SSLError as exc:
             return None, None, *self._tls_problem(str(exc))
         except requests.exceptions.ConnectTimeout:
-            return None, None, f"no TCP connection within {self.timeout:g} s", (
+            return None, None, _("no TCP connection within {seconds} s").format(seconds=f"{self.timeout:g}"), _(
                 "Check that the host is reachable from the internet: firewall, security group, load balancer "
                 "listener, or a server that is not running.")
         except requests.exceptions.Timeout:
-            return None, None, f"no answer within {self.timeout:g} s", (
+            return None, None, _("no answer within {seconds} s").format(seconds=f"{self.timeout:g}"), _(
                 "The endpoint accepted the connection but did not answer: answer 200 at once and process the "
                 "event afterwards.")
         except requests.exceptions.ConnectionError as exc:
             return None, None, *self._connection_problem(str(exc))
         except requests.exceptions.RequestException as exc:
-            return None, None, self.redact(f"request failed: {type(exc).__name__}"), "Check the callback URL."
+            return None, None, self.redact(_("request failed: {error}").format(error=type(exc).__name__)), _(
+                "Check the callback URL.")
         return response, round((time.perf_counter() - started) * 1000, 1), "", ""
 
     @staticmethod
@@ -100,43 +104,46 @@ class _Probe(logging.Filter):
         lowered = message.lower()
         lowered = lowered.replace("self signed", "self-signed")  # OpenSSL 1.x and 3.x spellings
         if "self-signed certificate in certificate chain" in lowered:
-            return ("TLS: the certificate chain ends in a self-signed (private) CA",
-                    "Meta accepts only certificates from a public CA and refuses this one too: use e.g. Let's Encrypt.")
+            return (_("TLS: the certificate chain ends in a self-signed (private) CA"),
+                    _("Meta accepts only certificates from a public CA and refuses this one too: use e.g. Let's "
+                      "Encrypt."))
         if "self-signed certificate" in lowered:
-            return ("TLS: the certificate is self-signed",
-                    "Meta refuses self-signed certificates too: install a certificate from a public CA (e.g. Let's "
-                    "Encrypt) for this host name.")
+            return (_("TLS: the certificate is self-signed"),
+                    _("Meta refuses self-signed certificates too: install a certificate from a public CA (e.g. Let's "
+                      "Encrypt) for this host name."))
         if "unable to get local issuer certificate" in lowered:
-            return ("TLS: the certificate's issuer is unknown (missing intermediate, or a private CA)",
-                    "Serve the full chain (leaf plus intermediates, e.g. fullchain.pem) from a public CA.")
+            return (_("TLS: the certificate's issuer is unknown (missing intermediate, or a private CA)"),
+                    _("Serve the full chain (leaf plus intermediates, e.g. fullchain.pem) from a public CA."))
         if "expired" in lowered:
-            return "TLS: the certificate has expired", "Renew the certificate."
+            return _("TLS: the certificate has expired"), _("Renew the certificate.")
         if "hostname mismatch" in lowered or "doesn't match" in lowered or "not valid for" in lowered:
-            return ("TLS: the certificate is not valid for this host name",
-                    "Use a certificate whose names include the callback URL's host.")
-        return "TLS handshake failed (certificate or protocol)", (
+            return (_("TLS: the certificate is not valid for this host name"),
+                    _("Use a certificate whose names include the callback URL's host."))
+        return _("TLS handshake failed (certificate or protocol)"), _(
             "Serve a valid certificate from a public CA over TLS 1.2 or later; Meta verifies it as this check does.")
 
     def _connection_problem(self, message: str) -> tuple[str, str]:
         lowered = message.lower()
         if any(marker in lowered for marker in ("name or service not known", "nodename nor servname", "failed to resolve",
                                               "nameresolutionerror", "no address associated")):
-            return "the host name does not resolve (DNS)", "Check the host name in the callback URL and its DNS records."
+            return _("the host name does not resolve (DNS)"), _(
+                "Check the host name in the callback URL and its DNS records.")
         if "refused" in lowered:
-            return "connection refused: nothing listens at that host and port", (
+            return _("connection refused: nothing listens at that host and port"), _(
                 "Start the server, or fix the port in the callback URL (https defaults to 443).")
         if "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
-            return "the connection was closed without an HTTP answer", (
+            return _("the connection was closed without an HTTP answer"), _(
                 "Check the server's logs: it crashed or closed the connection on this request.")
-        return self.redact("could not connect: " + message[:200]), "Check that the callback URL is reachable."
+        return self.redact(_("could not connect: {error}").format(error=message[:200])), _(
+            "Check that the callback URL is reachable.")
 
 
 def _status_detail(probe: _Probe, response: requests.Response) -> str:
-    return f"HTTP {response.status_code}, body {probe.excerpt(response)}"
+    return _("HTTP {status}, body {body}").format(status=response.status_code, body=probe.excerpt(response))
 
 
 def _handshake(probe: _Probe, verify_token: str) -> dict:
-    check = "handshake answers the challenge"
+    check = _("handshake answers the challenge")
     challenge = str(secrets.randbelow(9 * 10 ** 9) + 10 ** 9)  # Meta's challenges are 10-digit numbers
     response, latency, problem, fix = probe.send(
         "GET", params={"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": verify_token})
@@ -145,37 +152,39 @@ def _handshake(probe: _Probe, verify_token: str) -> dict:
     body = response.content
     expected = challenge.encode("ascii")
     if response.status_code == 200 and body == expected:
-        return _row(check, True, "HTTP 200 with the exact challenge as the body", "", latency)
+        return _row(check, True, _("HTTP 200 with the exact challenge as the body"), "", latency)
     if response.status_code != 200:
-        return _row(check, False, f"expected 200 with the challenge, got {_status_detail(probe, response)}",
+        return _row(check, False, _("expected 200 with the challenge, got {answer}").format(
+                        answer=_status_detail(probe, response)),
                     _handshake_status_fix(response.status_code), latency)
     if body.strip() in (b'"' + expected + b'"', b"'" + expected + b"'"):
-        return _row(check, False, f"the challenge was echoed JSON-quoted: {probe.excerpt(response)}",
-                    "Return the challenge as the raw text body (Content-Type text/plain), not JSON-encoded: "
-                    "e.g. `return challenge`, not `jsonify(challenge)` / `res.json(challenge)` / `json.dumps`.",
+        return _row(check, False, _("the challenge was echoed JSON-quoted: {body}").format(body=probe.excerpt(response)),
+                    _("Return the challenge as the raw text body (Content-Type text/plain), not JSON-encoded: "
+                      "e.g. `return challenge`, not `jsonify(challenge)` / `res.json(challenge)` / `json.dumps`."),
                     latency)
     if body.strip() == expected:
-        return _row(check, False, f"the challenge was padded with whitespace: {probe.excerpt(response)}",
-                    "Write the challenge exactly, with no newline or spaces around it (e.g. print/echo adds one).",
+        return _row(check, False, _("the challenge was padded with whitespace: {body}").format(
+                        body=probe.excerpt(response)),
+                    _("Write the challenge exactly, with no newline or spaces around it (e.g. print/echo adds one)."),
                     latency)
     if expected in body:
-        return _row(check, False, f"the challenge is inside a larger body: {probe.excerpt(response)}",
-                    "Return only the challenge as the body, not an HTML page or a JSON object around it.", latency)
-    return _row(check, False, f"HTTP 200 but the body is not the challenge: {probe.excerpt(response)}",
-                "Return the value of the hub.challenge query parameter as the body.", latency)
+        return _row(check, False, _("the challenge is inside a larger body: {body}").format(body=probe.excerpt(response)),
+                    _("Return only the challenge as the body, not an HTML page or a JSON object around it."), latency)
+    return _row(check, False, _("HTTP 200 but the body is not the challenge: {body}").format(body=probe.excerpt(response)),
+                _("Return the value of the hub.challenge query parameter as the body."), latency)
 
 
 def _handshake_status_fix(status: int) -> str:
     if status in (401, 403):
-        return ("The endpoint refused the right token: make it compare hub.verify_token with the same token you "
-                "enter in the dashboard (PHP turns the dots into underscores: read $_GET['hub_verify_token']).")
+        return _("The endpoint refused the right token: make it compare hub.verify_token with the same token you "
+                 "enter in the dashboard (PHP turns the dots into underscores: read $_GET['hub_verify_token']).")
     if status == 404:
-        return "Nothing answers at this path: check the callback URL's path."
+        return _("Nothing answers at this path: check the callback URL's path.")
     if status == 405:
-        return "The endpoint does not handle GET: the same URL must answer Meta's verification GET and its POSTs."
+        return _("The endpoint does not handle GET: the same URL must answer Meta's verification GET and its POSTs.")
     if 300 <= status < 400:
-        return "Answer at this URL itself instead of redirecting: register the final URL (scheme, host, path)."
-    return "Answer 200 with the challenge when hub.mode is 'subscribe' and the token matches."
+        return _("Answer at this URL itself instead of redirecting: register the final URL (scheme, host, path).")
+    return _("Answer 200 with the challenge when hub.mode is 'subscribe' and the token matches.")
 
 
 def _refused_get(probe: _Probe, check: str, params: dict) -> dict:
@@ -183,30 +192,38 @@ def _refused_get(probe: _Probe, check: str, params: dict) -> dict:
     if response is None:
         return _row(check, False, problem, fix, latency)
     if response.status_code == 200:
-        return _row(check, False, f"accepted: {_status_detail(probe, response)}", FIX_REJECT_GET, latency)
-    return _row(check, True, f"refused with HTTP {response.status_code}", "", latency)
+        return _row(check, False, _("accepted: {answer}").format(answer=_status_detail(probe, response)),
+                    _(FIX_REJECT_GET), latency)
+    return _row(check, True, _("refused with HTTP {status}").format(status=response.status_code), "", latency)
 
 
 def _signed_post(probe: _Probe, app_secret: str) -> dict:
-    check = "signed notification answered 200 in time"
+    check = _("signed notification answered 200 in time")
     body = payloads.encode(payloads.text_message(message_id="wamid.playbook-endpoint-check-" + secrets.token_hex(8)))
     response, latency, problem, fix = probe.send("POST", data=body, headers=payloads.signed_headers(body, app_secret))
     if response is None:
         return _row(check, False, problem, fix, latency)
     if response.status_code in (401, 403):
-        return _row(check, False, f"a correctly signed notification was rejected: {_status_detail(probe, response)}",
-                    "Hash the raw request bytes, before any JSON parsing: Meta sends non-ASCII text as \\u escapes, so "
-                    "a re-serialized body has different bytes. Use the App Secret from App settings > Basic.", latency)
+        return _row(check, False, _("a correctly signed notification was rejected: {answer}").format(
+                        answer=_status_detail(probe, response)),
+                    _("Hash the raw request bytes, before any JSON parsing: Meta sends non-ASCII text as \\u escapes, "
+                      "so a re-serialized body has different bytes. Use the App Secret from App settings > Basic."),
+                    latency)
     if response.status_code != 200:
-        return _row(check, False, f"expected 200, got {_status_detail(probe, response)}",
-                    "Answer 200 to every correctly signed POST, even a body you cannot use; any other answer makes "
-                    "Meta retry it for up to 7 days.", latency)
+        return _row(check, False, _("expected 200, got {answer}").format(answer=_status_detail(probe, response)),
+                    _("Answer 200 to every correctly signed POST, even a body you cannot use; any other answer makes "
+                      "Meta retry it for up to 7 days."), latency)
     if latency > BUDGET_MS:
-        return _row(check, False, f"HTTP 200 after {latency:.0f} ms, over the {BUDGET_MS:.0f} ms budget",
-                    "Store the event and answer 200 at once; do slow work (Graph calls, media downloads, your own "
-                    "business logic) after answering, from a queue.", latency)
-    note = "" if latency <= MEDIAN_TARGET_MS else f"; slower than the {MEDIAN_TARGET_MS:.0f} ms median Meta asks for"
-    return _row(check, True, f"HTTP 200 in {latency:.0f} ms (budget {BUDGET_MS:.0f} ms){note}", "", latency)
+        return _row(check, False, _("HTTP 200 after {latency} ms, over the {budget} ms budget").format(
+                        latency=f"{latency:.0f}", budget=f"{BUDGET_MS:.0f}"),
+                    _("Store the event and answer 200 at once; do slow work (Graph calls, media downloads, your own "
+                      "business logic) after answering, from a queue."), latency)
+    if latency <= MEDIAN_TARGET_MS:
+        detail = _("HTTP 200 in {latency} ms (budget {budget} ms)")
+    else:
+        detail = _("HTTP 200 in {latency} ms (budget {budget} ms); slower than the {median} ms median Meta asks for")
+    return _row(check, True, detail.format(latency=f"{latency:.0f}", budget=f"{BUDGET_MS:.0f}",
+                                           median=f"{MEDIAN_TARGET_MS:.0f}"), "", latency)
 
 
 def _rejected_post(probe: _Probe, check: str, forge: Callable[[bytes], str] | None) -> dict:
@@ -219,11 +236,12 @@ def _rejected_post(probe: _Probe, check: str, forge: Callable[[bytes], str] | No
     if response is None:
         return _row(check, False, problem, fix, latency)
     if 400 <= response.status_code < 500:
-        return _row(check, True, f"rejected with HTTP {response.status_code}", "", latency)
+        return _row(check, True, _("rejected with HTTP {status}").format(status=response.status_code), "", latency)
     if response.status_code >= 500:
-        return _row(check, False, f"the endpoint failed on it: {_status_detail(probe, response)}",
-                    "Treat a missing or wrong signature as a client error: answer 401/403, do not crash.", latency)
-    return _row(check, False, f"accepted: {_status_detail(probe, response)}", FIX_REJECT_POST, latency)
+        return _row(check, False, _("the endpoint failed on it: {answer}").format(answer=_status_detail(probe, response)),
+                    _("Treat a missing or wrong signature as a client error: answer 401/403, do not crash."), latency)
+    return _row(check, False, _("accepted: {answer}").format(answer=_status_detail(probe, response)),
+                _(FIX_REJECT_POST), latency)
 
 
 def _row(check: str, passed: bool, detail: str, fix: str, latency_ms: float | None) -> dict:
@@ -238,19 +256,19 @@ def check_endpoint(callback_url: str, verify_token_env: str = "WHATSAPP_VERIFY_T
     The verify token and app secret are read from the named environment variables.
     """
     url = valid_url(callback_url, "callback_url")
-    verify_token = secret_from_env(verify_token_env, "webhook verify token")
-    app_secret = secret_from_env(app_secret_env, "app secret")
+    verify_token = secret_from_env(verify_token_env, N_("webhook verify token"))
+    app_secret = secret_from_env(app_secret_env, N_("app secret"))
     probe = _Probe(url, verify_token, app_secret, timeout, verify_tls)
     wrong_secret = secrets.token_hex(16)
     checks: list[Callable[[], dict]] = [
         lambda: _handshake(probe, verify_token),
-        lambda: _refused_get(probe, "wrong verify token refused", {
+        lambda: _refused_get(probe, _("wrong verify token refused"), {
             "hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": "wrong-" + secrets.token_hex(8)}),
-        lambda: _refused_get(probe, "hub.mode other than subscribe refused", {
+        lambda: _refused_get(probe, _("hub.mode other than subscribe refused"), {
             "hub.mode": "unsubscribe", "hub.challenge": "1158201444", "hub.verify_token": verify_token}),
         lambda: _signed_post(probe, app_secret),
-        lambda: _rejected_post(probe, "bad signature rejected", lambda body: sign(body, wrong_secret)),
-        lambda: _rejected_post(probe, "missing signature rejected", None),
+        lambda: _rejected_post(probe, _("bad signature rejected"), lambda body: sign(body, wrong_secret)),
+        lambda: _rejected_post(probe, _("missing signature rejected"), None),
     ]
     urllib3_log = logging.getLogger("urllib3.connectionpool")
     urllib3_log.addFilter(probe)
@@ -270,10 +288,12 @@ def format_report(frame: pd.DataFrame) -> str:
     lines = []
     for row in frame.itertuples(index=False):
         latency = "" if pd.isna(row.latency_ms) else f"{row.latency_ms:.0f} ms"
-        lines.append(f"{'PASS' if row.passed else 'FAIL'}  {row.check:<{width}}  {latency:>8}  {row.detail}")
+        verdict = _("PASS") if row.passed else _("FAIL")
+        lines.append(f"{verdict}  {row.check:<{width}}  {latency:>8}  {row.detail}")
         if not row.passed:
-            lines.append(f"{'':6}fix: {row.fix}")
+            lines.append(f"{'':6}" + _("fix: {fix}").format(fix=row.fix))
     passed = int(frame["passed"].sum())
-    lines.append(f"{passed} of {len(frame)} checks passed. Latency budget {BUDGET_MS:.0f} ms per delivery: Meta's "
-                 f"partner guidance is a median of at most {MEDIAN_TARGET_MS:.0f} ms and under 1 % over 1 s.")
+    lines.append(_("{passed} of {total} checks passed. Latency budget {budget} ms per delivery: Meta's partner "
+                   "guidance is a median of at most {median} ms and under 1 % over 1 s.").format(
+        passed=passed, total=len(frame), budget=f"{BUDGET_MS:.0f}", median=f"{MEDIAN_TARGET_MS:.0f}"))
     return "\n".join(lines)

@@ -67,6 +67,16 @@ NOT_IN_SPEC: tuple[NotInSpec, ...] = (
               lambda p, ids: {"allocation_config_id": "580000000000001", "waba_id": str(p.get("waba_id"))},
               "https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/"
               "onboarding-customers-as-a-solution-partner"),
+    # Meta's "Managing credit lines": verifying shared status, and finding a share again to revoke it.
+    NotInSpec("/{Version}/{Extended-Credit-Line-ID}/owning_credit_allocation_configs", "get", (), "bearer",
+              lambda p, ids: {"data": [{"id": "580000000000001", "receiving_credential": {"id": "590000000000001"},
+                                        "receiving_business": {"id": str(p.get("receiving_business_id") or
+                                                                          "100000000000004")}}]},
+              "https://developers.facebook.com/docs/marketing-api/reference/extended-credit/owning_credit_allocation_configs/"),
+    NotInSpec("/{Version}/{Allocation-Config-ID}", "get", ("fields",), "bearer",
+              lambda p, ids: {"receiving_credential": {"id": "590000000000001"}, "id": "580000000000001"},
+              "https://developers.facebook.com/documentation/business-messaging/whatsapp/solution-providers/"
+              "share-and-revoke-credit-lines/"),
     NotInSpec("/{Version}/{Application-ID}/subscriptions", "get", (), "app",
               lambda p, ids: {"data": [{"object": "whatsapp_business_account", "callback_url": "https://example.com/hook",
                                         "active": True, "fields": [{"name": "messages", "version": "v25.0"}]}]},

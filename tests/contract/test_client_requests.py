@@ -27,12 +27,14 @@ PHONE = "400000000000001"
 CONSUMER = "+16505550100"
 BUSINESS = "100000000000001"
 CREDIT_LINE = "610000000000001"
+ALLOCATION = "580000000000001"  # an allocation config: what sharing CREDIT_LINE created
 # assigned_users is under /{WhatsApp-Business-Account-ID}/ in the spec: another WABA ID stands for that name.
 CLIENT_WABA = "200000000000004"
 # Which fixture ID is which kind of node: the spec's /{Version}/{Phone-Number-ID} and
 # /{Version}/{WABA-ID} have the same shape, and only the kind of the ID tells them apart.
 IDS = {WABA: "WABA-ID", APP: "Application-ID", PHONE: "Phone-Number-ID", BUSINESS: "Business-ID",
-       CREDIT_LINE: "Extended-Credit-Line-ID", CLIENT_WABA: "WhatsApp-Business-Account-ID"}
+       CREDIT_LINE: "Extended-Credit-Line-ID", CLIENT_WABA: "WhatsApp-Business-Account-ID",
+       ALLOCATION: "Allocation-Config-ID"}
 
 FAKE_ENV = {
     "CONTRACT_TOKEN": FAKE_TOKEN,
@@ -60,7 +62,10 @@ CODE_EXCHANGE = ("GET", "/{Version}/oauth/access_token")
 APP_SUBSCRIBE = ("POST", "/{Version}/{Application-ID}/subscriptions")
 APP_SUBSCRIPTIONS = ("GET", "/{Version}/{Application-ID}/subscriptions")
 SHARE_CREDIT = ("POST", "/{Version}/{Extended-Credit-Line-ID}/whatsapp_credit_sharing_and_attach")
-NOT_IN_SPEC_ENDPOINTS = {DEBUG_TOKEN, CODE_EXCHANGE, APP_SUBSCRIBE, APP_SUBSCRIPTIONS, SHARE_CREDIT}
+CREDIT_ALLOCATIONS = ("GET", "/{Version}/{Extended-Credit-Line-ID}/owning_credit_allocation_configs")
+RECEIVING_CREDENTIAL = ("GET", "/{Version}/{Allocation-Config-ID}")
+NOT_IN_SPEC_ENDPOINTS = {DEBUG_TOKEN, CODE_EXCHANGE, APP_SUBSCRIBE, APP_SUBSCRIPTIONS, SHARE_CREDIT, CREDIT_ALLOCATIONS,
+                         RECEIVING_CREDENTIAL}
 CREDIT_LINES = ("GET", "/{Version}/{Business-ID}/extendedcredits")
 ASSIGNED_USERS = ("GET", "/{Version}/{WhatsApp-Business-Account-ID}/assigned_users")
 ASSIGN_USER = ("POST", "/{Version}/{WhatsApp-Business-Account-ID}/assigned_users")
@@ -164,6 +169,12 @@ CASES: dict[str, list[Case]] = {
     ],
     "message_id": [Case("local", lambda c: ops.message_id(_send_response()), [])],
     "list_credit_lines": [Case("partner", lambda c: ops.list_credit_lines(c, BUSINESS), [CREDIT_LINES])],
+    "credit_allocations": [
+        Case("all", lambda c: ops.credit_allocations(c, CREDIT_LINE), [CREDIT_ALLOCATIONS]),
+        Case("one business", lambda c: ops.credit_allocations(c, CREDIT_LINE, receiving_business_id=BUSINESS),
+             [CREDIT_ALLOCATIONS]),
+    ],
+    "receiving_credential": [Case("share", lambda c: ops.receiving_credential(c, ALLOCATION), [RECEIVING_CREDENTIAL])],
     "share_credit_line": [Case("eur", lambda c: ops.share_credit_line(c, CREDIT_LINE, waba_id=CLIENT_WABA,
                                                                       waba_currency="eur"), [SHARE_CREDIT])],
     # The spec's example answer has a next page: both pages are read.

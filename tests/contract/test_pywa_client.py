@@ -331,10 +331,11 @@ def test_pywa_validates_and_parses_the_sandboxs_webhooks(wa, sb, graph, endpoint
     assert MessageStatusType.SENT in kinds and MessageStatusType.READ in kinds
     assert set(kinds) <= {MessageStatusType.SENT, MessageStatusType.DELIVERED, MessageStatusType.READ}
     assert all(s.from_user.wa_id == CONSUMER_WA_ID and s.error is None for s in statuses)
-    # Meta puts pricing on at least one of them; a service text inside the customer's window is free.
+    # Meta puts pricing on at least one of them; a service text inside the customer's window is charged since
+    # 2026-10-01 (live_meta.yaml pricing-service-charged): type regular, category service.
     priced = [s.pricing for s in statuses if s.pricing is not None]
     assert priced and {(p.model, p.type, p.category) for p in priced} == {
-        (PricingModel.PMP, PricingType.FREE_CUSTOMER_SERVICE, PricingCategory.SERVICE)}
+        (PricingModel.PMP, PricingType.REGULAR, PricingCategory.SERVICE)}
 
 
 def test_pywa_rejects_a_wrong_signature(wa, sb, graph, endpoint, updates, env):

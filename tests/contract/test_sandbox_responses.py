@@ -167,8 +167,15 @@ def run_tour(tour: Tour, sb, receiver) -> None:
     attach = ("credit_line", "whatsapp_credit_sharing_and_attach")
     tour.call("POST", attach, f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach", 400,
               params={"waba_currency": "JPY", "waba_id": CORAL_WABA})
-    tour.call("POST", attach, f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach", 200,
-              params={"waba_currency": "EUR", "waba_id": CORAL_WABA})
+    shared = tour.call("POST", attach, f"{CREDIT_LINE}/whatsapp_credit_sharing_and_attach", 200,
+                       params={"waba_currency": "EUR", "waba_id": CORAL_WABA})
+    # outside the spec (live_meta.yaml paths-outside-spec): Meta's "Verifying shared status" read
+    tour.call("GET", ("allocation_config", None), shared["allocation_config_id"], 200,
+              params={"fields": "receiving_credential"})
+    tour.call("GET", ("allocation_config", None), shared["allocation_config_id"], 400, params={"fields": "colour"})
+    tour.call("GET", ("credit_line", "owning_credit_allocation_configs"),
+              f"{CREDIT_LINE}/owning_credit_allocation_configs", 200, params={"fields": "id,receiving_business"})
+    tour.call("GET", waba, CORAL_WABA, 200, params={"fields": "primary_funding_id,health_status"})
     assigned = ("waba", "assigned_users")
     tour.call("GET", assigned, f"{CORAL_WABA}/assigned_users", 400)  # business= is required
     tour.call("POST", assigned, f"{CORAL_WABA}/assigned_users", 400, data={"user": PARTNER_USER, "tasks": "['FLY']"})

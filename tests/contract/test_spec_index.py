@@ -36,6 +36,9 @@ def test_every_difference_is_well_formed():
             assert set(diff["applies_to"]) <= set(sv.CONTEXTS), diff["id"]
         if "node" in diff:
             assert diff["node"] in spec.index()["nodes"] and diff["field"], diff["id"]
+        if "narrows" in diff:  # enum values the spec lists and live Meta refuses
+            enum = sv.resolve(diff["narrows"])["enum"]
+            assert diff["refuses"] and set(diff["refuses"]) <= set(enum), diff["id"]
 
 
 def test_docs_list_exactly_the_differences():
@@ -44,3 +47,16 @@ def test_docs_list_exactly_the_differences():
     documented = re.findall(r"^\| `([a-z0-9_.-]+)` \|", section, flags=re.M)
     assert sorted(documented) == sorted(d["id"] for d in spec.live_meta())
     assert differences_table(spec.live_meta()) in section, "docs/sandbox.md is stale: run `python -m helpers.spec`"
+
+
+def test_the_assignable_waba_tasks_are_metas_list():
+    """POST /{waba_id}/assigned_users: the tasks of Meta's assigned_users reference, plus the three its
+    "Manage system users" page names for a WABA shared through a Multi-Partner Solution; the spec's
+    RECEIVE_INCOMING_MESSAGES and FULL_CONTROL are not assignable (live_meta.yaml waba-tasks-assignable)."""
+    reference = ["MANAGE", "DEVELOP", "MANAGE_TEMPLATES", "MANAGE_PHONE", "VIEW_COST", "MANAGE_EXTENSIONS",
+                 "VIEW_PHONE_ASSETS", "MANAGE_PHONE_ASSETS", "VIEW_TEMPLATES", "MESSAGING"]
+    multi_partner = ["VIEW_INSIGHTS", "MANAGE_USERS", "MANAGE_BILLING"]
+    assert sorted(spec.index()["waba_permission_tasks"]) == sorted(reference + multi_partner)
+    assert "FULL_CONTROL" not in spec.index()["waba_permission_tasks"]
+    spec_enum = spec.load()["components"]["schemas"]["WhatsAppBusinessAccountPermissionTask"]["enum"]
+    assert {"FULL_CONTROL", "RECEIVE_INCOMING_MESSAGES"} <= set(spec_enum)  # the vendored spec stays unmodified
