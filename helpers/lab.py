@@ -38,7 +38,7 @@ from . import supervisor
 from ._processes import free_port, kill
 from .errors import PlaybookError
 from .i18n import (DEFAULT_LANGUAGE, LANGUAGE_ENV, LANGUAGES, N_, LanguageError, _, check_language,
-                   current_language, gettext, localize_notebook, set_language)
+                   current_language, display_width, gettext, localize_notebook, set_language)
 from .profiles import load_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -580,13 +580,13 @@ def _print_banner(session: LabSession) -> None:
     if session.served_dir != session.notebooks_dir:
         rows.append((_("notebooks ({language})").format(language=LANGUAGES[session.language]),
                      _short(session.served_dir)))
-    width = max([19] + [_display_width(label) for label, _value in rows]) + 2
+    width = max([19] + [display_width(label) for label, _value in rows]) + 2
     table = "\n".join(f"  {_pad(label, width)}{value}" for label, value in rows)
     heading = _("Training lab is up. Open:") if session.app == "lab" else _("Training app is up. Open:")
     print(f"""
 {heading}
 
-    {_pad(app_row[0], max(14, _display_width(app_row[0]) + 4))}{app_row[1]}
+    {_pad(app_row[0], max(14, display_width(app_row[0]) + 4))}{app_row[1]}
 
 {table}
 
@@ -595,15 +595,8 @@ def _print_banner(session: LabSession) -> None:
         "Press Ctrl-C to stop everything.") + "\n", flush=True)
 
 
-def _display_width(text: str) -> int:
-    """Columns `text` takes in a terminal: Hangul and other wide characters take two."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
-
-
 def _pad(text: str, width: int) -> str:
-    return text + " " * max(width - _display_width(text), 2)
+    return text + " " * max(width - display_width(text), 2)
 
 
 def _short(path: Path) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 
 from . import validate
 from .errors import ConfigError
-from .i18n import LANGUAGES, N_, LanguageError, _, check_language
+from .i18n import LANGUAGES, N_, LanguageError, _, check_language, joined
 from .versions import DEFAULT_API_VERSION
 
 ALL = "*"  # `steps` value of the parameters every notebook declares
@@ -87,17 +87,9 @@ def _choice(name: str, options: tuple[str, ...], default: str) -> Callable[[Any]
     def clean(value: Any) -> str:
         text = str(value or default).strip().lower()
         if text not in options:
-            raise ConfigError(_("{name} must be {options}.").format(name=name, options=_either(f"'{o}'" for o in options)))
+            raise ConfigError(_("{name} must be {options}.").format(name=name, options=joined(f"'{o}'" for o in options)))
         return text
     return clean
-
-
-def _either(items) -> str:
-    """'a' or 'b' or 'c', in the current language."""
-    joined = ""
-    for item in items:
-        joined = item if not joined else _("{first} or {second}").format(first=joined, second=item)
-    return joined
 
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

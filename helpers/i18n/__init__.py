@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import unicodedata
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -106,6 +107,23 @@ _ = gettext
 def N_(message: str) -> str:
     """Marks `message` for the catalogue; it is translated where it is shown, with `_()`."""
     return message
+
+
+OR = N_("{first} or {second}")
+AND = N_("{first} and {second}")
+
+
+def joined(items: Iterable[str], pattern: str = OR) -> str:
+    """Items joined two by two with `pattern` (OR, AND), in the current language: 'a' or 'b' or 'c'."""
+    result: str | None = None
+    for item in items:
+        result = item if result is None else _(pattern).format(first=result, second=item)
+    return result or ""
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes in a terminal: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
 
 
 # --- notebooks: their prose block by block ---------------------------------------------------------

@@ -78,7 +78,7 @@ def _profiles_language(paths: list[str]) -> str | None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the preflight reports them, once
                 profiles.append(load_profile(path))
-        except Exception:
+        except ConfigError:
             return None
     return batch_language(profiles) if profiles else None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Mapping
 
 from .. import parameters
 from ..errors import ConfigError
-from ..i18n import _
+from ..i18n import _, display_width
 from ..parameters import PARAMS, STEPS
 from ..profiles import load_profile
 from ..validate import ApiVersionWarning
@@ -61,17 +60,12 @@ class Preflight:
         """Per-customer readiness, for --preflight-only."""
         rows = [(_("customer"), _("ready"), _("problems"))] + [
             (r.customer, _("yes") if r.ready else _("no"), "; ".join(r.problems) or "-") for r in self.customers]
-        widths = [max(_width(row[i]) for row in rows) for i in range(2)]
+        widths = [max(display_width(row[i]) for row in rows) for i in range(2)]
         return "\n".join(f"{_pad(row[0], widths[0])}  {_pad(row[1], widths[1])}  {row[2]}" for row in rows)
 
 
-def _width(text: str) -> int:
-    """Columns `text` takes in a terminal: Hangul and other wide characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _pad(text: str, width: int) -> str:
-    return text + " " * max(width - _width(text), 0)
+    return text + " " * max(width - display_width(text), 0)
 
 
 def run(profile_paths: list[str], *, steps: str | None = None, sandbox: bool = False, sandbox_seed: str | None = None,

@@ -11,10 +11,9 @@ from typing import Any
 import pandas as pd
 
 from ..errors import graph_reason
-from ..i18n import DEFAULT_LANGUAGE, N_, _, current_language
+from ..i18n import DEFAULT_LANGUAGE, N_, _, current_language, in_language
 from ..remedies import remedy_text
 from . import records
-from ..i18n import in_language
 from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
 
 SKIPPED = "skipped"  # passed because the step does not apply to this customer (facts.skipped)
@@ -268,11 +267,9 @@ def _terminal(table: pd.DataFrame) -> str:
     view = table[["customer", "status", "failed_step", "error_code", "duration_s"]].copy()
     view["status"] = view["status"].map(status_word)
     view.columns = [_(_COLUMN_LABELS[c]) for c in view.columns]
-    if current_language() == DEFAULT_LANGUAGE:
+    # Hangul takes two columns of a terminal; English output stays as pandas writes it by default.
+    with pd.option_context("display.unicode.east_asian_width", current_language() != DEFAULT_LANGUAGE):
         lines = [view.to_string(index=False)]
-    else:  # Hangul takes two columns of a terminal
-        with pd.option_context("display.unicode.east_asian_width", True):
-            lines = [view.to_string(index=False)]
     failed = table[table["failed_step"].fillna("") != ""]
     if len(failed):
         lines.append("")

@@ -31,7 +31,7 @@ from .. import tables
 from ..client import GraphClient
 from ..errors import ConfigError, GraphAPIError, MissingSecretError, PlaybookError, StepFailed, graph_reason
 from ..remedies import own_remedy, remedy_text
-from ..i18n import N_, _, set_language
+from ..i18n import AND, N_, OR, _, joined, set_language
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
@@ -240,47 +240,47 @@ class Step:
 
     def missing(self) -> list[str]:
         """What a headless run would refuse: required IDs and unset secret variables, as sentences."""
-        problems = []
+        return self._readiness()[0]
+
+    def _readiness(self) -> tuple[list[str], list[str]]:
+        """(the problems `missing` says, the unset secret variables among them, in order)."""
+        problems: list[str] = []
+        unset: list[str] = []
+
+        def secret(env_param: str) -> None:
+            name = str(self.params.get(env_param))
+            problem = parameters.secret_problem(env_param, name, os.environ)
+            if problem:
+                problems.append(problem)
+                if not os.environ.get(name, "").strip():
+                    unset.append(name)
+
         for name in (self.spec.required if self.spec.applies(self.params) else ()):
             if parameters.is_empty(self.params.get(name)):
                 problems.append(_("{name} is empty ({help})").format(name=name, help=PARAMS[name].help))
         for group in self.spec.one_of:
             if not any(all(not parameters.is_empty(self.params.get(n)) for n in option.split("+")) for option in group):
-                choices = _joined((_joined(option.split("+"), N_("{first} and {second}")) for option in group),
-                                  N_("{first} or {second}"))
+                choices = joined((joined(option.split("+"), AND) for option in group), OR)
                 problems.append(_("{choices} must be given").format(choices=choices))
         for env_param in (self.spec.secrets if self.spec.applies(self.params) else ()):
             if env_param == "token_env" and self.params.get("signup_code"):
                 continue  # the code exchange puts the token there
-            problem = parameters.secret_problem(env_param, str(self.params.get(env_param)), os.environ)
-            if problem:
-                problems.append(problem)
+            secret(env_param)
         if self.params.get("signup_code"):
             if parameters.is_empty(self.params.get("app_id")):
                 problems.append(_("app_id is empty (needed to exchange signup_code)"))
-            problem = parameters.secret_problem("app_secret_env", str(self.params.get("app_secret_env")), os.environ)
-            if problem:
-                problems.append(problem)
-        return problems
+            secret("app_secret_env")
+        return problems, unset
 
     def check_ready(self) -> None:
         """ConfigError listing everything missing for this step (before any network call)."""
-        problems = self.missing()
+        problems, unset = self._readiness()
         if problems:
             exc = ConfigError(_("{step} cannot run: {problems}.").format(step=self.name, problems="; ".join(problems)))
             # Unset variables get the advice for setting them (export ..., or the form's field).
-            exc.env_names = self._unset_env_names()
+            exc.env_names = unset
             exc.only_env = len(exc.env_names) == len(problems)
             raise exc
-
-    def _unset_env_names(self) -> list[str]:
-        """The unset variables among the secrets `missing` names (in its order), whatever language it speaks."""
-        params = [p for p in (self.spec.secrets if self.spec.applies(self.params) else ())
-                  if not (p == "token_env" and self.params.get("signup_code"))]
-        if self.params.get("signup_code"):
-            params.append("app_secret_env")
-        names = [str(self.params.get(p)) for p in params]
-        return [n for n in names if not str(os.environ.get(n, "")).strip()]
 
     def require(self, *names: str) -> list[Any]:
         """The values of these parameters; ConfigError naming the empty ones."""
@@ -617,14 +617,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return list(a) == list(b)
     return a == b
-
-
-def _joined(items: Any, pattern: str) -> str:
-    """Items joined two by two with `pattern` ("{first} or {second}", marked N_()), in the current language."""
-    joined: str | None = None
-    for item in items:
-        joined = item if joined is None else _(pattern).format(first=joined, second=item)
-    return joined or ""
 
 
 def _remedy_for(exc: BaseException | None, error: Mapping[str, Any], where: str) -> str:
