@@ -27,8 +27,7 @@ from ..steps.local_receiver import stop_receivers_started_in
 from . import capacity, locks, summary
 from .customer import run_customer
 from .pool import KernelPool
-from ..i18n import LanguageError, _, check_language
-from ..i18n import in_language
+from ..i18n import LanguageError, _, check_language, in_language
 from .language import batch_language
 from .preflight import check_faults
 from .secrets_scan import scan_tree, secret_values

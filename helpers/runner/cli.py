@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from ..errors import ConfigError
-from ..i18n import LanguageError, _, check_language
-from ..i18n import in_language
+from ..i18n import LanguageError, _, check_language, in_language
 from .language import batch_language
 from .notebooks import DEFAULT_STEP_TIMEOUT
 

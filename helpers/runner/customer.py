@@ -21,12 +21,11 @@ import papermill
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from ..i18n import DEFAULT_LANGUAGE, _, current_language, localize_notebook
+from ..i18n import DEFAULT_LANGUAGE, _, current_language, in_language, localize_notebook
 from ..profiles import ENV_KEYS, load_profile
 from ..remedies import remedy_text
 from . import locks, records
 from .kernel import ENGINE_NAME, CustomerKernel
-from ..i18n import in_language
 from .pool import KernelPool, default_pool, kernel_environment
 from .records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
 from .secrets_scan import find_leaks, scan_tree, secret_values
