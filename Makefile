@@ -11,6 +11,7 @@ demo: $(VENV)/.runtime
 	$(PY) -m helpers run $(DEMO_CUSTOMERS) --sandbox
 
 test: $(VENV)/.dev browser
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 # The Airflow DAG (integrations/airflow/), run by Airflow itself against the sandbox, in its own environment.

@@ -92,7 +92,7 @@ def serve(port: int) -> None:
     import tornado.routing
     import tornado.web
 
-    from helpers._serving import serve_forever
+    from helpers.serving import serve_forever
     from helpers.sandbox.server import make_app
     from helpers.sandbox.service import SandboxService
 

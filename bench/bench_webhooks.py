@@ -138,7 +138,7 @@ def serve_noop(port: int) -> None:
     """The baseline: the same tornado HTTP server and request layer, answering 200 without a look."""
     from tornado import httputil
 
-    from helpers._serving import serve_forever
+    from helpers.serving import serve_forever
     from helpers.webhooks.receiver import SERVER_BODY_LIMIT
 
     class NoopRequest(httputil.HTTPMessageDelegate):

@@ -1,6 +1,5 @@
 """WhatsApp Cloud API onboarding playbook: the library the step notebooks call."""
-__version__ = "0.1.0"
-PROJECT_NAME = "wa-onboarding-playbook"
+from .about import PROJECT_NAME, __version__  # noqa: F401
 
 from .errors import (  # noqa: E402
     ConfigError,

@@ -31,7 +31,7 @@ _REF = _OPEN + "{}" + _CLOSE
 _REF_PATTERN = re.compile(_OPEN + "([A-Za-z_][A-Za-z0-9_]*)" + _CLOSE)
 _REF_SPLIT = re.compile("(" + _OPEN + "[A-Za-z_][A-Za-z0-9_]*" + _CLOSE + ")")  # keeps each reference whole
 
-# The fields of an entry: helpers.runner.records.GRAPH_CALL_FIELDS (the record schema), plus "seq".
+# The fields of an entry: helpers.records.GRAPH_CALL_FIELDS (the record schema), plus "seq".
 
 
 def known_secrets(env_names: Iterable[str], environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
+from .about import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,14 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     from . import lab
     lab.add_parser(commands)
 
-    from . import replay
+    from .training import replay
     replay.add_parser(commands)
 
     from . import explain
     explain.add_parser(commands)
 
-    from .i18n import catalogue
-    catalogue.add_parser(commands)
+    from . import i18n_catalogue
+    i18n_catalogue.add_parser(commands)
     return parser
 
 

@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterator, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import PROJECT_NAME, __version__, call_log
+from . import call_log
+from .about import PROJECT_NAME, __version__
 from .errors import GraphAPIError, MessageMayHaveBeenSentError, NetworkError, redact_url
 from .i18n import N_, _
 from .remedies import lookup as lookup_remedy

@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping
 
 from .i18n import N_, _
-from .remedies import Remedy, lookup as lookup_remedy
+from .remedies import Remedy, lookup as lookup_remedy, remedy_text
 
 _SECRET_QUERY = re.compile(r"((?:access_token|input_token|client_secret|code|pin|password)=)[^&#\s]+", re.I)
 
@@ -37,8 +37,6 @@ class PlaybookError(Exception):
         return type(self).__name__
 
     def remedy_for(self, where: str = "shell") -> str:
-        from .remedies import remedy_text
-
         return remedy_text(self.kind, where=where)
 
 
@@ -52,8 +50,6 @@ class ConfigError(PlaybookError, ValueError):
     only_env = True  # False: other values named in the message need fixing too
 
     def remedy_for(self, where: str = "shell") -> str:
-        from .remedies import remedy_text
-
         if not self.env_names:
             return super().remedy_for(where)
         joined = ("=... ".join if where == "shell" else ", ".join)(self.env_names)
@@ -77,8 +73,6 @@ class MissingSecretError(ConfigError):
         return self._reason
 
     def remedy_for(self, where: str = "shell") -> str:
-        from .remedies import remedy_text
-
         return remedy_text("MissingSecretError", where=where, env=self.env_name)
 
 
@@ -226,8 +220,6 @@ class WebhookStatusFailed(PlaybookError):
     """A message the API accepted (HTTP 200, a wamid) that a status webhook then reported as failed."""
 
     def __init__(self, message_id: str, code: int | None, details: Any = None) -> None:
-        from .remedies import lookup as lookup_remedy
-
         entry = lookup_remedy(code)
         self.message_id = message_id
         self.code = code

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -35,22 +34,21 @@ from typing import Any
 import yaml
 
 from . import supervisor
-from ._processes import free_port, kill
+from .processes import free_port, kill
 from .errors import PlaybookError
-from .i18n import (DEFAULT_LANGUAGE, LANGUAGE_ENV, LANGUAGES, N_, LanguageError, _, check_language,
-                   current_language, display_width, gettext, localize_notebook, set_language)
+from .i18n import (DEFAULT_LANGUAGE, LANGUAGE_ENV, LANGUAGES, LanguageError, _, check_language,
+                   current_language, display_width, set_language)
+from .lab_notebooks import (STEP_FILE, STEP_LABELS, VOILA_WORDS, localize_tree, step_label,  # noqa: F401
+                            step_notebooks, voila_words)
+from .paths import DEFAULT_DRILLS_DIR, DEFAULT_PROFILE, NOTEBOOKS_DIR, REPO_ROOT
 from .profiles import load_profile
+from .sandbox import Sandbox
+from .sandbox.peer import peer_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-DEFAULT_PROFILE = REPO_ROOT / "customers" / "training.yaml"
 DEFAULT_WORKDIR = REPO_ROOT / "runs" / "lab"
-DEFAULT_DRILLS_DIR = REPO_ROOT / "runs" / "drills"  # `python -m helpers drill from-run` writes there
 # Voilà finds templates under <entry of JUPYTER_PATH>/voila/templates/<name>.
 VOILA_TEMPLATE_ROOT = REPO_ROOT
 VOILA_TEMPLATE = "playbook"
-# 06_phone_numbers.ipynb, 07a_system_user.ipynb: two digits, an optional letter for a step inserted later.
-STEP_FILE = re.compile(r"^(\d{2}[a-z]?)_[a-z0-9_]+\.ipynb$")
 # The home page's list of steps, generated per session: Voila's tree page gets no custom resources,
 # so tree.html imports this file (from the session's own entry on JUPYTER_PATH).
 VOILA_STEPS_TEMPLATE = "playbook_steps.j2"
@@ -65,24 +63,7 @@ LAB_SETTING_OVERRIDES = {
 # JupyterLab's language packs, by the playbook's language (jupyterlab-language-pack-ko-kr is in requirements.txt).
 JUPYTERLAB_LOCALES = {"ko": "ko_KR"}
 TRANSLATION_SETTINGS = "@jupyterlab/translation-extension:plugin"
-# The words the Voila templates show (voila/templates/playbook/*: `t('...')`), listed here for the catalogue;
-# the templates get them translated (helpers.lab.voila_words) and fall back to the English they are written in.
-VOILA_WORDS = (
-    N_("Training app"), N_("Onboarding steps"), N_("Previous and next step"), N_("More about this step"),
-    N_("More about this page"), N_("Onboarding playbook: training app"), N_("back"),
-    N_("WhatsApp Cloud API onboarding: training app"),
-    N_("Each page is one step of a customer's onboarding, run against the local sandbox (no Meta account, nothing "
-       "leaves this machine). A page does nothing when it opens: fill in the form at the top and press its button; "
-       "the result and the verdict appear below the form. The bar at the top of every step leads to the others, in "
-       "order. The training scenarios are under <b>Training</b>."),
-    N_("Training"), N_("Scenarios"),
-)
-# The steps' short labels (from their file names, helpers.lab.step_label), for the catalogue.
-STEP_LABELS = (
-    N_("Plan"), N_("Assets"), N_("Terms"), N_("Access token"), N_("Webhooks"), N_("Subscribe WABA"),
-    N_("Phone numbers"), N_("Migration"), N_("System user"), N_("Credit line"), N_("Register"),
-    N_("Receive message"), N_("Send test message"), N_("Business profile"), N_("Templates"), N_("Go live"),
-)
+
 LOCALIZED_PREFIX = "localized-"  # <workdir>/localized-ko/notebooks: the Korean copies
 
 # Every process this session starts (and every kernel those start) carries the supervisor's tag,
@@ -114,67 +95,6 @@ def training_context() -> dict[str, str]:
     names = {"profile": ENV_PROFILE, "sandbox_url": ENV_SANDBOX_URL, "graph_url": ENV_GRAPH_URL,
              "callback_url": ENV_CALLBACK_URL, "webhook_db": ENV_WEBHOOK_DB, "run_dir": ENV_RUN_DIR}
     return {key: os.environ[env] for key, env in names.items() if os.environ.get(env)}
-
-
-def step_notebooks(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR, language: str | None = None) -> list[dict[str, str]]:
-    """The numbered step notebooks in order: file, number, short label (in `language`, default the current
-    one), title (the first markdown heading), heading (the title without its number)."""
-    steps = []
-    for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
-        if not STEP_FILE.match(path.name):
-            continue
-        number, title = STEP_FILE.match(path.name).group(1), _notebook_title(path)
-        label = gettext(step_label(path.name), language)  # STEP_LABELS lists them for the catalogue
-        steps.append({"file": path.name, "number": number, "label": label, "title": title,
-                      "heading": re.sub(rf"^{number}\s*[·:.-]?\s*", "", title).replace("**", "") or title})
-    return steps
-
-
-def step_label(file_name: str) -> str:
-    """A short label from the file name: 05_subscribe_waba.ipynb -> 'Subscribe WABA'."""
-    return Path(file_name).stem.split("_", 1)[-1].replace("_", " ").capitalize().replace("waba", "WABA")
-
-
-def voila_words(language: str) -> dict[str, str]:
-    """The Voila templates' words in `language`, {English: translation}: those the catalogue has."""
-    return {word: gettext(word, language) for word in VOILA_WORDS if gettext(word, language) != word}
-
-
-def localize_tree(notebooks_dir: str | os.PathLike, root: str | os.PathLike, language: str) -> Path:
-    """<root>/<notebooks_dir's name>: a fresh copy of `notebooks_dir` (subfolders too) whose notebooks' prose is
-    in `language` (helpers.i18n.localize_notebook; code cells unchanged). Beside it, <root> links to every other
-    entry next to `notebooks_dir` (customers/, ...), so the notebooks' relative paths (../customers/example.yaml)
-    resolve as they do from the original. Hidden entries, and the one holding <root> itself, are not linked."""
-    import nbformat
-
-    source, root = Path(notebooks_dir).resolve(), Path(root).resolve()
-    target = root / source.name
-    shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for path in sorted(target.rglob("*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
-        nbformat.write(localize_notebook(notebook, language), path)
-    for entry in sorted(source.parent.iterdir()):
-        if entry.name.startswith(".") or entry == source or root.is_relative_to(entry.resolve()):
-            continue
-        (root / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
-    return target
-
-
-def _notebook_title(path: Path) -> str:
-    fallback = step_label(path.name)
-    try:
-        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError):
-        return fallback
-    for cell in cells:
-        if cell.get("cell_type") != "markdown":
-            continue
-        source = "".join(cell.get("source", ""))
-        for line in source.splitlines():
-            if line.startswith("#"):
-                return line.lstrip("#").strip() or fallback
-    return fallback
 
 
 # ---- the session -------------------------------------------------------------------------------
@@ -213,7 +133,7 @@ class LabSession:
         self.port = port
         self.open_browser = open_browser
         self.state_path = Path(state_path).resolve() if state_path else None
-        # Replayed failures (helpers.replay) the training page lists: $PLAYBOOK_DRILLS_DIR, else runs/drills.
+        # Replayed failures (helpers.training.replay) the training page lists: $PLAYBOOK_DRILLS_DIR, else runs/drills.
         self.drills_dir = Path(drills_dir or os.environ.get(ENV_DRILLS_DIR) or DEFAULT_DRILLS_DIR).resolve()
         self._drills_env_before: tuple[str | None] | None = None  # set while this session holds the variable
         self.session_id = secrets.token_hex(8)
@@ -246,8 +166,6 @@ class LabSession:
         return self
 
     def _start(self, cancel: threading.Event) -> None:
-        from .sandbox import Sandbox
-
         profile = load_profile(self.source_profile)  # refuses a bad profile before anything starts
         self._fresh_workdir()
         if self.served_dir != self.notebooks_dir:
@@ -284,8 +202,6 @@ class LabSession:
 
     def kernel_environment(self) -> dict[str, str]:
         """The children's (and so the kernels') environment: ours plus the demo secrets and pointers."""
-        from .sandbox.peer import peer_env
-
         env = dict(os.environ)
         env.pop(ENV_APP_MODE, None)  # JupyterLab's kernels act on their cells; only Voila's get the mode
         env.update(self._sandbox.demo_env() if self._sandbox else {})

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import validate
+from . import spec, validate
 from .errors import ConfigError
-from .i18n import LANGUAGES, N_, LanguageError, _, check_language, joined
+from .i18n import N_, LanguageError, _, check_language, joined
 from .versions import DEFAULT_API_VERSION
 
 ALL = "*"  # `steps` value of the parameters every notebook declares
@@ -171,7 +171,6 @@ _PARTNER_STEPS = ("07a_system_user", "07b_credit_line")
 
 def _spec_enum(key: str) -> tuple[str, ...]:
     """An enum of Meta's spec (helpers.spec's index), read when first needed."""
-    from . import spec
     if key == "vertical":
         return tuple(spec.index()["business_profile"]["fields"]["vertical"]["enum"])
     return tuple(spec.index()[key])
@@ -506,7 +505,7 @@ def secret_problem(param: str, env: str, environ: Mapping[str, str]) -> str | No
 
 def notebook_parameters(step_name: str) -> list[Param]:
     """The parameters a step notebook declares, in order: shared first, then its own."""
-    _spec(step_name)
+    step_spec(step_name)
     return [PARAMS[n] for n in SHARED] + [p for p in PARAMS.values() if step_name in p.steps]
 
 
@@ -520,20 +519,12 @@ CELL_HEADER = ("# Parameters: papermill injects values after this cell; a parame
                "# takes the profile's value (see docs/notebooks.md).\n")
 
 
-def _spec(step_name: str) -> StepSpec:
+def step_spec(step_name: str) -> StepSpec:
+    """The registry's entry for a step; ConfigError naming the steps when there is none."""
     if step_name not in STEPS:
         raise ConfigError(_("unknown step {step}; steps are {steps}.").format(step=repr(step_name),
                                                                              steps=", ".join(STEPS)))
     return STEPS[step_name]
-
-
-def field(name: str, **overrides: Any):
-    """The form field for a parameter, from its entry (label, kind, placeholder, options)."""
-    from .forms.base import Field  # ipywidgets: only the forms need it
-    p = PARAMS[name]
-    values = dict(label=p.label or name, kind=p.kind, placeholder=p.placeholder, options=p.options)
-    values.update(overrides)
-    return Field(name, **values)
 
 
 # ---- the notebooks' parameters cells ---------------------------------------------------------

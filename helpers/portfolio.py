@@ -18,8 +18,10 @@ customer profile covers yet into starter profiles (IDs and environment variable 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -33,7 +35,8 @@ from . import operations as ops, tables, validate
 from .client import GraphClient
 from .errors import ConfigError, GraphAPIError, PlaybookError
 from .i18n import N_, _
-from .parameters import PARAMS, PROFILE_KEYS
+from .parameters import ENV_FALLBACKS, PARAMS, PROFILE_KEYS
+from .processes import temporary_environ
 from .profiles import load_profile
 
 CUSTOMERS_DIR = Path(__file__).resolve().parents[1] / "customers"
@@ -465,10 +468,6 @@ def notebook_view(*, business_id: str, graph_url: str, api_version: str, token_e
     An empty graph_url takes the lab's sandbox (PLAYBOOK_GRAPH_URL), as the step notebooks do; an empty
     business_id the partner of the lab's profile (PLAYBOOK_PROFILE).
     """
-    import os
-
-    from .parameters import ENV_FALLBACKS
-
     graph_url = graph_url or os.environ.get(ENV_FALLBACKS["graph_url"], "") or str(PARAMS["graph_url"].default)
     if not str(business_id or "").strip() and os.environ.get(ENV_FALLBACKS["profile"]):
         # In the lab: the partner of the lab's profile (its own business when it is the partner itself).
@@ -530,10 +529,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from ._processes import temporary_environ
-
     # Every input first: nothing starts, nothing is asked of Graph, before they are right.
     if args.business_id is None and not args.sandbox:
         raise ConfigError(_("--business-id is required (the partner's business portfolio ID), or use --sandbox."))
@@ -547,7 +542,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(_("--sandbox-seed is the embedded sandbox's seed: add --sandbox."))
     with contextlib.ExitStack() as stack:
         if args.sandbox:
-            from .sandbox import Sandbox
+            from .sandbox import Sandbox  # only with --sandbox: the emulator (and Meta's spec) stays unloaded
 
             sandbox = Sandbox(seed=args.sandbox_seed).start()
             stack.callback(sandbox.stop)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ._processes import pid_alive, send_signal, start_ticks
+from .processes import pid_alive, send_signal, start_ticks
 from .errors import PlaybookError
 from .i18n import _
 

@@ -288,3 +288,14 @@ def style_error(frame: pd.DataFrame):
     frame = frame[[not is_missing(v) and v != "" for v in frame["value"]]] if "value" in frame else frame
     return show(frame).set_properties(subset=["field"], **{"font-weight": "bold", "white-space": "nowrap"}) \
         .hide(axis="columns")
+
+
+def style_templates(table: pd.DataFrame):
+    """The templates in the steps' one table style, the review status coloured."""
+    return show(table, backgrounds={"status": lambda s: TEMPLATE_COLOURS.get(s, "")}, headers=False)
+
+
+def style_health(table: pd.DataFrame):
+    """health_status in the steps' one table style, each entity's can_send_message coloured."""
+    colour = lambda s: HEALTH_COLOURS.get(s, "")  # noqa: E731
+    return show(table, backgrounds={"can_send_message": colour, "can_receive_call_sip": colour}, headers=False)

@@ -41,7 +41,7 @@ class ApiVersionWarning(UserWarning):
 
 def local_storage_regions() -> tuple[str, ...]:
     """The countries Local Storage can keep data in: the spec's WhatsAppDataLocalizationRegion enum."""
-    from . import spec  # only when asked: the webhook receiver imports this module and never needs the spec
+    from . import spec  # not a loop: the webhook receiver imports this module and must not load the spec (yaml)
     return tuple(spec.index()["local_storage_regions"])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from fakes import FAKE_APP_SECRET, FAKE_PIN, FAKE_TOKEN
-from helpers._processes import temporary_environ
+from helpers.processes import temporary_environ
 from helpers.sandbox import Sandbox
 from helpers.sandbox.peer import peer_env
 from sandbox_fixtures import Graph

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import papermill
 
-from helpers._processes import temporary_environ
+from helpers.processes import temporary_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

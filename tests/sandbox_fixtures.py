@@ -15,7 +15,7 @@ import pytest
 import requests
 import tornado.web
 
-from helpers._serving import BackgroundServer
+from helpers.serving import BackgroundServer
 
 EXAMPLE_BUSINESS = "100000000000001"
 EXAMPLE_WABA = "200000000000001"

@@ -13,7 +13,7 @@ from typing import Any
 
 import tornado.web
 
-from helpers._serving import BackgroundServer
+from helpers.serving import BackgroundServer
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from helpers._processes import pid_alive
+from helpers.processes import pid_alive
 from helpers.remedies import remedy_text
 from helpers.runner import run_batch
 from helpers.runner import summary

@@ -305,7 +305,8 @@ def test_in_the_app_the_cell_makes_no_call_and_run_replaces_the_hint(monkeypatch
 # ---- 04: what Meta cannot reach ----------------------------------------------------------------------
 def test_callback_warnings_when_the_target_is_meta():
     step = interactive_step("04_webhooks", graph_url="https://graph.facebook.com")
-    warn = lambda url: steps.callback_warnings(step, url)  # noqa: E731
+    assert step.talks_to_meta
+    warn = lambda url: steps.callback_warnings(url, to_meta=step.talks_to_meta)  # noqa: E731
     assert len(warn("http://127.0.0.1:8080/webhook")) == 2
     assert "HTTPS with a valid certificate" in warn("http://hooks.example.com/w")[0]
     for unreachable in ("https://localhost/w", "https://10.1.2.3/w", "https://192.168.0.9/w", "https://[::1]/w",
@@ -319,7 +320,8 @@ def test_callback_warnings_when_the_target_is_meta():
 
 def test_no_callback_warning_against_the_sandbox(sb):
     step = interactive_step("04_webhooks", graph_url=sb.url)
-    assert steps.callback_warnings(step, "http://127.0.0.1:8080/webhook") == []
+    assert not step.talks_to_meta
+    assert steps.callback_warnings("http://127.0.0.1:8080/webhook", to_meta=step.talks_to_meta) == []
 
 
 def test_invalid_fields_get_the_red_border_css():

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from helpers import i18n, remedies
-from helpers.i18n import catalogue
+from helpers import i18n_catalogue as catalogue
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from helpers import operations as ops, steps
-from helpers._processes import temporary_environ
+from helpers.processes import temporary_environ
 from helpers.client import GraphClient
 from helpers.errors import ConfigError, GraphAPIError
 from helpers.forms import for_step

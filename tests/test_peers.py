@@ -13,7 +13,7 @@ from helpers import ConfigError, operations as ops, steps
 from helpers.client import GraphClient
 from helpers.peers import ENV_PEER, ENV_PEER_URL, PersonPeer, peer_env, peer_for
 from helpers.sandbox.peer import FACTORY, SandboxPeer, peer_environment
-from helpers.steps import Step, actions
+from helpers.steps import Step, display
 from helpers.webhooks import WebhookReceiver
 from notebook_fixtures import CUSTOMERS
 from sandbox_fixtures import CONSUMER, UNVERIFIED_PHONE, wait_for
@@ -119,7 +119,7 @@ def test_04_against_a_person_needs_a_callback_url_even_on_loopback(sb, tmp_path,
 
 def test_09_asks_the_person_to_write_and_receives_what_they_send(sb, tmp_path, no_peer, monkeypatch):
     shown: list[str] = []
-    monkeypatch.setattr(actions, "_markdown", shown.append)  # what the notebook would display
+    monkeypatch.setattr(display, "markdown", shown.append)  # what the notebook would display
     with WebhookReceiver(tmp_path / "hooks.sqlite") as receiver:
         common = dict(graph_url=sb.url, callback_url=receiver.callback_url, webhook_db=str(receiver.db_path))
         assert steps.webhooks(start("04_webhooks", tmp_path, **common))["ok"]
@@ -157,11 +157,14 @@ def test_a_peer_given_to_the_step_wins_over_the_environment(sb, tmp_path):
 ALLOWED_IMPORTERS = {
     "helpers/cli.py": "registers the `python -m helpers sandbox` sub-command",
     "helpers/lab.py": "starts the lab's sandbox and names it as the kernels' peer",
-    "helpers/replay.py": "writes a failed run as a sandbox scenario (the scenarios' catalogue and fault kinds)",
+    "helpers/training/replay.py": "writes a failed run as a sandbox scenario (the scenarios' catalogue and fault kinds)",
     "helpers/runner/batch.py": "starts the sandbox of `--sandbox` batches and names it as the peer",
     "helpers/runner/preflight.py": "reads the `--sandbox` seed (the secrets it will export) before anything starts",
     "helpers/runner/cli.py": "checks `--sandbox-latency-ms` before anything starts",
-    "helpers/training.py": "drills drive the sandbox's control API (scenarios, tokens, clock) by nature",
+    "helpers/training/drills.py": "the drills' fixes drive the sandbox's control API (tokens, SMS, clock) by nature",
+    "helpers/training/drill.py": "drills drive the sandbox's control API (scenarios, tokens, clock) by nature",
+    "helpers/training/catalogue.py": "the drills there are: the sandbox's scenario files",
+    "helpers/training/page.py": "the page lists the sandbox's scenario files",
     "helpers/portfolio.py": "starts the sandbox of `portfolio --sandbox` and reads its seed's partner",
 }
 

@@ -1,4 +1,4 @@
-"""A real failure replayed as a drill (helpers.replay): a step fails against the sandbox and writes its record,
+"""A real failure replayed as a drill (helpers.training.replay): a step fails against the sandbox and writes its record,
 `python -m helpers drill from-run` turns the customer's folder into a scenario, a fresh sandbox loads it and
 the same step fails with the same code and subcode; the training page's drill of it is fixed and passes.
 And every folder that cannot be replayed is refused with what to do, before anything is written."""
@@ -13,8 +13,8 @@ from helpers import ConfigError, GraphAPIError, lab
 from helpers.cli import main
 from helpers.lab import DEFAULT_PROFILE, LabSession
 from helpers.remedies import lookup
-from helpers.replay import ReplayError, from_run, path_pattern, replayed_spec, scenario_name
-from helpers.runner import records
+from helpers.training.replay import ReplayError, from_run, path_pattern, replayed_spec, scenario_name
+from helpers import records
 from helpers.sandbox import Sandbox
 from helpers.sandbox.scenarios import DRILLS_DIR_ENV, SCENARIO_DIR, catalogue
 from helpers.steps import Step

@@ -247,5 +247,5 @@ def test_bad_input_starts_nothing(tmp_path, tmp_path_factory):
     (b'"text": "token=abc\\"def"', 'abc"def', True),                    # JSON-escaped form
 ])
 def test_secret_scan_matches(data, value, found):
-    from helpers.runner.secrets_scan import contains
+    from helpers.secrets_scan import contains
     assert contains(data, value) is found

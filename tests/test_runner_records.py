@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from helpers.runner import run_batch
-from helpers.runner.records import GRAPH_CALL_FIELDS
+from helpers.records import GRAPH_CALL_FIELDS
 from helpers.sandbox import Sandbox
 from helpers.runner.notebooks import discover
 from notebook_fixtures import find_secrets, secret_values

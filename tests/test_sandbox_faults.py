@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from helpers._processes import temporary_environ
+from helpers.processes import temporary_environ
 from helpers.client import GraphClient
 from helpers.errors import GraphAPIError, NetworkError
 from helpers.sandbox import Sandbox, SandboxControlError

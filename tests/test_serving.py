@@ -1,4 +1,4 @@
-"""helpers._serving: a tornado app on its own thread (BackgroundServer) and in the foreground (serve_forever)."""
+"""helpers.serving: a tornado app on its own thread (BackgroundServer) and in the foreground (serve_forever)."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ import pytest
 import requests
 import tornado.web
 
-from helpers._serving import BackgroundServer, url_for
+from helpers.serving import BackgroundServer, url_for
 
 
 class Hello(tornado.web.RequestHandler):
@@ -66,7 +66,7 @@ def test_serve_forever_prints_its_banner_and_stops_on_sigterm(tmp_path):
         port = sock.getsockname()[1]
     script = textwrap.dedent(f"""
         import tornado.web
-        from helpers._serving import serve_forever
+        from helpers.serving import serve_forever
         class Hello(tornado.web.RequestHandler):
             def get(self): self.write("hi")
         serve_forever(tornado.web.Application([(r"/", Hello)]), "127.0.0.1", {port},

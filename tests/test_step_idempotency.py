@@ -10,14 +10,14 @@ import threading
 import pytest
 
 from helpers import GraphAPIError, operations as ops, steps
-from helpers._processes import temporary_environ
+from helpers.processes import temporary_environ
 from helpers.client import GraphClient
 from helpers.runner.customer import _carry_journals
 from helpers.sandbox import Sandbox
 from helpers.sandbox.peer import peer_env
 from helpers.steps import Step
 from helpers.steps.journal import DONE, UNKNOWN, WriteJournal, guarded_write, journal_path
-from helpers.steps.partner_actions import _exists_already, _find
+from helpers.steps.actions.partner import _exists_already, _find
 from helpers.webhooks import WebhookReceiver
 from notebook_fixtures import CUSTOMERS, find_secrets, secret_values
 

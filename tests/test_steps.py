@@ -8,7 +8,7 @@ import os
 import pytest
 
 from helpers import ConfigError, GraphAPIError, steps
-from helpers._processes import pid_alive
+from helpers.processes import pid_alive
 from helpers.remedies import remedy_text
 from helpers.steps import Step
 from helpers.webhooks import WebhookReceiver
@@ -143,7 +143,7 @@ def test_record_never_holds_a_secret_value(sb, tmp_path):
 
 
 def test_redaction_keeps_ids_that_contain_the_pins_digits(tmp_path, monkeypatch):
-    from helpers.runner.secrets_scan import contains
+    from helpers.secrets_scan import contains
     pin = "000001"  # its digits occur inside every example ID (400000000000001, ...)
     monkeypatch.setenv("WHATSAPP_PIN", pin)
     monkeypatch.setenv("WHATSAPP_TOKEN", FAKE_TOKEN)  # 06 and 08 need a token set; no call is made

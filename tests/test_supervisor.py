@@ -10,9 +10,9 @@ import time
 import pytest
 
 from helpers import supervisor
-from helpers._processes import free_port, pid_alive, start_ticks
+from helpers.processes import free_port, pid_alive, start_ticks
 from helpers.steps import ensure_local_receiver, stop_local_receiver
-from helpers.steps.local_receiver import receiver_state
+from helpers.webhooks.local_receiver import receiver_state
 
 PY = sys.executable
 

@@ -17,7 +17,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from helpers._serving import BackgroundServer
+from helpers.serving import BackgroundServer
 from helpers.errors import ConfigError
 from helpers.webhooks import check_endpoint, cli, format_report
 from helpers.webhooks.checker import BUDGET_MS, COLUMNS

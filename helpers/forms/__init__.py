@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .. import steps
 from ..i18n import _
 from .base import Field, StepForm, check_secret, check_value
 from .phone_numbers import PhoneNumbersForm
@@ -18,8 +19,6 @@ FORM_CLASSES = {"06_phone_numbers": PhoneNumbersForm, "08_register": RegisterFor
 
 def for_step(step, on_run: Callable[[Any], Any] | None = None) -> StepForm:
     """The form for this step: its own class where it has one, else a StepForm from STEP_FIELDS."""
-    from .. import steps
-
     if step.name in FORM_CLASSES:
         return FORM_CLASSES[step.name](step, on_run)
     action = on_run or getattr(steps, step.name.split("_", 1)[1])

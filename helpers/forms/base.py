@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+import html
 from typing import Any, Callable
 
 import ipywidgets as widgets
+from IPython.display import display
 
 from .. import validate
 from ..errors import ConfigError
 from ..i18n import N_, _
-from ..parameters import env_name_of
+from ..parameters import PARAMS, env_name_of
+from ..tables import failure_summary
+from ..webhooks.checker import callback_warnings
 
 # A field whose value is refused gets a red border; a warning (not a refusal) reads amber. Injected with each form.
 FORM_CSS = """<style>
@@ -59,12 +63,19 @@ class Field:
         return "playbook-" + base.replace("_", "-")
 
 
+def field(name: str, **overrides: Any) -> Field:
+    """The form field for a parameter, from its registry entry (label, kind, placeholder, options)."""
+    p = PARAMS[name]
+    values = dict(label=p.label or name, kind=p.kind, placeholder=p.placeholder, options=p.options)
+    values.update(overrides)
+    return Field(name, **values)
+
+
 def check_value(field: Field, value: Any) -> str:
     """'' when the value is acceptable for the field, else what to fix (never echoing a secret).
 
     The rule is the parameter's own, from the registry (helpers.parameters).
     """
-    from ..parameters import PARAMS  # the registry imports this module's Field lazily
     if field.kind in ("bool", "choice", "secret", "pin"):
         return ""
     if field.kind == "number":
@@ -133,7 +144,7 @@ class StepForm(widgets.VBox):
         self.css.add_class("playbook-style")
         # In the app the page's header names the step; the form says what it is for, without the file name.
         app = not getattr(step, "acts_on_open", True)
-        heading = widgets.HTML(value=f"<b>{_escape(_(step.spec.title) if app else (title or step.name))}</b>")
+        heading = widgets.HTML(value=f"<b>{escape_text(_(step.spec.title) if app else (title or step.name))}</b>")
         self.notes = widgets.VBox([])  # warnings a form shows above its button (08's PIN warning)
         super().__init__([self.css, heading, *rows, self.notes, widgets.HBox([self.run_button, self.summary])])
         self.add_class("playbook-form")
@@ -171,7 +182,7 @@ class StepForm(widgets.VBox):
     # -- validation ---------------------------------------------------------------------------
     def _set_message(self, spec: Field, text: str, ok: bool, *, colour: str | None = None) -> None:
         colour = colour or (OK_COLOUR if ok else ERROR_COLOUR)
-        self.messages[spec.name].value = f'<span style="color:{colour}">{_escape(text)}</span>' if text else ""
+        self.messages[spec.name].value = f'<span style="color:{colour}">{escape_text(text)}</span>' if text else ""
         widget = self.inputs[spec.name]
         if ok:
             widget.remove_class("playbook-invalid")
@@ -190,8 +201,7 @@ class StepForm(widgets.VBox):
     def field_warning(self, spec: Field, value: Any) -> str:
         """A warning for an acceptable value (04: a callback Meta cannot reach); '' when none."""
         if spec.name == "callback_url" and str(value or "").strip():
-            from ..steps.actions import callback_warnings
-            return " ".join(callback_warnings(self.step, str(value).strip()))
+            return " ".join(callback_warnings(str(value).strip(), to_meta=self.step.talks_to_meta))
         return ""
 
     def _secret_typed(self, spec: Field, change: dict) -> None:
@@ -281,7 +291,6 @@ class StepForm(widgets.VBox):
         """After any run of the step (this form's Run or the action cell): the summary line, then the form's extras."""
         self.result, self.error = result, error
         if error is not None:
-            from ..tables import failure_summary
             self._summary(_("Failed: {summary}").format(summary=failure_summary(self.step.record.get("error"))),
                           ERROR_COLOUR)
         else:
@@ -294,7 +303,7 @@ class StepForm(widgets.VBox):
         self.show_result(result)
 
     def _summary(self, text: str, colour: str) -> None:
-        self.summary.value = f'<span style="color:{colour}">{_escape(text)}</span>'
+        self.summary.value = f'<span style="color:{colour}">{escape_text(text)}</span>'
 
     def show_result(self, result: Any) -> None:
         """What a form adds after a run, beside the result area (06: the number picker). Nothing by default."""
@@ -305,9 +314,10 @@ def _is_styler(value: Any) -> bool:
 
 
 def _show(obj: Any) -> None:
-    from IPython.display import display
     display(obj)
 
 
-def _escape(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape_text(text: Any) -> str:
+    """Text for an HTML widget's value: &, < and > escaped (quotes need not be, outside attributes)."""
+    return html.escape(str(text), quote=False)
+

@@ -5,9 +5,9 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
+from .. import steps
 from ..i18n import _
-from ..parameters import field
-from .base import StepForm
+from .base import StepForm, field
 
 FIELDS = [field("waba_id", required=True)] + [field(n) for n in ("display_phone_number", "phone_number_id", "token_env")]
 
@@ -16,9 +16,7 @@ class PhoneNumbersForm(StepForm):
     """WABA ID → Run shows every number (compact readiness view; "All columns" shows the rest); the dropdown picks one."""
 
     def __init__(self, step, on_run: Callable[[Any], Any] | None = None) -> None:
-        if on_run is None:
-            from ..steps import phone_numbers as on_run
-        super().__init__(step, FIELDS, on_run, title=_("06 · Phone numbers of the WABA"))
+        super().__init__(step, FIELDS, on_run or steps.phone_numbers, title=_("06 · Phone numbers of the WABA"))
         self.all_columns = widgets.ToggleButton(value=bool(step.params.get("show_all_columns")),
                                                 description=_("All columns"), icon="table",
                                                 tooltip=_("show every column of the numbers table"))

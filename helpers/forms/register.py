@@ -11,11 +11,10 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from .. import validate
+from .. import steps, validate
 from ..errors import ConfigError
 from ..i18n import N_, _
-from ..parameters import field
-from .base import ERROR_COLOUR, OK_COLOUR, StepForm, _escape
+from .base import ERROR_COLOUR, OK_COLOUR, StepForm, escape_text, field
 
 FIELDS = [field(n) for n in ("phone_number_id", "waba_id", "display_phone_number")] + [
     field("pin_env", required=True)] + [field(n) for n in ("verification_code", "data_localization_region", "token_env")]
@@ -28,10 +27,8 @@ class RegisterForm(StepForm):
     """Register the number: requests a code first when it is not verified, then registers with the PIN."""
 
     def __init__(self, step, on_run: Callable[[Any], Any] | None = None) -> None:
-        if on_run is None:
-            from ..steps import register as on_run
-        super().__init__(step, FIELDS, on_run, title=_("08 · Register the phone number"))
-        warning = widgets.HTML(value=f'<span class="playbook-warning">{_escape(_(PIN_WARNING))}</span>')
+        super().__init__(step, FIELDS, on_run or steps.register, title=_("08 · Register the phone number"))
+        warning = widgets.HTML(value=f'<span class="playbook-warning">{escape_text(_(PIN_WARNING))}</span>')
         warning.add_class("playbook-pin-warning")
         self.notes.children = (warning,)
         self.new_pin = widgets.Password(value="", description=_("New PIN (6 digits)"), continuous_update=False,
@@ -91,15 +88,14 @@ class RegisterForm(StepForm):
         self.new_pin.value = ""  # never keep a secret in the widget
 
     def _new_pin_note(self, text: str, colour: str) -> None:
-        self.new_pin_message.value = f'<span style="color:{colour}">{_escape(text)}</span>'
+        self.new_pin_message.value = f'<span style="color:{colour}">{escape_text(text)}</span>'
 
     def set_new_pin(self) -> Any:
         """Set the typed PIN on the number (POST /{PHONE_NUMBER_ID} {"pin"}), then register with it."""
         if not self._new_pin_stored:
             self._new_pin_note(_("Type the new 6-digit PIN first (then Enter)."), ERROR_COLOUR)
             return None
-        from ..steps import set_new_pin_and_register
-        result = self.run_action(set_new_pin_and_register)
+        result = self.run_action(steps.set_new_pin_and_register)
         if self.error is None:
             self._new_pin_stored = False
             self._new_pin_note("", OK_COLOUR)

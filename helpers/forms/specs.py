@@ -5,7 +5,7 @@ which fields, and which are required in the form, are said here.
 """
 from __future__ import annotations
 
-from ..parameters import field
+from .base import field
 
 STEP_FIELDS = {
     "00_plan": [field(n) for n in ("onboarding", "expected_peak_mps", "compliance", "features",

@@ -14,6 +14,7 @@ import os
 import secrets as pyrandom
 import shutil
 import sys
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,16 @@ from tqdm import tqdm
 
 from ..client import TIMEOUT_ENV as GRAPH_TIMEOUT_ENV
 from ..errors import ConfigError
+from ..validate import ApiVersionWarning
 from ..profiles import ENV_KEYS, load_profile
-from ..steps.local_receiver import stop_receivers_started_in
+from ..webhooks.local_receiver import stop_receivers_started_in
 from . import capacity, locks, summary
 from .customer import run_customer
 from .pool import KernelPool
 from ..i18n import LanguageError, _, check_language, in_language
 from .language import batch_language
 from .preflight import check_faults
-from .secrets_scan import scan_tree, secret_values
+from ..secrets_scan import scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, select
 
 # Under --sandbox-faults a held ("timeout after write") answer takes FAULTS_SLOW_S, longer than the
@@ -182,10 +184,6 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
 def _quiet_version_warnings() -> None:
     # The batch already said once that a profile's api_version expires; the workers must not repeat it
     # into the progress bar.
-    import warnings
-
-    from ..validate import ApiVersionWarning
-
     warnings.filterwarnings("ignore", category=ApiVersionWarning)
 
 
@@ -227,7 +225,7 @@ def _start_sandbox(stack: ExitStack, profiles: dict[str, dict[str, Any]], batch_
     its passed steps set up still reach a receiver. Returns the overrides per profile and the
     environment the customers need: the demo secrets and the peer settings.
     """
-    from ..sandbox import Sandbox
+    from ..sandbox import Sandbox  # only for --sandbox batches: against Meta the emulator stays unloaded
     from ..sandbox.peer import peer_env
     from ..webhooks import WebhookReceiver
 

@@ -24,11 +24,12 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from ..i18n import DEFAULT_LANGUAGE, _, current_language, in_language, localize_notebook
 from ..profiles import ENV_KEYS, load_profile
 from ..remedies import remedy_text
-from . import locks, records
+from . import locks
+from .. import records
 from .kernel import ENGINE_NAME, CustomerKernel
 from .pool import KernelPool, default_pool, kernel_environment
-from .records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
-from .secrets_scan import find_leaks, scan_tree, secret_values
+from ..records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
+from ..secrets_scan import find_leaks, scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
 

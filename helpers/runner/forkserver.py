@@ -27,7 +27,7 @@ from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
-from .._processes import pid_alive
+from ..processes import pid_alive
 from ..i18n import _
 
 # Warm-process environment: no thread pools that a fork would leave half-copied.

@@ -21,7 +21,7 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
 
-from .._processes import kill_group
+from ..processes import kill_group
 from ..i18n import _
 from .forkserver import ForkProvisioner, ForkServer, describe_exit
 

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..i18n import _
+from ..parameters import ENV_FALLBACKS, PARAMS
+from ..processes import pid_alive
 
 LOCK_DIR_ENV = "PLAYBOOK_LOCK_DIR"
 # Steps that set the app's callback (04) or rely on it reaching this run's receiver (09, 10).
@@ -61,8 +63,6 @@ def scope(graph_url: str) -> str:
 def graph_url_of(profile: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
                  environ: Mapping[str, str] | None = None) -> str:
     """The Graph URL a customer's steps call: the runner's override, the profile's, the env's, the default."""
-    from ..parameters import ENV_FALLBACKS, PARAMS
-
     environ = os.environ if environ is None else environ
     return str((overrides or {}).get("graph_url") or profile.get("graph_url")
                or environ.get(ENV_FALLBACKS["graph_url"]) or PARAMS["graph_url"].default)
@@ -205,8 +205,6 @@ def _read(path: Path, key: str) -> Holder:
 
 
 def _alive(pid: int) -> bool:
-    from .._processes import pid_alive
-
     return pid_alive(pid)
 
 

@@ -13,8 +13,8 @@ import pandas as pd
 from ..errors import graph_reason
 from ..i18n import DEFAULT_LANGUAGE, N_, _, current_language, in_language
 from ..remedies import remedy_text
-from . import records
-from .records import FAILED, NOT_RUN, PASSED, TIMEOUT
+from .. import records
+from ..records import FAILED, NOT_RUN, PASSED, TIMEOUT
 
 SKIPPED = "skipped"  # passed because the step does not apply to this customer (facts.skipped)
 _COLOURS = {PASSED: "#d4edda", FAILED: "#f8d7da", TIMEOUT: "#ffe5b4", NOT_RUN: "#eeeeee", SKIPPED: "#e2e3e5",

@@ -11,7 +11,7 @@ import argparse
 import shlex
 import sys
 
-from .._serving import serve_forever
+from ..serving import serve_forever
 from ..i18n import _
 from .peer import peer_env
 from .faults import FaultError, FaultPlan, check_rate

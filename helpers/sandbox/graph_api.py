@@ -19,7 +19,8 @@ from ..versions import DEFAULT_API_VERSION, VERSIONS
 from . import graph_errors as err
 from . import partner, spec_model, templates
 from .service import SandboxService
-from .state import MANAGEMENT, MESSAGING, Token, list_param, object_param
+from .models import MANAGEMENT, MESSAGING, Token
+from .params import list_param, object_param
 
 WABA_DEFAULT_FIELDS = ("id", "name", "currency", "timezone_id", "message_template_namespace")
 PHONE_DEFAULT_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating",

@@ -8,13 +8,15 @@ from typing import Any
 
 from . import graph_errors as err
 from . import spec_model
-from .state import Business, SandboxState, Token, Waba, list_param
+from .models import Business, Token, Waba
+from .params import list_param
+from .store import Store
 
 # The currencies a shared credit line can bill a customer's WABA in.
 CREDIT_CURRENCIES = ("USD", "EUR", "INR", "IDR", "GBP", "AUD")
 
 
-def business_for(state: SandboxState, token: Token, business_id: str, method: str) -> Business:
+def business_for(state: Store, token: Token, business_id: str, method: str) -> Business:
     business = state.businesses.get(business_id)
     if business is None or token.type == "APP" or token.business_id != business_id:
         raise err.unsupported_request(method, business_id)
@@ -25,7 +27,7 @@ def business_fields(business: Business) -> dict:
     return {"id": lambda: business.id, "name": lambda: business.name, "timezone_id": lambda: 0}
 
 
-def credit_line_owner(state: SandboxState, credit_line_id: str) -> Business | None:
+def credit_line_owner(state: Store, credit_line_id: str) -> Business | None:
     for business in state.businesses.values():
         if any(line["id"] == credit_line_id for line in business.credit_lines):
             return business
@@ -37,15 +39,15 @@ def extended_credits(business: Business) -> dict:
                      for line in business.credit_lines]}
 
 
-def owned_wabas(state: SandboxState, business: Business) -> list[Waba]:
+def owned_wabas(state: Store, business: Business) -> list[Waba]:
     return sorted((w for w in state.wabas.values() if w.business_id == business.id), key=lambda w: w.id)
 
 
-def client_wabas(state: SandboxState, business: Business) -> list[Waba]:
+def client_wabas(state: Store, business: Business) -> list[Waba]:
     return sorted((w for w in state.wabas.values() if business.id in w.shared_with), key=lambda w: w.id)
 
 
-def share_and_attach(state: SandboxState, token: Token, credit_line_id: str, params: dict) -> dict:
+def share_and_attach(state: Store, token: Token, credit_line_id: str, params: dict) -> dict:
     """POST /{credit_line_id}/whatsapp_credit_sharing_and_attach?waba_currency=&waba_id= (the partner's token)."""
     owner = credit_line_owner(state, credit_line_id)
     if owner is None or token.type == "APP" or token.business_id != owner.id:
@@ -108,14 +110,14 @@ def primary_funding_id(waba: Waba) -> str | None:
 ALLOCATION_CONFIG_NODE = "ExtendedCreditAllocationConfig"
 
 
-def allocation_waba(state: SandboxState, allocation_config_id: str) -> Waba | None:
+def allocation_waba(state: Store, allocation_config_id: str) -> Waba | None:
     for waba in state.wabas.values():
         if (waba.credit_allocation or {}).get("allocation_config_id") == allocation_config_id:
             return waba
     return None
 
 
-def allocation_config(state: SandboxState, token: Token, allocation_config_id: str) -> dict[str, Any]:
+def allocation_config(state: Store, token: Token, allocation_config_id: str) -> dict[str, Any]:
     """A getter per field of GET /{allocation_config_id} (the partner's system token): Meta's "Verifying
     shared status" step 1 reads receiving_credential. Only the credit line's owner sees it; others get 100/33."""
     waba = allocation_waba(state, allocation_config_id)
@@ -131,14 +133,14 @@ def allocation_config(state: SandboxState, token: Token, allocation_config_id: s
 
 # ---- system users assigned to a WABA ------------------------------------------------------------
 
-def _system_users(state: SandboxState, waba: Waba) -> dict[str, Token]:
+def _system_users(state: Store, waba: Waba) -> dict[str, Token]:
     """The system users of the businesses that reach this WABA (its owner and the partners it is shared with)."""
     businesses = {waba.business_id, *waba.shared_with}
     return {t.user_id: t for t in state.tokens.values()
             if t.type == "SYSTEM_USER" and t.user_id and t.business_id in businesses}
 
 
-def assigned_users(state: SandboxState, waba: Waba, params: dict) -> list[dict]:
+def assigned_users(state: Store, waba: Waba, params: dict) -> list[dict]:
     business = params.get("business")
     if not business:
         raise err.parameter_required("business")
@@ -157,7 +159,7 @@ def assigned_users(state: SandboxState, waba: Waba, params: dict) -> list[dict]:
     return rows
 
 
-def assign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
+def assign_user(state: Store, waba: Waba, params: dict) -> dict:
     user = params.get("user")
     if not user:
         raise err.parameter_required("user")
@@ -186,7 +188,7 @@ def assign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
     return {"success": True}
 
 
-def unassign_user(state: SandboxState, waba: Waba, params: dict) -> dict:
+def unassign_user(state: Store, waba: Waba, params: dict) -> dict:
     user = params.get("user")
     if not user:
         raise err.parameter_required("user")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from .._processes import temporary_environ
+from ..processes import temporary_environ
 from ..peers import Peer, peer_env as _peer_env
 from .control import SandboxControl
 

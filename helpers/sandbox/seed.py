@@ -13,8 +13,9 @@ import yaml
 
 from .clock import SandboxClock
 from . import spec_model
+from .models import LEGACY_LIMIT_TIER, App, Business, PhoneNumber, Token, Waba
 from .partner import CREDIT_CURRENCIES, attach_credit_line
-from .state import LEGACY_LIMIT_TIER, App, Business, PhoneNumber, SandboxState, Token, Waba
+from .state import SandboxState
 from .templates import CATEGORIES, TEMPLATE_STATUSES
 
 DEFAULT_SEED = Path(__file__).with_name("seed.yaml")

@@ -13,7 +13,7 @@ from typing import Any
 
 import tornado.web
 
-from .._serving import BackgroundServer
+from ..serving import BackgroundServer
 from . import graph_errors as err
 from .control import SandboxControl
 from .faults import RULE_KINDS, FaultPlan, check_rate
@@ -22,7 +22,7 @@ from .graph_errors import GraphError
 from .latency import Latency
 from .scenarios import catalogue, describe
 from .service import SandboxService
-from .state import list_param
+from .params import list_param
 
 log = logging.getLogger("helpers.sandbox")
 _VERSION = re.compile(r"^v[0-9]+\.[0-9]+$")

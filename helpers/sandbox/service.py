@@ -13,9 +13,10 @@ from . import scenarios, templates
 from .clock import SandboxClock
 from .faults import FaultPlan
 from .latency import Latency
+from .models import PhoneNumber, StatusPlan
 from .persistence import StateStore
 from .seed import Seed
-from .state import PhoneNumber, SandboxState, StatusPlan
+from .state import SandboxState
 from . import graph_errors as err
 from .webhook_delivery import WebhookDelivery
 

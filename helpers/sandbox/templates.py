@@ -15,7 +15,8 @@ from typing import Any
 
 from . import graph_errors as err
 from .graph_errors import GraphError
-from .state import SandboxState, Waba
+from .models import Waba
+from .store import Store
 
 CATEGORIES = ("AUTHENTICATION", "MARKETING", "UTILITY")
 # A template's review and quality states (Meta's message template docs; the spec has no enum for them).
@@ -61,7 +62,7 @@ def listing(waba: Waba, params: dict) -> list[dict]:
     return sorted(rows, key=lambda r: r["id"])
 
 
-def create(state: SandboxState, waba: Waba, params: dict) -> dict:
+def create(state: Store, waba: Waba, params: dict) -> dict:
     name, language, category = params.get("name"), params.get("language"), params.get("category")
     for key, value in (("name", name), ("language", language), ("category", category)):
         if not value:
@@ -116,7 +117,7 @@ def delete(waba: Waba, params: dict) -> dict:
     return {"success": True}
 
 
-def due_reviews(state: SandboxState) -> list[tuple[Waba, dict[str, Any]]]:
+def due_reviews(state: Store) -> list[tuple[Waba, dict[str, Any]]]:
     """Finish the reviews that are due on the sandbox clock; (waba, status-update value) for each."""
     now, finished = state.now(), []
     for waba in state.wabas.values():

@@ -18,12 +18,14 @@ step's logic; notebooks and the forms' Run buttons call the same function.
 
 The modules:
 
-    step            `Step` (parameters, client, actions, result records), error display, `clean_params`
-    local_receiver  the detached webhook receiver that notebook 04 starts against the sandbox
-    actions         the step actions of 00 to 10 and the lookups they share
-    views           what the step's one result area shows: the verdict and tables, or the error block
-    partner_actions the Solution Partner's steps: 07a system user, 07b credit line, 11 business profile,
-                    12 templates, 13 go-live health
+    step      `Step` (parameters, client, actions, result records) and `clean_params`
+    failures  how a failure reads: its remedy, the error table, the IPython handler, the Terms diagnosis
+    views     what the step's one result area shows: the verdict and tables, or the error block
+    display   showing objects, Markdown and HTML in the notebook
+    journal   the write journal: a retried or resumed step never doubles a write
+    actions/  the step actions by guide phase (setup, webhook_setup, numbers, messaging, partner)
+
+The local webhook receiver that notebook 04 starts against the sandbox is helpers.webhooks.local_receiver.
 
 This package re-exports what notebooks, forms and tests use, so ``steps.Step.start(...)``,
 ``steps.register(step)`` and ``steps.PARAMS`` work as they always did; the parameter registry
@@ -32,17 +34,20 @@ itself is `helpers.parameters`.
 from __future__ import annotations
 
 from .. import operations as ops  # steps.ops: the tests call operations through it
-from .actions import (CONSUMER_TEST_TEXT, callback_warnings, GUIDE_API_VERSION, MAX_WAMID_LENGTH, NUMBER_FIELDS, WABA_ASSET_FIELDS,
-                      WINDOW_SECONDS, access_token, assets, earlier_terms_failure, migration, now_epoch, phone_numbers,
-                      plan, receive_message, register, resolve_phone_number, send_test_message, set_new_pin_and_register, status_timeline,
-                      step_action, subscribe_waba, subscriptions_table, terms, versions_table, webhooks, window_open)
-from .partner_actions import (business_profile, credit_line, go_live, health_table, partner_client, style_health,
-                              style_templates, system_user, templates, templates_table, users_table)
-from .local_receiver import (LOCAL_RUNS, default_webhook_db, ensure_local_receiver, stop_local_receiver,
-                             webhook_db_path)
 from ..parameters import (ENV_FALLBACKS, PARAMS, SECRET_ENV_PARAMS, SHARED, STEPS, Param, StepSpec, notebook_parameters,
-                     parameters_cell)
-from .step import APP_MODE_ENV, ROOT, TERMS_REMEDY, Step, app_mode, clean_params, error_frame, terms_not_accepted
+                          parameters_cell)
+from ..tables import style_health, style_templates
+from ..webhooks.checker import callback_warnings
+from ..webhooks.local_receiver import LOCAL_RUNS, ensure_local_receiver, stop_local_receiver
+from .actions import (CONSUMER_TEST_TEXT, GUIDE_API_VERSION, MAX_WAMID_LENGTH, NUMBER_FIELDS, WABA_ASSET_FIELDS,
+                      WINDOW_SECONDS, access_token, assets, business_profile, credit_line, default_webhook_db,
+                      earlier_terms_failure, go_live, health_table, migration, now_epoch, partner_client, phone_numbers,
+                      plan, receive_message, register, resolve_phone_number, send_test_message,
+                      set_new_pin_and_register, status_timeline, step_action, subscribe_waba, subscriptions_table,
+                      system_user, templates, templates_table, terms, users_table, versions_table, webhook_db_path,
+                      webhooks, window_open)
+from .failures import TERMS_REMEDY, error_frame, terms_not_accepted
+from .step import APP_MODE_ENV, ROOT, Step, app_mode, clean_params
 
 __all__ = [
     # the parameter registry (helpers.parameters)
@@ -50,7 +55,7 @@ __all__ = [
     "parameters_cell",
     # step
     "APP_MODE_ENV", "app_mode", "ROOT", "Step", "TERMS_REMEDY", "terms_not_accepted", "error_frame", "clean_params",
-    # local_receiver
+    # the local webhook receiver (helpers.webhooks.local_receiver) and the store's path
     "LOCAL_RUNS", "default_webhook_db", "webhook_db_path", "ensure_local_receiver", "stop_local_receiver",
     # actions
     "GUIDE_API_VERSION", "WINDOW_SECONDS", "MAX_WAMID_LENGTH", "NUMBER_FIELDS", "WABA_ASSET_FIELDS",
@@ -58,7 +63,7 @@ __all__ = [
     "earlier_terms_failure", "access_token", "versions_table", "webhooks", "subscriptions_table", "subscribe_waba",
     "phone_numbers", "migration", "register", "set_new_pin_and_register", "callback_warnings", "receive_message", "window_open", "send_test_message",
     "status_timeline",
-    # partner_actions
+    # the partner's actions
     "system_user", "credit_line", "business_profile", "templates", "go_live", "partner_client", "users_table",
     "templates_table", "style_templates", "health_table", "style_health",
     "ops",

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import GraphAPIError, MessageMayHaveBeenSentError, NetworkError, PlaybookError
 from ..i18n import _
-from ..runner import records
+from .. import records
 
 if TYPE_CHECKING:  # the step module imports nothing from here
     from .step import Step
@@ -176,7 +176,7 @@ class RegisterBudgetSpent(PlaybookError):
 
 def fail(step: "Step", exc: PlaybookError, label: str, title: str) -> PlaybookError:
     """Record `exc` as the step's failure with its own title and remedy; returns it for `raise`."""
-    step._fail(exc, label, error={"type": exc.kind, "title": title, "message": str(exc),
+    step.record_failure(exc, label, error={"type": exc.kind, "title": title, "message": str(exc),
                                   "remedy": exc.remedy_for(step.where)})
     return exc
 

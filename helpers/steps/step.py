@@ -6,8 +6,8 @@ started_at, finished_at, duration_s, outputs (IDs for later steps), facts, error
 scrubbed from it before writing. Beside it, ``{run_dir}/journal/{step}.json``: the step's write journal
 (helpers.steps.journal), which a retried or resumed step reads so that no write is doubled.
 
-Also here: `clean_params` (the registry's format checks, re-exported), `error_frame` (a failure as a
-table) and `terms_not_accepted`.
+How a failure reads (its remedy, the error table, the IPython handler) is in `failures`; what the
+result area shows is in `views`; the step actions themselves are in `actions`.
 
 What happens outside the Graph API (the SMS with the code, the consumer's message) comes from
 `step.peer` (helpers.peers): a person against Meta, or the peer that the process which started an
@@ -19,24 +19,29 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import ipywidgets as widgets
 import pandas as pd
+from IPython.display import display as ipython_display
 
 from .. import tables
 from ..client import GraphClient
-from ..errors import ConfigError, GraphAPIError, MissingSecretError, PlaybookError, StepFailed, graph_reason
-from ..remedies import own_remedy, remedy_text
+from ..errors import ConfigError, GraphAPIError, MissingSecretError, StepFailed, graph_reason
+from ..remedies import own_remedy
 from ..i18n import AND, N_, OR, _, joined, set_language
 from ..peers import Peer, peer_for
 from ..profiles import load_profile
 from .. import parameters
-from ..parameters import ENV_FALLBACKS, env_name_of, PARAMS, SECRET_ENV_PARAMS, _spec, clean_params, notebook_parameters
-from ..runner import records
+from ..parameters import (ENV_FALLBACKS, env_name_of, PARAMS, SECRET_ENV_PARAMS, clean_params, notebook_parameters,
+                          step_spec)
+from .. import records
+from . import display
+from .failures import TERMS_REMEDY, install_failure_display, remedy_for, terms_not_accepted
+from .views import error_view, graph_calls_html, result_view, run_hint
 
 ROOT = Path(__file__).resolve().parents[2]
 # Set to "voila" for the kernels of the trainees' app: a page then never acts on open (see Step.run).
@@ -64,32 +69,6 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _display(*objects: Any) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        for obj in objects:
-            print(obj)
-        return
-    display(*objects)
-
-
-def _markdown(text: str) -> None:
-    try:
-        from IPython.display import Markdown
-        _display(Markdown(text))
-    except ImportError:  # pragma: no cover
-        print(text)
-
-
-def _html(markup: str) -> None:
-    try:
-        from IPython.display import HTML
-        _display(HTML(markup))
-    except ImportError:  # pragma: no cover
-        print(markup)
-
-
 def _resolve_path(text: str) -> Path:
     path = Path(text).expanduser()
     if path.is_absolute() or path.exists():
@@ -99,20 +78,6 @@ def _resolve_path(text: str) -> Path:
             return base / path
     return path
 
-
-def terms_not_accepted(error: Any) -> bool:
-    """True when an error (GraphAPIError or its record) says the Terms of Service are not accepted."""
-    if isinstance(error, GraphAPIError):
-        error = error.to_record() | {"error_user_msg": error.error_user_msg}
-    if not isinstance(error, Mapping):
-        return False
-    text = " ".join(str(error.get(k) or "") for k in ("message", "details", "error_user_msg", "title"))
-    return bool(re.search(r"terms of service|terms and conditions", text, re.I))
-
-
-TERMS_REMEDY = N_("The business has not accepted the WhatsApp Business Platform Terms of Service. The developer "
-                  "accepts them in WhatsApp Manager (the banner at the top; Business settings shows it too); a "
-                  "partner's customers need not. Then run 08_register again. See 02_terms.")  # shown with _()
 
 # Where a parameter's value came from (Step.sources), as the parameters table says it.
 SOURCE_WORDS = (N_("given"), N_("default"), N_("profile"), N_("earlier step"), N_("env"), N_("form"))
@@ -126,7 +91,7 @@ class Step:
     def __init__(self, name: str, params: dict[str, Any], *, profile: Mapping[str, Any] | None = None,
                  sources: Mapping[str, str] | None = None, peer: Peer | None = None) -> None:
         self.name = name
-        self.spec = _spec(name)
+        self.spec = step_spec(name)
         self.params = dict(params)
         self.profile = dict(profile or {})
         self.sources = dict(sources or {})
@@ -157,7 +122,7 @@ class Step:
         self._in_run = False
         self._listeners: list = []
         self._journal = None  # the write journal when there is no run_dir to keep it in (helpers.steps.journal)
-        _install_failure_display(self)
+        install_failure_display(self)
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -180,7 +145,7 @@ class Step:
         try:
             step._fill_and_validate()
         except ConfigError as exc:
-            step._fail(exc, _("check the parameters"))
+            step.record_failure(exc, _("check the parameters"))
             raise
         # The kernel speaks the step's language from here on (empty: PLAYBOOK_LANGUAGE, else English).
         set_language(step.params.get("language") or None)
@@ -190,12 +155,12 @@ class Step:
             try:
                 step.check_ready()
             except ConfigError as exc:
-                step._fail(exc, _("check the parameters"))
+                step.record_failure(exc, _("check the parameters"))
                 raise
         else:
             missing = step.missing()
             if missing:
-                _markdown(_("**To fill in the form below:** {missing}").format(missing="; ".join(missing)))
+                display.markdown(_("**To fill in the form below:** {missing}").format(missing="; ".join(missing)))
         return step
 
     def _fill_and_validate(self) -> None:
@@ -329,8 +294,7 @@ class Step:
         shown = calls[self._calls_shown:] if only_new else calls
         self._calls_shown = len(calls)
         if shown:
-            from .views import graph_calls_html
-            _html(graph_calls_html(shown))
+            display.html(graph_calls_html(shown))
 
     @property
     def peer(self) -> Peer:
@@ -354,7 +318,7 @@ class Step:
         except Exception as exc:
             entry.update(status="failed", duration_s=round(time.monotonic() - started, 3))
             if not getattr(exc, "_playbook_recorded", False):
-                self._fail(exc, label)
+                self.record_failure(exc, label)
             raise
         entry.update(status="done", duration_s=round(time.monotonic() - started, 3))
 
@@ -399,7 +363,7 @@ class Step:
             raise earlier
         if not ok:
             exc = StepFailed(verdict or _("{step} did not succeed").format(step=self.name))
-            self._fail(exc, _("final check"), error={"type": "StepCheckFailed", "message": verdict,
+            self.record_failure(exc, _("final check"), error={"type": "StepCheckFailed", "message": verdict,
                                                      **({"remedy": self.check_remedy} if self.check_remedy else {})})
             raise exc
         self.record["status"] = "passed"
@@ -407,7 +371,7 @@ class Step:
         if verdict:
             self.fact(verdict=verdict)
         self.write()
-        _markdown("### ✅ " + _("{step}: passed").format(step=self.name) + f"\n{verdict}")
+        display.markdown("### ✅ " + _("{step}: passed").format(step=self.name) + f"\n{verdict}")
         if not self.ran:  # a step that used `run` showed its calls below its result
             self.show_graph_calls()
         return self.record
@@ -424,7 +388,6 @@ class Step:
         and the verdict cell says the step failed.
         """
         if not from_form and not self.acts_on_open:
-            from .views import run_hint
             self._show(run_hint(action), new_cell=True)
             return None
         self.last_result, self.last_error, self.failure_tables = None, None, []
@@ -436,7 +399,7 @@ class Step:
         except Exception as exc:
             error = exc
             if not getattr(exc, "_playbook_recorded", False):
-                self._fail(exc, _("the step"))
+                self.record_failure(exc, _("the step"))
         finally:
             self._in_run = False
         self.last_result, self.last_error, self.ran = result, error, True
@@ -460,7 +423,6 @@ class Step:
     def result_area(self) -> Any:
         """The one area the step's result is shown in: an ipywidgets Output (class playbook-output)."""
         if self._result_area is None:
-            import ipywidgets as widgets
             self._result_area = widgets.Output()
             self._result_area.add_class("playbook-output")
             self._result_area.add_class("playbook-result")
@@ -468,30 +430,25 @@ class Step:
 
     def show_result(self, *, new_cell: bool = False) -> None:
         """(Re)draw the last run's result, or its failure, in the result area."""
-        from .views import result_view
         self._show(result_view(self), new_cell=new_cell)
 
     def _show(self, objects: list[Any], *, new_cell: bool) -> None:
         if not self.params.get("interactive"):
-            _display(*objects)  # headless: plain outputs in the output notebook, no widget
+            display.show(*objects)  # headless: plain outputs in the output notebook, no widget
             return
         area = self.result_area
         area.outputs = ()
         for obj in objects:
             area.append_display_data(obj)
         if new_cell:
-            try:
-                from IPython.display import display
-                self._result_handle = display(area, display_id=True)
-            except ImportError:  # pragma: no cover
-                pass
+            self._result_handle = ipython_display(area, display_id=True)
             self.result_shown = True
 
     def _close(self) -> None:
         self.record["finished_at"] = records.now_iso()
         self.record["duration_s"] = round(time.monotonic() - self._started, 3)
 
-    def _fail(self, exc: BaseException, label: str, error: dict | None = None) -> None:
+    def record_failure(self, exc: BaseException, label: str, error: dict | None = None) -> None:
         if isinstance(exc, GraphAPIError):
             error = exc.to_record()
             if terms_not_accepted(exc):
@@ -501,7 +458,7 @@ class Step:
             error = {"type": type(exc).__name__, "message": getattr(exc, "reason", None) or str(exc)}
             if isinstance(exc, MissingSecretError):
                 error["env_name"] = exc.env_name
-        error.setdefault("remedy", _remedy_for(exc, error, self.where))
+        error.setdefault("remedy", remedy_for(exc, error, self.where))
         if error.get("code") is None and not error.get("title"):  # our own kinds: the catalogue's title
             error["title"] = own_remedy(error.get("type")).title
         error["action"] = label
@@ -518,8 +475,7 @@ class Step:
         except AttributeError:
             pass
         if not self._in_run:  # inside `run` the result area shows it, calls included
-            from .views import error_view
-            _display(*error_view(self))
+            display.show(*error_view(self))
             self.show_graph_calls(only_new=True)
 
     @property
@@ -538,7 +494,7 @@ class Step:
             error = exc.to_record()
         reason = graph_reason(error) if error.get("code") is not None else (
             error.get("message") or getattr(exc, "reason", None) or str(exc))
-        remedy = error.get("remedy") or _remedy_for(exc, error, self.where)
+        remedy = error.get("remedy") or remedy_for(exc, error, self.where)
         action = _(error.get("action") or N_("the step"))
         lines = [_("{step} failed at: {action}").format(step=self.name, action=action),
                  "  " + _("why:         {reason}").format(reason=reason),
@@ -589,17 +545,22 @@ class Step:
     def show_parameters(self) -> None:
         if not self.acts_on_open:
             return  # the Voila app's page has its own header, and the form shows the same values
-        peer = self._peer_name()
+        peer = self.peer_name()
         where = {"step": self.name, "part": _(self.spec.guide_part), "title": _(self.spec.title),
                  "customer": self.customer}
         if peer != "person":
-            _markdown(_("**{step}** ({part}: {title}) for customer **{customer}** — against the **{peer}**").format(
+            display.markdown(_("**{step}** ({part}: {title}) for customer **{customer}** — against the **{peer}**").format(
                 **where, peer=peer))
         else:
-            _markdown(_("**{step}** ({part}: {title}) for customer **{customer}**").format(**where))
-        _display(tables.show(self.parameters_table()))
+            display.markdown(_("**{step}** ({part}: {title}) for customer **{customer}**").format(**where))
+        display.show(tables.show(self.parameters_table()))
 
-    def _peer_name(self) -> str:
+    @property
+    def talks_to_meta(self) -> bool:
+        """True when the Graph API is Meta's (a person plays the peer), not an emulator on this machine."""
+        return self.peer_name() == "person"
+
+    def peer_name(self) -> str:
         try:
             return self.peer.name
         except ConfigError:  # a misnamed PLAYBOOK_PEER: the action that needs the peer reports it
@@ -619,56 +580,3 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _remedy_for(exc: BaseException | None, error: Mapping[str, Any], where: str) -> str:
-    if isinstance(exc, PlaybookError):
-        return exc.remedy_for(where)
-    return remedy_text(error.get("type") or (type(exc).__name__ if exc is not None else None), where=where)
-
-
-# The step whose failures the notebook's custom exception handler shows (the latest Step in this kernel).
-_CURRENT: list["Step"] = []
-
-
-def _install_failure_display(step: "Step") -> None:
-    """In IPython, show a PlaybookError as the step's short block instead of a traceback through helpers/.
-
-    The cell still fails (papermill marks the step failed, and its CLI ends with the block's last
-    line); the full traceback stays in the record.
-    """
-    _CURRENT[:] = [step]
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return
-    shell = get_ipython()
-    if shell is None or getattr(shell, "_playbook_handler", False):
-        return
-
-    def show(shell, etype, value, tb, tb_offset=None):
-        current = _CURRENT[0] if _CURRENT else None
-        if current is None:
-            return [f"{etype.__name__}: {getattr(value, 'reason', value)}"]
-        if not getattr(value, "_playbook_recorded", False) and current.record["status"] == "running":
-            current._fail(value, _("the step"))  # raised outside step.action (e.g. step.require): record it now
-        lines = current.failure_block(value)
-        if getattr(value, "_playbook_earlier", False):
-            lines = lines[-1:]  # the verdict cell after a failed action: its block is shown above
-        shell._showtraceback(etype, value, lines)  # the error output (and the reply papermill reads)
-        return lines
-
-    shell.set_custom_exc((PlaybookError,), show)
-    shell._playbook_handler = True
-
-
-def error_frame(exc: BaseException, error: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """A failure as a (field, value) table: Graph errors with Meta's fields and the remedy."""
-    if isinstance(exc, GraphAPIError):
-        frame = tables.error_table(exc)
-        if error and error.get("remedy") and error["remedy"] != exc.remedy:
-            frame.loc[frame["field"] == "remedy", "value"] = error["remedy"]
-        return frame
-    error = dict(error or {"type": type(exc).__name__, "message": getattr(exc, "reason", None) or str(exc)})
-    error.pop("action", None)
-    error.pop("traceback", None)  # the record keeps it; the notebook shows what to do
-    error.setdefault("remedy", _remedy_for(exc, error, "shell"))
-    return pd.DataFrame(list(error.items()), columns=["field", "value"])

@@ -7,12 +7,15 @@ in it (in order, under a heading), each through `tables.show`. A few keys have v
 """
 from __future__ import annotations
 
+from html import escape
 from typing import Any, Callable, Mapping
 
 import pandas as pd
+from IPython.display import HTML, Markdown
 
-from .. import tables
+from .. import plan, tables
 from ..i18n import N_, _
+from .failures import TERMS_REMEDY
 
 # Headings for the tables steps return, by their key in the result (marked N_(), shown with _()).
 TITLES = {
@@ -48,23 +51,18 @@ def _styled(key: str, value: pd.DataFrame, step) -> Any:
     if key == "numbers":
         return tables.style_phone_numbers(value, all_columns=bool(step.params.get("show_all_columns")))
     if key in ("templates", "health"):
-        from . import partner_actions
-        return partner_actions.style_templates(value) if key == "templates" else partner_actions.style_health(value)
+        return tables.style_templates(value) if key == "templates" else tables.style_health(value)
     if key in PLAN_KEYS:
-        from .. import plan
         return tables.show(plan.localized(value))
     return tables.show(value)
 
 
 def _markdown(text: str) -> Any:
-    from IPython.display import Markdown
     return Markdown(text)
 
 
 def _line(mark: str, text: Any) -> Any:
     """A verdict or warning in bold, as HTML: its text holds IDs and names like business_* that Markdown would mangle."""
-    from html import escape
-    from IPython.display import HTML
     return HTML(f"<p><b>{mark} {escape(str(text))}</b></p>")
 
 
@@ -82,8 +80,6 @@ _CALLS_CSS = ("<style>.playbook-calls{border-collapse:collapse;font-size:12px;ma
 
 def graph_calls_html(calls: list[Mapping[str, Any]]) -> str:
     """Graph calls as a compact table (method, path, status, ms, fbtrace_id) and a <details> with the curl lines."""
-    from html import escape
-
     def cell(value: Any) -> str:
         return "" if value is None else escape(str(value))
 
@@ -107,7 +103,6 @@ def calls_view(step) -> list[Any]:
     """The Graph calls of the last run, below its result (method, path, status, ms, fbtrace_id, curl)."""
     if not step.last_calls:
         return []
-    from IPython.display import HTML
     return [HTML(graph_calls_html(step.last_calls))]
 
 
@@ -160,7 +155,6 @@ def error_view(step) -> list[Any]:
 
 def _terms_diagnosis(diagnosis: Any) -> list[Any]:
     if diagnosis:
-        from .step import TERMS_REMEDY
         return [_markdown(_("**A register attempt failed because the Terms are not accepted.**") + " " + _(TERMS_REMEDY)),
                 tables.style_error(tables.error_block(diagnosis))]
     return [_markdown(_("No register attempt in `run_dir` failed on the Terms of Service."))]

@@ -15,13 +15,17 @@ Over 250 ms passes with a warning.
 
 TLS certificates are verified by default, as Meta does; a self-signed certificate is named as
 the cause when it is one. The verify token and app secret never appear in the output.
+
+Also here, before any request: `callback_warnings`, what Meta would refuse about the URL itself.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import time
 from typing import Callable
+from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
@@ -297,3 +301,32 @@ def format_report(frame: pd.DataFrame) -> str:
                    "guidance is a median of at most {median} ms and under 1 % over 1 s.").format(
         passed=passed, total=len(frame), budget=f"{BUDGET_MS:.0f}", median=f"{MEDIAN_TARGET_MS:.0f}"))
     return "\n".join(lines)
+
+
+META_CALLBACK_RULE = N_("Meta requires HTTPS with a valid certificate on a public host")  # shown with _()
+
+
+def callback_warnings(callback_url: str, *, to_meta: bool = True) -> list[str]:
+    """What Meta would refuse about a callback URL: http://, or a host it cannot reach (loopback, private
+    ranges, .local). None when the Graph API is not Meta (`to_meta` False: an emulator on this machine)."""
+    if not to_meta:
+        return []
+    parts = urlsplit(str(callback_url).strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    found = []
+    if parts.scheme.lower() == "http":
+        found.append(_("{callback_url} is http://: {rule}; Meta will not deliver to it.").format(
+            callback_url=callback_url, rule=_(META_CALLBACK_RULE)))
+    unreachable = host in ("localhost", "") or host.endswith((".localhost", ".local", ".internal"))
+    if not unreachable:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        unreachable = address is not None and (address.is_loopback or address.is_private or address.is_link_local
+                                               or address.is_unspecified or address.is_reserved)
+    if unreachable:
+        found.append(_("{host} cannot be reached from Meta (loopback, a private range or a local name): {rule}, "
+                       "e.g. a reverse proxy or tunnel in front of the receiver.").format(
+            host=host or callback_url, rule=_(META_CALLBACK_RULE)))
+    return found

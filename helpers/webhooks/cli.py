@@ -6,11 +6,12 @@ import logging
 import sqlite3
 import sys
 
-from .._serving import serve_forever
+from ..serving import serve_forever
 from ..errors import ConfigError
 from ..i18n import N_, _
 from ..validate import env_name, secret_from_env
 from .checker import check_endpoint, format_report
+from .local_receiver import receiver_state, stop_local_receiver
 from .receiver import SERVER_BODY_LIMIT, make_app
 from .store import StoreWriter
 
@@ -88,8 +89,6 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def stop_command(args: argparse.Namespace) -> int:
-    from ..steps.local_receiver import receiver_state, stop_local_receiver
-
     state = receiver_state(args.db)
     if state is None:
         print(_("no local webhook receiver of ours is running for {db}").format(db=args.db))

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 from tornado import httputil
 from tornado.log import access_log
 
-from .._serving import BackgroundServer
+from ..serving import BackgroundServer
 from ..validate import env_name, secret_from_env
 from .signature import HEADER, is_valid
 from .store import StoreWriter, WebhookStore

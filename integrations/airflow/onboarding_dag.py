@@ -120,7 +120,7 @@ def build_onboarding_dag(dag_id: str = DAG_ID, *, max_active_customers: int = MA
             from helpers.profiles import load_profile
             from helpers.runner import summary
             from helpers.runner.notebooks import discover, select
-            from helpers.steps.local_receiver import stop_receivers_started_in
+            from helpers.webhooks.local_receiver import stop_receivers_started_in
 
             settings = _settings()
             batch_dir = _batch_dir(settings)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers._processes import temporary_environ
-from helpers.runner.secrets_scan import scan_tree
+from helpers.processes import temporary_environ
+from helpers.secrets_scan import scan_tree
 from helpers.sandbox import Sandbox
 from helpers.sandbox.peer import peer_env
 from helpers.webhooks import WebhookReceiver

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from helpers import steps
-from helpers._processes import temporary_environ
+from helpers.processes import temporary_environ
 from helpers.lab import LabSession
 from helpers.remedies import lookup
-from helpers.replay import from_run
+from helpers.training.replay import from_run
 from helpers.sandbox import Sandbox
 from helpers.steps import Step
 

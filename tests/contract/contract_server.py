@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 import tornado.web
 
 import spec_validation as sv
-from helpers._serving import BackgroundServer
+from helpers.serving import BackgroundServer
 
 CONTEXT = "requests"  # the live_meta.yaml context of request differences
 _METHODS = ("get", "post", "delete", "put", "patch")

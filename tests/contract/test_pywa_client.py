@@ -35,7 +35,7 @@ from pywa.types.others import BusinessPhoneNumber
 from pywa.types.sent_update import SentMessage, SentTemplate, SentTemplateStatus
 from pywa.types.templates import TemplateLanguage
 
-from helpers._serving import BackgroundServer
+from helpers.serving import BackgroundServer
 from sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sb, graph)
 from sandbox_fixtures import CONSUMER, EXAMPLE_APP, EXAMPLE_WABA, LIVE_PHONE, wait_for
 

@@ -22,9 +22,10 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from . import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, catalogue_path, notebook_messages, translations
+from . import remedies
+from .i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, catalogue_path, notebook_messages, translations
 
-HELPERS_DIR = Path(__file__).resolve().parents[1]
+HELPERS_DIR = Path(__file__).resolve().parent
 NOTEBOOKS_DIR = HELPERS_DIR.parent / "notebooks"
 SCENARIOS_DIR = HELPERS_DIR / "sandbox" / "scenarios"
 SCENARIO_TEXTS = ("title", "description", "trainee_sees")  # what the training page shows of a built-in scenario
@@ -54,8 +55,6 @@ def notebook_prose(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, list[str]]:
 
 
 def data_messages() -> dict[str, list[str]]:
-    from .. import remedies
-
     found: dict[str, list[str]] = defaultdict(list)
     for entry in remedies.catalogue():
         where = f"remedies: {entry.code}" + (f"/{entry.subcode}" if entry.subcode else "")

@@ -16,21 +16,13 @@ from typing import Any, Mapping
 import requests
 
 from .. import supervisor, validate
-from .._processes import free_port
+from ..processes import free_port
 from ..i18n import N_, _
-from .step import ROOT, Step
+from .receiver import WebhookReceiver
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: `python -m helpers` runs from there
+# Where a step run outside any run folder keeps its webhook store (runs/local/<customer>/).
 LOCAL_RUNS = ROOT / "runs" / "local"
-
-
-def default_webhook_db(step: Step) -> Path:
-    run_dir = step.params.get("run_dir")
-    base = Path(run_dir) if run_dir else LOCAL_RUNS / step.customer
-    return base / "webhooks.sqlite"
-
-
-def webhook_db_path(step: Step) -> Path:
-    return Path(step.params["webhook_db"]) if step.params.get("webhook_db") else default_webhook_db(step)
 
 
 def _receiver_state_path(db_path: Path) -> Path:
@@ -98,8 +90,6 @@ _IN_PROCESS: dict[Path, Any] = {}
 
 def _in_process(db_path: Path, verify_token_env: str, app_secret_env: str, verify_token: str,
                 app_secret: str) -> dict[str, Any]:
-    from ..webhooks import WebhookReceiver
-
     receiver = _IN_PROCESS.get(db_path)
     if receiver is not None and _handshake_ok(receiver.callback_url, verify_token):
         return {**_in_process_state(receiver, db_path), "reused": True}

@@ -14,6 +14,7 @@ and subcode at the same step:
 
 The training page lists these files from PLAYBOOK_DRILLS_DIR (the lab sets it to runs/drills) beside the
 built-in drills; `replayed_spec` derives the DrillSpec of one (its lesson from helpers.remedies).
+The drills themselves are in helpers.training.drills; this module builds on them.
 Nothing secret is copied: the records hold none, and the values of the secrets a record names
 (`$WHATSAPP_TOKEN` in its curl lines) are redacted from the YAML all the same.
 
@@ -31,11 +32,15 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .i18n import N_, _
-from .lab import REPO_ROOT
+from ..errors import ConfigError
+from ..i18n import N_, _
+from ..paths import DEFAULT_DRILLS_DIR
+from ..remedies import lookup
+from ..sandbox.faults import graph_path
+from ..sandbox.scenarios import DRILLS_DIR_ENV, SCENARIO_DIR
+from ..secrets_scan import redact, secret_values
+from .drills import DRILLS, STEP_SETUPS, DrillSpec, MetaFix
 
-DEFAULT_OUT = REPO_ROOT / "runs" / "drills"
 FAILED_STATUSES = ("failed", "timeout")
 NAME_LIMIT = 80  # characters of a scenario name: the page's picker and the file name stay readable
 _STEP_RECORD = re.compile(r"^[0-9]{2}[a-z]?_[a-z0-9_]+\.json$")  # NN_step.json (journals are in journal/)
@@ -112,7 +117,6 @@ def path_pattern(path: str) -> str:
 
     '/v25.0/400000000000011/register' -> '^[0-9]+/register$' (the training number's call matches too).
     """
-    from .sandbox.faults import graph_path
 
     parts = [r"[0-9]+" if part.isdigit() else re.escape(part) for part in graph_path(path).split("/")]
     return "^" + "/".join(parts) + "$"
@@ -128,8 +132,6 @@ def scenario_name(batch: str, customer: str, step: str) -> str:
 
 def built_in_match(step: str, code: int, subcode: int | None) -> str | None:
     """The built-in drill that teaches this (code, subcode) at this step, if one does."""
-    from .sandbox.scenarios import SCENARIO_DIR
-    from .training import DRILLS
 
     for name, spec in DRILLS.items():
         if spec.step != step or spec.passes or not (spec.expect is None or isinstance(spec.expect, int)):
@@ -143,8 +145,6 @@ def built_in_match(step: str, code: int, subcode: int | None) -> str | None:
 
 def scenario_for(record: dict[str, Any], batch: str, customer: str) -> dict[str, Any]:
     """The scenario (as the YAML holds it) that reproduces the record's failure at its step."""
-    from .remedies import lookup
-    from .sandbox.scenarios import SCENARIO_DIR
 
     step = str(record["step"])
     error = graph_error(record)
@@ -198,7 +198,6 @@ def replayed_texts(scenario: dict[str, Any], *, built_in_description: str | None
     """A replayed scenario's title and description in the current language, from what it records
     (replayed_from, expected_error, based_on): what the YAML holds and what the training page shows.
     `built_in_description`: the description of the scenario it is based on (default: read from its file)."""
-    from .remedies import lookup
 
     origin = scenario["replayed_from"]
     expected = scenario.get("expected_error") or {}
@@ -222,7 +221,6 @@ def replayed_texts(scenario: dict[str, Any], *, built_in_description: str | None
     based_on = scenario.get("based_on")
     if based_on:
         if built_in_description is None:
-            from .sandbox.scenarios import SCENARIO_DIR
 
             built_in = yaml.safe_load((SCENARIO_DIR / f"{based_on}.yaml").read_text(encoding="utf-8")) or {}
             built_in_description = built_in.get("description", "")
@@ -234,7 +232,6 @@ def replayed_texts(scenario: dict[str, Any], *, built_in_description: str | None
 def from_run(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
     """Write the scenario of the customer folder's failure into `out` (default: PLAYBOOK_DRILLS_DIR, else
     runs/drills); returns the YAML's path. ReplayError says why a folder cannot be replayed."""
-    from .sandbox.scenarios import DRILLS_DIR_ENV
 
     folder = Path(folder)
     path, record = failed_record(folder)
@@ -242,7 +239,7 @@ def from_run(folder: str | os.PathLike, out: str | os.PathLike | None = None) ->
     scenario = scenario_for(record, folder.resolve().parent.name, customer)
     text = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True, width=100)
     text = _redacted(text, record)
-    out_dir = Path(out or os.environ.get(DRILLS_DIR_ENV, "").strip() or DEFAULT_OUT)
+    out_dir = Path(out or os.environ.get(DRILLS_DIR_ENV, "").strip() or DEFAULT_DRILLS_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{scenario['name']}.yaml"
     header = (f"# A real failure replayed as a drill: python -m helpers drill from-run {folder}\n"
@@ -255,7 +252,6 @@ def from_run(folder: str | os.PathLike, out: str | os.PathLike | None = None) ->
 
 def _redacted(text: str, record: dict[str, Any]) -> str:
     """`text` without the value of any secret the record names ($NAME in its curl lines)."""
-    from .runner.secrets_scan import redact, secret_values
 
     names = {"WHATSAPP_TOKEN", "WHATSAPP_PIN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"}
     for call in record.get("graph_calls") or []:
@@ -270,8 +266,6 @@ def replayed_spec(scenario: dict[str, Any]):
     the remedy catalogue and a fix that stands in for doing what the remedy says (the rule cleared)."""
     import dataclasses
 
-    from .remedies import lookup
-    from .training import DRILLS, STEP_SETUPS, DrillSpec, MetaFix
 
     name = str(scenario["name"])
     based_on = scenario.get("based_on")
@@ -345,5 +339,5 @@ def run(args: argparse.Namespace) -> int:
            else _("a fault rule answering the recorded error"))
     print(_("wrote {path}").format(path=path) + f"\n  {scenario['title']}\n  {how}\n"
           + _("The training page lists it when PLAYBOOK_DRILLS_DIR is {folder} (make lab and make voila set it "
-              "to {default}).").format(folder=path.parent, default=DEFAULT_OUT))
+              "to {default}).").format(folder=path.parent, default=DEFAULT_DRILLS_DIR))
     return 0

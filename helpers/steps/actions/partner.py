@@ -1,7 +1,7 @@
-"""The Solution Partner's steps beyond the guide: 07a system user, 07b credit line (both before
+"""The Solution Partner's step actions beyond the guide: 07a system user, 07b credit line (both before
 registration, as Meta orders them), 11 business profile, 12 templates, 13 go-live health.
 
-Each returns {"ok", "verdict", tables...} like the actions of 00 to 10, writes its facts and
+Each returns {"ok", "verdict", tables...} like the guide's actions, writes its facts and
 outputs into the step's record, and treats "already done" as a success without the write call.
 Every write goes through helpers.steps.journal.guarded_write: a lost answer is read back, never doubled.
 """
@@ -12,15 +12,15 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from .. import operations as ops, tables
-from ..client import GraphClient
-from ..errors import ConfigError, GraphAPIError, StepFailed
-from ..i18n import N_, _
-from ..parameters import env_name_of
-from ..remedies import own_remedy, template_rejection
-from .actions import phone_number_id, step_action
-from .journal import guarded_write
-from .step import Step
+from ... import operations as ops, tables
+from ...client import GraphClient
+from ...errors import ConfigError, GraphAPIError, StepFailed
+from ...i18n import N_, _
+from ...parameters import env_name_of
+from ...remedies import own_remedy, template_rejection
+from ..journal import guarded_write
+from ..step import Step
+from .common import phone_number_id, step_action
 
 # Marked N_(), translated where they are given to the error.
 MPS_REMEDY = N_("The WABA is shared through a Multi-Partner Solution that does not grant these tasks. Set "
@@ -265,11 +265,6 @@ def templates_table(templates: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                                        "template_id"])
 
 
-def style_templates(table: pd.DataFrame):
-    """The templates in the steps' one table style, the review status coloured."""
-    return tables.show(table, backgrounds={"status": lambda s: tables.TEMPLATE_COLOURS.get(s, "")}, headers=False)
-
-
 def _find(templates: Iterable[Mapping[str, Any]], name: str, language: str) -> dict[str, Any] | None:
     return next((dict(t) for t in templates if t.get("name") == name and t.get("language") == language), None)
 
@@ -349,10 +344,10 @@ def templates(step: Step) -> dict[str, Any]:
                  "message": _("template {name} ({language}) was rejected: {reason}").format(
                      name=name, language=language, reason=reason),
                  "rejected_reason": reason, "remedy": remedy}
-        step.failure_tables.append((_("Message templates"), style_templates(table)))
+        step.failure_tables.append((_("Message templates"), tables.style_templates(table)))
         exc = StepFailed(_("template {name} was rejected ({reason}): {advice}").format(
             name=name, reason=reason, advice=template_rejection(reason)))
-        step._fail(exc, _("wait for the review"), error=error)
+        step.record_failure(exc, _("wait for the review"), error=error)
         raise exc
     if status not in ("APPROVED", "PENDING"):
         return {"templates": table, "ok": False,
@@ -389,12 +384,6 @@ def health_table(health: Mapping[str, Any]) -> pd.DataFrame:
                                        "error_description", "possible_solution", "additional_info"])
 
 
-def style_health(table: pd.DataFrame):
-    """health_status in the steps' one table style, each entity's can_send_message coloured."""
-    colour = lambda s: tables.HEALTH_COLOURS.get(s, "")  # noqa: E731
-    return tables.show(table, backgrounds={"can_send_message": colour, "can_receive_call_sip": colour}, headers=False)
-
-
 @step_action
 def go_live(step: Step) -> dict[str, Any]:
     """Meta's readiness summary for the number: health_status of every entity; BLOCKED fails, LIMITED warns."""
@@ -424,9 +413,9 @@ def go_live(step: Step) -> dict[str, Any]:
                  "message": _("messaging is BLOCKED ({what})").format(what=what),
                  "entities": health.get("entities") or [],  # the record keeps them; the table under the error shows them
                  "remedy": solution or own_remedy("HealthStatusBlocked", where=step.where).shell}
-        step.failure_tables.append((_("Health status of every entity"), style_health(table)))  # under the error
+        step.failure_tables.append((_("Health status of every entity"), tables.style_health(table)))  # under the error
         exc = StepFailed(_("messaging is BLOCKED ({what}): {solution}").format(what=what, solution=solution))
-        step._fail(exc, _("read health_status"), error=error)
+        step.record_failure(exc, _("read health_status"), error=error)
         raise exc
     warnings = []
     if overall == "LIMITED":
