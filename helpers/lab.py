@@ -42,8 +42,6 @@ from .lab_notebooks import (STEP_FILE, STEP_LABELS, VOILA_WORDS, localize_tree, 
                             step_notebooks, voila_words)
 from .paths import DEFAULT_DRILLS_DIR, DEFAULT_PROFILE, NOTEBOOKS_DIR, REPO_ROOT
 from .profiles import load_profile
-from .sandbox import Sandbox
-from .sandbox.peer import peer_env
 
 DEFAULT_WORKDIR = REPO_ROOT / "runs" / "lab"
 # Voilà finds templates under <entry of JUPYTER_PATH>/voila/templates/<name>.
@@ -166,6 +164,9 @@ class LabSession:
         return self
 
     def _start(self, cancel: threading.Event) -> None:
+        # Not a loop: the emulator (and Meta's spec) loads when a session starts, not whenever the CLI does.
+        from .sandbox import Sandbox
+
         profile = load_profile(self.source_profile)  # refuses a bad profile before anything starts
         self._fresh_workdir()
         if self.served_dir != self.notebooks_dir:
@@ -202,6 +203,8 @@ class LabSession:
 
     def kernel_environment(self) -> dict[str, str]:
         """The children's (and so the kernels') environment: ours plus the demo secrets and pointers."""
+        from .sandbox.peer import peer_env  # with the sandbox, as _start
+
         env = dict(os.environ)
         env.pop(ENV_APP_MODE, None)  # JupyterLab's kernels act on their cells; only Voila's get the mode
         env.update(self._sandbox.demo_env() if self._sandbox else {})
