@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import forms, operations as ops, steps
 from ..client import TIMEOUT_ENV, GraphClient
+from ..forms.base import escape_text
 from ..errors import ConfigError, GraphAPIError, WebhookStatusFailed
 from ..i18n import _
 from ..lab import training_context
@@ -407,8 +408,8 @@ def _observed(exc: BaseException) -> int | str:
 
 
 def as_html(text: Any) -> str:
-    """Text for an HTML widget: &, < and > escaped, None as nothing."""
-    return str(text if text is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for an HTML widget (the forms' escape_text), None as nothing."""
+    return escape_text("" if text is None else text)
 
 
 def markdown_html(text: str) -> str:
