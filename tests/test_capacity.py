@@ -18,8 +18,11 @@ def test_auto_workers_keeps_the_cpus_busy_within_memory():
     assert auto_workers(100, cpus=2, memory_mb=64_000) == 2 * capacity.CUSTOMERS_PER_CPU == 8
     assert auto_workers(3, cpus=2, memory_mb=64_000) == 3                      # never more than the customers
     small = auto_workers(100, cpus=8, memory_mb=1_000)                          # memory binds
-    assert small == int(1_000 * capacity.MEMORY_SHARE // capacity.PER_CUSTOMER_MB) and small < 8 * 6
+    assert small == int((1_000 * capacity.MEMORY_SHARE - capacity.BASE_MB) // capacity.PER_CUSTOMER_MB) and small < 8 * 4
     assert auto_workers(100, cpus=2, memory_mb=10) == 1                         # at least one
+    # What the README says auto picks (free memory as given): 2 cores/4 GB, 8 cores/16 GB, 8 cores/32 GB.
+    assert [auto_workers(100, cpus=c, memory_mb=m) for c, m in ((2, 4096), (8, 16384), (8, 32768))] == [8, 32, 32]
+    assert auto_workers(100, cpus=8, memory_mb=2048) == 20                      # 2 GB free: memory binds
     assert auto_workers(5) >= 1 and capacity.mem_available_mb() > 0             # this machine
 
 

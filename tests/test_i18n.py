@@ -116,3 +116,25 @@ def test_a_wrong_language_in_the_environment_stops_the_command_line_plainly(tmp_
                             env={**os.environ, "PLAYBOOK_LANGUAGE": "klingon"}, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "PLAYBOOK_LANGUAGE: 'klingon' is not a language of the playbook; use one of en (English), ko" in result.stderr
+
+
+def test_in_language_holds_in_its_own_thread_only():
+    """A batch runs customers of both languages at once in threads of one process."""
+    import threading
+
+    from helpers.i18n import current_language, in_language
+
+    seen, inside = {}, threading.Barrier(2)
+
+    def customer(language):
+        with in_language(language):
+            inside.wait(timeout=10)  # both threads are inside their blocks at once
+            seen[language] = current_language()
+            inside.wait(timeout=10)
+
+    threads = [threading.Thread(target=customer, args=(code,)) for code in ("ko", "en")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert seen == {"ko": "ko", "en": "en"}

@@ -249,3 +249,15 @@ def test_bad_input_starts_nothing(tmp_path, tmp_path_factory):
 def test_secret_scan_matches(data, value, found):
     from helpers.secrets_scan import contains
     assert contains(data, value) is found
+
+
+def test_a_batch_runs_its_customers_in_kernels_of_one_fork_server_each_with_its_own_secrets(tmp_path):
+    result = run_batch([str(ALPHA), str(BETA)], out=str(tmp_path), steps="07", workers=2,
+                       notebooks_dir=NOTEBOOKS, progress=False)
+    assert result["passed"], result["table"]
+    facts = {name: json.loads((result["batch_dir"] / name / "07_which_tokens.json").read_text())["facts"]
+             for name in ("alpha", "beta")}
+    assert facts["alpha"]["visible"] == ["ALPHA_TOKEN"] and facts["beta"]["visible"] == ["BETA_TOKEN"]
+    # One warm server for the whole batch (not one per customer or per worker), stopped with it.
+    server = facts["alpha"]["parent_pid"]
+    assert facts["beta"]["parent_pid"] == server and not Path(f"/proc/{server}").exists()

@@ -15,6 +15,7 @@ it is shown. The language comes from `set_language()`, else PLAYBOOK_LANGUAGE, e
 from __future__ import annotations
 
 import copy
+import contextvars
 import os
 import re
 import unicodedata
@@ -30,6 +31,9 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "playbook"
 
 _chosen: str | None = None
+# in_language's choice, per thread (and per asyncio task): a batch runs customers of different
+# languages at once in threads of one process. Unset, the process-wide choice above holds.
+_block_language: contextvars.ContextVar[str | None] = contextvars.ContextVar("playbook_language", default=None)
 
 
 class LanguageError(ValueError):
@@ -50,25 +54,27 @@ def set_language(language: str | None) -> None:
     """Use `language` in this process from now on (None: back to PLAYBOOK_LANGUAGE)."""
     global _chosen
     _chosen = None if language is None else check_language(language, "language")
+    _block_language.set(None)  # the choice made now wins over an enclosing in_language of this thread
 
 
 @contextmanager
 def in_language(language: str | None) -> Iterator[None]:
-    """`language` as the current language inside the block, the one chosen before restored afterwards;
-    None (or empty) leaves the current one as it is."""
-    global _chosen
+    """`language` as the current language inside the block (in this thread only), the one chosen before
+    restored afterwards; None (or empty) leaves the current one as it is."""
     if not language:
         yield
         return
-    previous = _chosen
-    set_language(language)
+    token = _block_language.set(check_language(language, "language"))
     try:
         yield
     finally:
-        _chosen = previous
+        _block_language.reset(token)
 
 
 def current_language() -> str:
+    block = _block_language.get()
+    if block is not None:
+        return block
     if _chosen is not None:
         return _chosen
     value = os.environ.get(LANGUAGE_ENV, "")

@@ -1,4 +1,4 @@
-"""`python -m helpers run`: every customer's steps, in a process pool, with a summary.
+"""`python -m helpers run`: every customer's steps, customers at once in threads, with a summary.
 
 Each batch writes an immutable folder `<out>/<batch-id>/`: `batch.json` (what was asked),
 `<customer>/NN_step.ipynb` + `.json` per step, and `summary.csv` / `summary.html`.
@@ -8,12 +8,11 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import json
-import multiprocessing
-import multiprocessing.util
 import os
 import secrets as pyrandom
 import shutil
 import sys
+import threading
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
@@ -112,9 +111,8 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
             "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=2))
 
         secret_names = frozenset(p[k] for p in profiles.values() for k in ENV_KEYS if p.get(k))
-        interrupted = False
         # The customers' environment: the caller's, plus (with --sandbox) the sandbox's demo secrets
-        # and peer settings, handed to each worker rather than set in our own os.environ.
+        # and peer settings, handed to each customer's run rather than set in our own os.environ.
         environ = dict(os.environ)
         with ExitStack() as stack:
             overrides: dict[str, dict[str, Any]] = {path: {} for path in profiles}
@@ -136,33 +134,8 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
                     for path in profiles}
             bar = tqdm(total=len(jobs), unit=_("customer"), desc=_("onboarding"), disable=not progress,
                        file=sys.stderr)
-            pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                          mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
-            try:
-                # At most `workers` customers in flight, each started when its app's call budget allows.
-                queue, running = list(jobs.items()), set()
-                while queue or running:
-                    while queue and len(running) < workers:
-                        path, kwargs = queue.pop(0)
-                        budget.acquire(str(profiles[path].get("app_id") or "-"))
-                        running.add(pool.submit(_run_in_worker, path, **kwargs))
-                    done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                    for future in done:
-                        result = future.result()
-                        bar.set_postfix_str(f"{result['customer']}: {summary.status_word(result['status'])}")
-                        bar.update()
-            except KeyboardInterrupt:
-                interrupted = True
-                # Workers ignore Ctrl-C while a notebook runs (nbclient installs its own handler), and
-                # the pool would let them finish their queued customers: stop them now. Each worker's
-                # fork server sees its pipe close and stops that worker's kernels.
-                workers_now = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for process in workers_now:
-                    process.terminate()
-            finally:
-                pool.shutdown(wait=not interrupted, cancel_futures=True)
-                bar.close()
+            interrupted = _run_all(jobs, profiles, workers, budget, bar)
+            bar.close()
         # Nothing the steps started outlives the batch (notebook 04's local receiver); the summary says so.
         notes = stop_receivers_started_in([batch_dir / slug for slug in slugs])
         # The summary in the batch's language: --language, else the one all its customers speak.
@@ -181,27 +154,46 @@ def run_batch(profile_paths: list[str], *, out: str = "runs", sandbox: bool = Fa
         held.release()
 
 
-def _quiet_version_warnings() -> None:
-    # The batch already said once that a profile's api_version expires; the workers must not repeat it
-    # into the progress bar.
-    warnings.filterwarnings("ignore", category=ApiVersionWarning)
+def _run_all(jobs: dict[str, dict[str, Any]], profiles: dict[str, dict[str, Any]], workers: int,
+             budget: capacity.AppBudget, bar) -> bool:
+    """Run every job, at most `workers` customers at once; True when Ctrl-C stopped the batch.
 
-
-# Each worker process owns one kernel pool for its lifetime: its fork server serves all the
-# customers the worker runs, and stops when the worker exits.
-_worker_pool: KernelPool | None = None
-
-
-def _start_worker() -> None:
-    global _worker_pool
-    _quiet_version_warnings()
-    _worker_pool = KernelPool()
-    # Pool workers leave through os._exit, which skips atexit; multiprocessing's finalizers still run.
-    multiprocessing.util.Finalize(_worker_pool, _worker_pool.close, exitpriority=10)
-
-
-def _run_in_worker(profile_path: str, **kwargs: Any) -> dict[str, Any]:
-    return run_customer(profile_path, pool=_worker_pool, **kwargs)
+    Customers run in threads of this process: a customer's run mostly waits on its kernel and on Graph,
+    so a process per customer would only hold memory. All of them share one kernel pool, so one fork
+    server (one copy of the preloaded libraries) serves the whole batch; each kernel still gets only
+    its own customer's secrets (KernelPool.take).
+    """
+    cancel = threading.Event()
+    kernels = KernelPool()
+    threads = cf.ThreadPoolExecutor(max_workers=min(workers, len(jobs)), thread_name_prefix="customer")
+    try:
+        with warnings.catch_warnings():
+            # The batch already said once that a profile's api_version expires; its customers must not
+            # repeat it into the progress bar.
+            warnings.filterwarnings("ignore", category=ApiVersionWarning)
+            # At most `workers` customers in flight, each started when its app's call budget allows.
+            queue, running = list(jobs.items()), set()
+            while queue or running:
+                while queue and len(running) < workers:
+                    path, kwargs = queue.pop(0)
+                    budget.acquire(str(profiles[path].get("app_id") or "-"))
+                    running.add(threads.submit(run_customer, path, pool=kernels, cancel=cancel, **kwargs))
+                done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()
+                    bar.set_postfix_str(f"{result['customer']}: {summary.status_word(result['status'])}")
+                    bar.update()
+        return False
+    except KeyboardInterrupt:
+        # Queued customers never start; running ones stop at once: closing the pool stops every kernel,
+        # and each run leaves the step it was in unrecorded (not run), as if it had not started.
+        cancel.set()
+        threads.shutdown(wait=False, cancel_futures=True)
+        kernels.close()
+        return True
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+        kernels.close()
 
 
 def _private_dir(out: Path, batch_id: str) -> Path:

@@ -2,9 +2,8 @@
 
 A customer's run mostly waits on Meta (about 30 Graph calls of 100 to 300 ms each, plus webhooks),
 so one CPU keeps several customers busy. `auto_workers` runs as many at once as keeps the CPUs
-busy at that pace, bounded by memory (each concurrent customer holds a worker process, its fork
-server and a kernel: PER_CUSTOMER_MB, measured by bench/bench_latency.py) and by the number of
-customers. `AppBudget` spaces customer starts per app so that the partner's app stays inside a
+busy at that pace, bounded by memory (BASE_MB for the batch, PER_CUSTOMER_MB for each customer at
+once, as proportional memory measured by bench/bench_latency.py) and by the number of customers. `AppBudget` spaces customer starts per app so that the partner's app stays inside a
 Graph call budget (calls per hour), whatever the number of workers.
 """
 from __future__ import annotations
@@ -19,9 +18,13 @@ from ..i18n import _
 # Customers per CPU at Meta's pace: measured on 2 cores (bench/bench_latency.py), 3 per CPU left some waiting
 # visible at 150 ms (ratio 1.20) and 6 per CPU lost more to 12 kernels' start-up and contention than it hid.
 CUSTOMERS_PER_CPU = 4
-# Peak resident memory of one concurrent customer (worker + fork server + kernel), measured by
-# bench/bench_latency.py on this project's CI machine; the README gives the figures.
-PER_CUSTOMER_MB = 410
+# Peak proportional memory (PSS, bench/memory.py) of a batch, measured by bench/bench_latency.py on this
+# project's 2-core CI machine (the README gives the figures): what the batch holds whatever its size (its
+# process with the sandbox and receivers, the fork server, the spare kernel) and what each customer at once
+# adds (its kernel, its thread's notebooks and clients).
+# Measured 2026-12: 559 MB for 8 at once at 150 ms (batch process 132, fork server 41, 9 kernels 43 each).
+BASE_MB = 220
+PER_CUSTOMER_MB = 60
 MEMORY_SHARE = 0.7           # of the memory available when the batch starts
 CALLS_PER_CUSTOMER = 40      # Graph calls of one customer's whole onboarding, rounded up
 DEFAULT_APP_CALLS_PER_HOUR = 300_000
@@ -43,7 +46,7 @@ def auto_workers(customers: int, *, cpus: int | None = None, memory_mb: float | 
     cpus = cpus or os.cpu_count() or 1
     memory_mb = mem_available_mb() if memory_mb is None else memory_mb
     by_cpu = cpus * CUSTOMERS_PER_CPU
-    by_memory = math.floor(memory_mb * MEMORY_SHARE / PER_CUSTOMER_MB) if memory_mb else by_cpu
+    by_memory = math.floor((memory_mb * MEMORY_SHARE - BASE_MB) / PER_CUSTOMER_MB) if memory_mb else by_cpu
     return max(1, min(customers, by_cpu, by_memory))
 
 

@@ -2,7 +2,7 @@
 
 `run_customer` is pure in the sense an orchestrator needs: it reads the profile and the
 secrets' environment variables, writes only under `batch_dir/<customer>/`, and returns the
-records. The batch CLI maps it over a process pool; Airflow or Dagster can map it too.
+records. The batch CLI maps it over threads (one kernel pool for all); Airflow or Dagster can map it too.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def run_customer(
     pool: KernelPool | None = None,
     environ: Mapping[str, str] | None = None,
     held_by: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Execute the customer's steps in order in one kernel; stop at the first step that does not pass.
 
@@ -56,6 +57,8 @@ def run_customer(
     One run per WABA on this machine (helpers.runner.locks): the run holds the WABA's lock while it runs,
     unless `held_by` names the batch (its id) that holds it already, as run_batch does; it raises LockHeld
     (a ConfigError) before any Graph call when another run holds it, or another batch the app's callback.
+    `cancel` (set on Ctrl-C by run_batch): no further step starts, and the step that was running when it
+    was set leaves no record, as if it had not started (its kernel is being stopped under it).
     Returns {"customer", "profile", "status", "records"}.
     """
     profile_path = Path(profile_path).resolve()
@@ -93,6 +96,9 @@ def run_customer(
         try:
             for index, notebook in enumerate(chosen):
                 stem = notebook.stem
+                if cancel is not None and cancel.is_set():
+                    results += [records.not_run(p.stem, customer) for p in chosen[index:]]
+                    break
                 carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
                 new_step = carried is None and earlier_steps is not None and stem not in earlier_steps
                 resuming = carried is not None or (resuming and new_step)
@@ -106,6 +112,9 @@ def run_customer(
                     try:
                         kernel = pool.take(base_env, own_secrets, Path(notebooks_dir), timeout=timeout)
                     except Exception as exc:
+                        if cancel is not None and cancel.is_set():
+                            results += [records.not_run(p.stem, customer) for p in chosen[index:]]
+                            break
                         status = TIMEOUT if isinstance(exc, TimeoutError) else FAILED
                         record = records.failure(stem, customer, status, "KernelStartError",
                                                  _("the step's kernel did not start: {problem}").format(problem=exc),
@@ -116,6 +125,10 @@ def run_customer(
                         break
                 budget = timeout - (time.monotonic() - step_started)
                 record = _run_step(kernel, notebook, out_dir, values, timeout, customer, budget=budget)
+                if cancel is not None and cancel.is_set() and record["status"] != PASSED:
+                    (out_dir / f"{stem}.json").unlink(missing_ok=True)  # stopped, not failed
+                    results += [records.not_run(p.stem, customer) for p in chosen[index:]]
+                    break
                 record = _guard_secrets(record, out_dir, stem, secrets)
                 results.append(record)
                 if record["status"] != PASSED:

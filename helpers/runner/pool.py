@@ -1,7 +1,8 @@
 """The warm kernel pool: a fork server and one spare kernel, with a lifetime of their own.
 
-Who runs customers owns a pool: the batch CLI one per worker process, an Airflow worker (or any
-caller) with `with KernelPool() as pool: run_customer(..., pool=pool)`. Plain calls share one
+Who runs customers owns a pool: a batch one for all its customers (they run in threads of the
+batch's process), an Airflow worker (or any caller) with `with KernelPool() as pool:
+run_customer(..., pool=pool)`; the pool is safe to share between threads. Plain calls share one
 process-wide pool, created on first use and stopped when the process exits. A pool's kernels all
 start from the same allow-listed environment (see `kernel_environment`), so one fork server
 serves every customer; each kernel then gets only its own customer's secrets when it is taken.
