@@ -186,6 +186,10 @@ def test_launch_times_out_when_the_fork_server_does_not_answer(tmp_path):
         silent.launch(str(tmp_path / "k.json"), str(tmp_path), {}, timeout=0.5)
     assert time.monotonic() - started < 5 and silent.process is None  # the stuck server was stopped
     silent.close()
+    # Closed is closed: a thread still launching its spare kernel must not start a new server.
+    with pytest.raises(RuntimeError, match="fork server is closed"):
+        silent.launch(str(tmp_path / "k.json"), str(tmp_path), {}, timeout=0.5)
+    assert silent.process is None
 
 
 def test_batch_summary_resume_and_exit_status(tmp_path, monkeypatch):

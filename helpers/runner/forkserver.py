@@ -98,6 +98,7 @@ class ForkServer:
         self.process: subprocess.Popen | None = None
         self._buffer = b""
         self._lock = threading.Lock()
+        self.closed = False  # once closed, never started again (a thread may still be launching its spare)
 
     @property
     def pid(self) -> int | None:
@@ -107,6 +108,8 @@ class ForkServer:
                timeout: float | None = None) -> ForkedProcess:
         """Fork a kernel; TimeoutError if the server does not answer within `timeout` seconds."""
         with self._lock:
+            if self.closed:
+                raise RuntimeError(_("the kernel fork server is closed"))
             if self.process is None or self.process.poll() is not None:
                 self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                 env={**self.env, **_SERVER_ENV}, bufsize=0)
@@ -157,6 +160,7 @@ class ForkServer:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             if self.process is not None:
                 self.process.stdin.close()  # the server stops its kernels and exits
                 try:
