@@ -60,6 +60,7 @@ def redact(text: str, values: Iterable[str]) -> str:
 
 
 _DIGITS = frozenset("0123456789")
+_NOT_BEFORE_DIGITS = _DIGITS | {"."}  # a longer number, or the decimals of a timestamp
 
 
 class SecretMatcher:
@@ -89,7 +90,7 @@ class SecretMatcher:
         for end, (length, digits, names) in self._automaton.iter(text):
             if digits:  # an all-digit secret counts only standing alone (see the module note)
                 start = end - length + 1
-                if (start > 0 and (text[start - 1] in _DIGITS or text[start - 1] == ".")) or (
+                if (start > 0 and text[start - 1] in _NOT_BEFORE_DIGITS) or (
                         end + 1 < len(text) and text[end + 1] in _DIGITS):
                     continue
             found.update(names)

@@ -188,8 +188,7 @@ def _run_all(jobs: dict[str, dict[str, Any]], profiles: dict[str, dict[str, Any]
         # Queued customers never start; running ones stop at once: closing the pool stops every kernel,
         # and each run leaves the step it was in unrecorded (not run), as if it had not started.
         cancel.set()
-        threads.shutdown(wait=False, cancel_futures=True)
-        kernels.close()
+        kernels.close()  # before the finally waits for the running customers
         return True
     finally:
         threads.shutdown(wait=True, cancel_futures=True)

@@ -3,8 +3,9 @@
 A customer's run mostly waits on Meta (about 30 Graph calls of 100 to 300 ms each, plus webhooks),
 so one CPU keeps several customers busy. `auto_workers` runs as many at once as keeps the CPUs
 busy at that pace, bounded by memory (BASE_MB for the batch, PER_CUSTOMER_MB for each customer at
-once, as proportional memory measured by bench/bench_latency.py) and by the number of customers. `AppBudget` spaces customer starts per app so that the partner's app stays inside a
-Graph call budget (calls per hour), whatever the number of workers.
+once, as proportional memory measured by bench/bench_latency.py) and by the number of customers.
+`AppBudget` spaces customer starts per app so that the partner's app stays inside a Graph call
+budget (calls per hour), whatever the number of workers.
 """
 from __future__ import annotations
 

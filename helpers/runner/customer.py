@@ -29,7 +29,7 @@ from .. import records
 from .kernel import ENGINE_NAME, CustomerKernel
 from .pool import KernelPool, default_pool, kernel_environment
 from ..records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
-from ..secrets_scan import find_leaks, scan_tree, secret_values
+from ..secrets_scan import SecretMatcher, find_leaks, scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
 
@@ -78,6 +78,8 @@ def run_customer(
     # Only this customer's secrets can reach its kernel, so only they are looked for in its outputs
     # (the batch scans its whole folder for every customer's afterwards).
     secrets = secret_values(environ, own_names)
+    matcher = SecretMatcher(secrets)
+    cancel = threading.Event() if cancel is None else cancel
     # What the runner sets (overrides) wins over what steps found, which wins over the profile.
     fixed = {**(overrides or {}), "profile": str(profile_path), "interactive": False, "run_dir": str(out_dir.resolve())}
     values: dict[str, Any] = {**profile, **fixed}
@@ -96,7 +98,7 @@ def run_customer(
         try:
             for index, notebook in enumerate(chosen):
                 stem = notebook.stem
-                if cancel is not None and cancel.is_set():
+                if cancel.is_set():
                     results += [records.not_run(p.stem, customer) for p in chosen[index:]]
                     break
                 carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
@@ -112,7 +114,7 @@ def run_customer(
                     try:
                         kernel = pool.take(base_env, own_secrets, Path(notebooks_dir), timeout=timeout)
                     except Exception as exc:
-                        if cancel is not None and cancel.is_set():
+                        if cancel.is_set():
                             results += [records.not_run(p.stem, customer) for p in chosen[index:]]
                             break
                         status = TIMEOUT if isinstance(exc, TimeoutError) else FAILED
@@ -125,11 +127,11 @@ def run_customer(
                         break
                 budget = timeout - (time.monotonic() - step_started)
                 record = _run_step(kernel, notebook, out_dir, values, timeout, customer, budget=budget)
-                if cancel is not None and cancel.is_set() and record["status"] != PASSED:
+                if cancel.is_set() and record["status"] != PASSED:
                     (out_dir / f"{stem}.json").unlink(missing_ok=True)  # stopped, not failed
                     results += [records.not_run(p.stem, customer) for p in chosen[index:]]
                     break
-                record = _guard_secrets(record, out_dir, stem, secrets)
+                record = _guard_secrets(record, out_dir, stem, matcher)
                 results.append(record)
                 if record["status"] != PASSED:
                     results += [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
@@ -230,7 +232,7 @@ def _interrupt(kernel: CustomerKernel) -> None:
         pass
 
 
-def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, secrets: dict[str, str]) -> dict[str, Any]:
+def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, secrets: SecretMatcher) -> dict[str, Any]:
     """Scan the step's notebook and record; on a hit remove them and fail loudly."""
     leaked: dict[str, list[str]] = {}
     for path in (out_dir / f"{stem}.ipynb", out_dir / f"{stem}.json"):
