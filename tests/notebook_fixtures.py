@@ -79,12 +79,13 @@ def secret_values(env: Mapping[str, str], extra: Mapping[str, str] | None = None
 
 
 def find_secrets(text: str, secrets: Mapping[str, str]) -> list[str]:
-    """Names of the secrets whose value occurs in text (digit-only values as whole numbers)."""
+    """Names of the secrets whose value occurs in text (digit-only values as whole numbers: not inside a longer
+    number, nor the microseconds of a timestamp such as papermill's "12:34:56.905173")."""
     hits = []
     for name, value in secrets.items():
         value = str(value)
         if value.isdigit():
-            if re.search(rf"(?<!\d){re.escape(value)}(?!\d)", text):
+            if re.search(rf"(?<![\d.]){re.escape(value)}(?!\d)", text):
                 hits.append(name)
         elif value in text:
             hits.append(name)

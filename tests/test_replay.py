@@ -20,7 +20,7 @@ from helpers.sandbox.scenarios import DRILLS_DIR_ENV, SCENARIO_DIR, catalogue
 from helpers.steps import Step
 from helpers import steps
 from helpers.training import DRILLS, MetaFix, drill_specs, Drills
-from notebook_fixtures import CUSTOMERS
+from notebook_fixtures import CUSTOMERS, find_secrets
 
 BLUEFIN = str(CUSTOMERS / "bluefin.yaml")
 EXAMPLE = str(CUSTOMERS / "example.yaml")
@@ -69,9 +69,7 @@ def test_a_failure_no_built_in_scenario_teaches_replays_as_a_fault_rule_at_the_s
     assert rule["kind"] == "error" and rule["method"] == "POST" and rule["path"] == "^[0-9]+/register$"
     assert rule["error"]["code"] == 133010 and rule["error"]["message"] == NOT_REGISTERED["message"]
     text = path.read_text()
-    for name, value in sb.demo_env().items():
-        if len(value) >= 4:
-            assert value not in text, f"the value of {name} reached the drill"
+    assert find_secrets(text, {k: v for k, v in sb.demo_env().items() if len(v) >= 4}) == [], "a secret reached the drill"
 
     # A fresh sandbox lists it beside the built-in scenarios and answers the same, at the training number's step.
     with Sandbox() as fresh:

@@ -13,7 +13,7 @@ import pytest
 from helpers.peers import ENV_PEER
 from helpers.runner import run_batch
 from helpers.sandbox import Sandbox
-from notebook_fixtures import resumed_records
+from notebook_fixtures import find_secrets, resumed_records
 
 CUSTOMERS = Path(__file__).resolve().parent.parent / "customers"
 WRONG_PIN = "905173"
@@ -32,9 +32,9 @@ def profiles(tmp_path, monkeypatch):
     return folder
 
 
-def secret_values() -> list[str]:
+def secret_values() -> dict[str, str]:
     with Sandbox() as sandbox:
-        return [v for v in sandbox.demo_env().values() if len(v) >= 6] + [WRONG_PIN]
+        return {k: v for k, v in sandbox.demo_env().items() if len(v) >= 6} | {"BLUEFIN_WRONG_PIN": WRONG_PIN}
 
 
 def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_steps(profiles, tmp_path):
@@ -81,11 +81,10 @@ def test_wrong_pin_fails_one_customer_then_resume_completes_only_the_missing_ste
                for p in (second["batch_dir"] / "example").glob("*.json"))
 
     # No secret value anywhere in the batch folders: notebooks, records, summaries, stores.
-    leaks = []
+    leaks, secrets = [], secret_values()
     for path in (p for batch in (first, second) for p in batch["batch_dir"].rglob("*")):
         if path.is_file():
-            data = path.read_bytes()
-            leaks += [(path.name, v[:4]) for v in secret_values() if v.encode() in data]
+            leaks += [(path.name, name) for name in find_secrets(path.read_text(errors="replace"), secrets)]
     assert leaks == []
 
 
