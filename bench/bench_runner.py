@@ -26,10 +26,9 @@ import yaml
 from helpers.profiles import load_profile
 from helpers.runner import capacity, run_batch, run_customer
 from helpers.runner.notebooks import NOTEBOOKS_DIR, discover, parameter_names
-from helpers.sandbox import Sandbox
 from helpers.sandbox.fleet import write_fleet
-from helpers.sandbox.peer import peer_environment
-from helpers.webhooks import WebhookReceiver
+
+from sequential import sandbox_customers
 
 PAPERMILL = Path(sys.executable).with_name("papermill")
 
@@ -53,27 +52,21 @@ def naive_customer(profile_path: Path, out_dir: Path, overrides: dict) -> float:
 
 
 def per_customer(sequential: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
-        seed, profiles = write_fleet(sequential + 1, Path(tmp) / "fleet")
-        with Sandbox(seed=seed) as sandbox, peer_environment(sandbox.url):  # 09's consumer: this sandbox
-            os.environ.update(sandbox.demo_env())
-            with WebhookReceiver(Path(tmp) / "hooks.sqlite", verify_token_env="PARTNER_VERIFY_TOKEN",
-                                 app_secret_env="PARTNER_APP_SECRET") as receiver:
-                overrides = {"graph_url": sandbox.url, "callback_url": receiver.callback_url,
-                             "webhook_db": str(Path(tmp) / "hooks.sqlite")}
-                naive = naive_customer(profiles[0], Path(tmp) / "naive" / "fleet-001", overrides)
-                print(f"naive (papermill CLI per step), 1 customer, {len(discover())} steps: {naive:6.2f} s")
-                times = []
-                for profile in profiles[1:]:
-                    started = time.perf_counter()
-                    result = run_customer(profile, Path(tmp) / "runner", overrides=overrides)
-                    times.append(time.perf_counter() - started)
-                    assert result["status"] == "passed", result["records"]
-                mean = sum(times) / len(times)
-                print(f"runner, {len(times)} customers one after another: " + ", ".join(f"{t:.2f}" for t in times) + " s")
-                print(f"runner mean per customer (first one included): {mean:6.2f} s")
-                print(f"speed-up per customer: {naive / mean:5.1f}x  (target >= 30x)")
-                return naive
+    with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp, \
+            sandbox_customers(sequential + 1, Path(tmp)) as (profiles, overrides):
+        naive = naive_customer(profiles[0], Path(tmp) / "naive" / "fleet-001", overrides)
+        print(f"naive (papermill CLI per step), 1 customer, {len(discover())} steps: {naive:6.2f} s")
+        times = []
+        for profile in profiles[1:]:
+            started = time.perf_counter()
+            result = run_customer(profile, Path(tmp) / "runner", overrides=overrides)
+            times.append(time.perf_counter() - started)
+            assert result["status"] == "passed", result["records"]
+        mean = sum(times) / len(times)
+        print(f"runner, {len(times)} customers one after another: " + ", ".join(f"{t:.2f}" for t in times) + " s")
+        print(f"runner mean per customer (first one included): {mean:6.2f} s")
+        print(f"speed-up per customer: {naive / mean:5.1f}x  (target >= 30x)")
+        return naive
 
 
 def batch(count: int, workers: int | str, naive: float) -> None:

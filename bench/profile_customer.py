@@ -22,10 +22,8 @@ from jupyter_core.utils import run_sync
 from helpers.runner import run_customer
 from helpers.runner.kernel import CustomerKernel
 from helpers.runner.pool import KernelPool
-from helpers.sandbox import Sandbox
-from helpers.sandbox.fleet import write_fleet
-from helpers.sandbox.peer import peer_environment
-from helpers.webhooks import WebhookReceiver
+
+from sequential import sandbox_customers
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -69,29 +67,23 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="profile-customer-") as tmp_name:
         tmp = Path(tmp_name)
-        seed, profiles = write_fleet(args.customers + 1, tmp / "fleet")
-        with Sandbox(seed=seed) as sandbox, peer_environment(sandbox.url):
-            os.environ.update(sandbox.demo_env())
-            with WebhookReceiver(tmp / "hooks.sqlite", verify_token_env="PARTNER_VERIFY_TOKEN",
-                                 app_secret_env="PARTNER_APP_SECRET") as receiver:
-                overrides = {"graph_url": sandbox.url, "callback_url": receiver.callback_url,
-                             "webhook_db": str(tmp / "hooks.sqlite")}
-                pool = ProfiledPool() if args.kernel_profile else KernelPool()
-                pool.stats_path = tmp / "kernel.prof"
-                with pool:
-                    # The first customer starts the fork server: left out of the figures.
-                    assert run_customer(profiles[0], tmp / "runs", overrides=overrides, pool=pool)["status"] == "passed"
-                    time.sleep(0.5)  # its kernel reaped
-                    kernels_before, cpu_before = reaped_children_cpu(pool.server_pid), time.process_time()
-                    walls = []
-                    for profile in profiles[1:]:
-                        started = time.perf_counter()
-                        result = run_customer(profile, tmp / "runs", overrides=overrides, pool=pool)
-                        walls.append(time.perf_counter() - started)
-                        assert result["status"] == "passed", result["records"]
-                    time.sleep(0.5)  # the last kernel reaped
-                    kernels = reaped_children_cpu(pool.server_pid) - kernels_before
-                    here = time.process_time() - cpu_before
+        with sandbox_customers(args.customers + 1, tmp) as (profiles, overrides):
+            pool = ProfiledPool() if args.kernel_profile else KernelPool()
+            pool.stats_path = tmp / "kernel.prof"
+            with pool:
+                # The first customer starts the fork server: left out of the figures.
+                assert run_customer(profiles[0], tmp / "runs", overrides=overrides, pool=pool)["status"] == "passed"
+                time.sleep(0.5)  # its kernel reaped
+                kernels_before, cpu_before = reaped_children_cpu(pool.server_pid), time.process_time()
+                walls = []
+                for profile in profiles[1:]:
+                    started = time.perf_counter()
+                    result = run_customer(profile, tmp / "runs", overrides=overrides, pool=pool)
+                    walls.append(time.perf_counter() - started)
+                    assert result["status"] == "passed", result["records"]
+                time.sleep(0.5)  # the last kernel reaped
+                kernels = reaped_children_cpu(pool.server_pid) - kernels_before
+                here = time.process_time() - cpu_before
         count = len(walls)
         print(f"{count} customers one after another, all steps: " + ", ".join(f"{w:.2f}" for w in walls) + " s wall")
         print(f"per customer: {sum(walls) / count:.2f} s wall; CPU {here / count:.2f} s in this process "
