@@ -26,6 +26,8 @@ from pathlib import Path
 from helpers.runner import capacity, run_batch
 from helpers.sandbox.fleet import write_fleet
 
+from common import customers_at_once
+
 # Writes that must happen at most once per key in a customer's whole onboarding, resumes included.
 ONCE = ("template_create", "message_send", "user_assign", "credit_share", "register")
 
@@ -64,15 +66,14 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="write the batches under DIR and keep them (to read the records)")
     args = parser.parse_args()
     workers = capacity.parse_workers(args.workers)
-    at_once = capacity.auto_workers(args.customers) if workers == "auto" else workers
     print(f"{os.cpu_count()} CPUs; {args.customers} sandbox customers at {args.latency_ms} ms per call, "
-          f"--workers {args.workers} = {at_once} at once; faults {args.faults:.0%} (seed {args.seed})")
+          f"--workers {args.workers}; faults {args.faults:.0%} (seed {args.seed})")
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
         tmp = Path(args.keep or scratch)
         seed, profiles = write_fleet(args.customers, tmp / "fleet", templates=True)
         clean_s, clean = batch(profiles, tmp / "clean", seed, args.latency_ms, workers)
         ok, total = passed(clean)
-        print(f"without faults: {clean_s:6.1f} s wall, {ok}/{total} passed")
+        print(f"without faults: {clean_s:6.1f} s wall, {ok}/{total} passed, {customers_at_once(clean)} at once")
 
         faulted_s, faulted = batch(profiles, tmp / "faulted", seed, args.latency_ms, workers,
                                    sandbox_faults=args.faults, sandbox_faults_seed=args.seed)

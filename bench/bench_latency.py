@@ -23,12 +23,13 @@ from helpers.runner import capacity, run_batch
 from helpers.runner.notebooks import NOTEBOOKS_DIR, discover
 from helpers.sandbox.fleet import write_fleet
 
+from common import customers_at_once
 from memory import MB, PeakPss
 
 EXAMPLE_PROFILE = NOTEBOOKS_DIR.parent / "customers" / "example.yaml"
 
 
-def one_batch(count: int, latency_ms: str | None, workers: int | str, tmp: Path) -> tuple[float, PeakPss]:
+def one_batch(count: int, latency_ms: str | None, workers: int | str, tmp: Path) -> tuple[float, PeakPss, int]:
     seed, profiles = write_fleet(count, tmp / f"fleet-{latency_ms or 0}")
     with PeakPss() as memory:
         started = time.perf_counter()
@@ -37,7 +38,7 @@ def one_batch(count: int, latency_ms: str | None, workers: int | str, tmp: Path)
         elapsed = time.perf_counter() - started
     passed = int((result["table"]["status"] == "passed").sum())
     assert passed == count, result["table"][result["table"]["status"] != "passed"].to_string()
-    return elapsed, memory
+    return elapsed, memory, customers_at_once(result)
 
 
 def naive_customer_pss(tmp: Path) -> int:
@@ -45,8 +46,8 @@ def naive_customer_pss(tmp: Path) -> int:
     notebook = discover()[0]
     with PeakPss(every=0.05) as memory:
         subprocess.run([str(Path(sys.executable).with_name("papermill")), str(notebook), str(tmp / "naive.ipynb"),
-                        "-p", "profile", str(EXAMPLE_PROFILE), "-p", "run_dir", str(tmp / "naive"), "--no-progress-bar", "--cwd", str(NOTEBOOKS_DIR)],
-                       check=True, capture_output=True)
+                        "-p", "profile", str(EXAMPLE_PROFILE), "-p", "run_dir", str(tmp / "naive"),
+                        "--no-progress-bar", "--cwd", str(NOTEBOOKS_DIR)], check=True, capture_output=True)
     return memory.peak - memory.before
 
 
@@ -57,16 +58,15 @@ def main() -> None:
     parser.add_argument("--workers", default="auto")
     args = parser.parse_args()
     workers = capacity.parse_workers(args.workers)
-    at_once = min(args.customers, capacity.auto_workers(args.customers) if workers == "auto" else workers)
     print(f"{os.cpu_count()} CPUs, {capacity.mem_available_mb():,.0f} MB available; {args.customers} sandbox "
-          f"customers, --workers {args.workers} = {at_once} at once")
+          f"customers, --workers {args.workers}")
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         naive = naive_customer_pss(Path(tmp))
-        fast, fast_mem = one_batch(args.customers, None, workers, Path(tmp))
-        print(f"0 ms per call:   {fast:6.1f} s wall, {args.customers / fast * 60:5.1f} customers/min, "
+        fast, fast_mem, at_once = one_batch(args.customers, None, workers, Path(tmp))
+        print(f"{at_once} at once; 0 ms per call:   {fast:6.1f} s wall, {args.customers / fast * 60:5.1f} customers/min, "
               f"peak PSS {fast_mem.peak / MB:,.0f} MB (RSS {fast_mem.peak_rss / MB:,.0f} MB)")
-        slow, slow_mem = one_batch(args.customers, args.latency_ms, workers, Path(tmp))
-        print(f"{args.latency_ms} ms per call: {slow:6.1f} s wall, {args.customers / slow * 60:5.1f} customers/min, "
+        slow, slow_mem, _ = one_batch(args.customers, args.latency_ms, workers, Path(tmp))
+        print(f"{at_once} at once; {args.latency_ms} ms per call: {slow:6.1f} s wall, {args.customers / slow * 60:5.1f} customers/min, "
               f"peak PSS {slow_mem.peak / MB:,.0f} MB (RSS {slow_mem.peak_rss / MB:,.0f} MB)")
     print(f"ratio {args.latency_ms} ms / 0 ms: {slow / fast:4.2f}  (target <= 1.3)")
     worst = max(fast_mem, slow_mem, key=lambda memory: memory.peak)

@@ -28,7 +28,7 @@ from helpers.runner import capacity, run_batch, run_customer
 from helpers.runner.notebooks import NOTEBOOKS_DIR, discover, parameter_names
 from helpers.sandbox.fleet import write_fleet
 
-from sequential import sandbox_customers
+from common import customers_at_once, sandbox_customers
 
 PAPERMILL = Path(sys.executable).with_name("papermill")
 
@@ -77,8 +77,7 @@ def batch(count: int, workers: int | str, naive: float) -> None:
                            sandbox_seed=str(seed), workers=workers, progress=False)
         elapsed = time.perf_counter() - started
         passed = int((result["table"]["status"] == "passed").sum())
-        at_once = capacity.auto_workers(count) if workers == "auto" else workers
-        print(f"batch of {count} customers, --workers {workers} ({at_once} at once): {elapsed:6.1f} s wall "
+        print(f"batch of {count} customers, --workers {workers} ({customers_at_once(result)} at once): {elapsed:6.1f} s wall "
               f"(target <= 90 s), {passed}/{count} passed, mean {elapsed / count:.2f} s per customer")
         steps = len(discover())
         print(f"per step: {elapsed / count / steps * 1000:.0f} ms in the batch vs {naive / steps * 1000:.0f} ms naive: "

@@ -23,7 +23,7 @@ from helpers.runner import run_customer
 from helpers.runner.kernel import CustomerKernel
 from helpers.runner.pool import KernelPool
 
-from sequential import sandbox_customers
+from common import sandbox_customers
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

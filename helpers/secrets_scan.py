@@ -105,14 +105,18 @@ class SecretMatcher:
 
 def find_leaks(path: Path, secrets: Mapping[str, str] | SecretMatcher) -> list[str]:
     """Names of the env vars whose values appear in the file."""
-    matcher = secrets if isinstance(secrets, SecretMatcher) else SecretMatcher(secrets)
-    return matcher.names_in_file(path)
+    return _matcher(secrets).names_in_file(path)
 
 
-def scan_tree(root: Path, secrets: Mapping[str, str], *, remove: bool = True) -> dict[str, list[str]]:
+def _matcher(secrets: Mapping[str, str] | SecretMatcher) -> SecretMatcher:
+    # Callers that scan many files build their matcher once and pass it.
+    return secrets if isinstance(secrets, SecretMatcher) else SecretMatcher(secrets)
+
+
+def scan_tree(root: Path, secrets: Mapping[str, str] | SecretMatcher, *, remove: bool = True) -> dict[str, list[str]]:
     """{relative path: [env var names]} for every file under root holding a secret; removes them."""
     hits: dict[str, list[str]] = {}
-    matcher = SecretMatcher(secrets)
+    matcher = _matcher(secrets)
     for path in sorted(Path(root).rglob("*")):
         if path.is_file():
             names = matcher.names_in_file(path)

@@ -29,7 +29,7 @@ from .. import records
 from .kernel import ENGINE_NAME, CustomerKernel
 from .pool import KernelPool, default_pool, kernel_environment
 from ..records import FAILED, JOURNAL_DIR, PASSED, TIMEOUT
-from ..secrets_scan import SecretMatcher, find_leaks, scan_tree, secret_values
+from ..secrets_scan import SecretMatcher, scan_tree, secret_values
 from .notebooks import DEFAULT_STEP_TIMEOUT, NOTEBOOKS_DIR, discover, parameter_names, select
 
 
@@ -77,8 +77,7 @@ def run_customer(
     own_secrets = {n: environ[n] for n in sorted(own_names) if n in environ}
     # Only this customer's secrets can reach its kernel, so only they are looked for in its outputs
     # (the batch scans its whole folder for every customer's afterwards).
-    secrets = secret_values(environ, own_names)
-    matcher = SecretMatcher(secrets)
+    matcher = SecretMatcher(secret_values(environ, own_names))
     cancel = threading.Event() if cancel is None else cancel
     # What the runner sets (overrides) wins over what steps found, which wins over the profile.
     fixed = {**(overrides or {}), "profile": str(profile_path), "interactive": False, "run_dir": str(out_dir.resolve())}
@@ -96,10 +95,9 @@ def run_customer(
         # without ending the carry-over: the passed steps after them are still carried.
         earlier_steps = _batch_steps(resume_dir) if resuming else None
         try:
-            for index, notebook in enumerate(chosen):
+            for notebook in chosen:
                 stem = notebook.stem
                 if cancel.is_set():
-                    results += [records.not_run(p.stem, customer) for p in chosen[index:]]
                     break
                 carried = _carry_over(resume_dir, customer, stem, out_dir) if resuming else None
                 new_step = carried is None and earlier_steps is not None and stem not in earlier_steps
@@ -115,7 +113,6 @@ def run_customer(
                         kernel = pool.take(base_env, own_secrets, Path(notebooks_dir), timeout=timeout)
                     except Exception as exc:
                         if cancel.is_set():
-                            results += [records.not_run(p.stem, customer) for p in chosen[index:]]
                             break
                         status = TIMEOUT if isinstance(exc, TimeoutError) else FAILED
                         record = records.failure(stem, customer, status, "KernelStartError",
@@ -123,18 +120,16 @@ def run_customer(
                                                  started_at=started_at,
                                                  duration_s=round(time.monotonic() - step_started, 3))
                         records.write(out_dir / f"{stem}.json", record)
-                        results += [record] + [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
+                        results.append(record)
                         break
                 budget = timeout - (time.monotonic() - step_started)
                 record = _run_step(kernel, notebook, out_dir, values, timeout, customer, budget=budget)
                 if cancel.is_set() and record["status"] != PASSED:
                     (out_dir / f"{stem}.json").unlink(missing_ok=True)  # stopped, not failed
-                    results += [records.not_run(p.stem, customer) for p in chosen[index:]]
                     break
                 record = _guard_secrets(record, out_dir, stem, matcher)
                 results.append(record)
                 if record["status"] != PASSED:
-                    results += [records.not_run(p.stem, customer) for p in chosen[index + 1:]]
                     break
                 values.update({**(record.get("outputs") or {}), **fixed})
         finally:
@@ -142,7 +137,9 @@ def run_customer(
                 kernel.shutdown()
             if lock is not None:
                 lock.release()
-        leaks = scan_tree(out_dir, secrets)
+        # One record per step so far, in order (carried, passed, or the one that stopped the run): the rest did not run.
+        results += [records.not_run(p.stem, customer) for p in chosen[len(results):]]
+        leaks = scan_tree(out_dir, matcher)
         for relpath, names in leaks.items():  # last line of defence: nothing with a secret stays
             results.append(records.failure(Path(relpath).stem, customer, FAILED, "SecretLeak",
                                            _("{path} contained the value of {names}; the file was removed.").format(
@@ -232,11 +229,11 @@ def _interrupt(kernel: CustomerKernel) -> None:
         pass
 
 
-def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, secrets: SecretMatcher) -> dict[str, Any]:
+def _guard_secrets(record: dict[str, Any], out_dir: Path, stem: str, matcher: SecretMatcher) -> dict[str, Any]:
     """Scan the step's notebook and record; on a hit remove them and fail loudly."""
     leaked: dict[str, list[str]] = {}
     for path in (out_dir / f"{stem}.ipynb", out_dir / f"{stem}.json"):
-        names = find_leaks(path, secrets)
+        names = matcher.names_in_file(path)
         if names:
             leaked[path.name] = names
             path.unlink()
